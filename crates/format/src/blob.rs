@@ -1,0 +1,157 @@
+//! Blobs: the unit of deduplication (a chunk of file data, or a tree), and how
+//! one is framed, compressed and sealed before it goes into a pack.
+//!
+//! Plaintext frame: one byte of [`Compression`], then the payload. The frame
+//! is sealed with AAD = `[blob type byte] || blob id`, so a blob cannot be
+//! passed off as another one or as another type.
+
+use crate::{BlobId, FormatError};
+use reprise_crypto::MasterKey;
+
+/// What a blob holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BlobType {
+    Data,
+    Tree,
+}
+
+impl BlobType {
+    pub fn to_byte(self) -> u8 {
+        match self {
+            BlobType::Data => 0,
+            BlobType::Tree => 1,
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Result<Self, FormatError> {
+        match b {
+            0 => Ok(BlobType::Data),
+            1 => Ok(BlobType::Tree),
+            other => Err(FormatError::malformed(
+                "blob type",
+                format!("unknown blob type {other}"),
+            )),
+        }
+    }
+}
+
+/// How a blob's payload is stored inside its sealed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None = 0,
+    Zstd = 1,
+}
+
+/// A payload is stored compressed only if that saves at least 1/32 of it:
+/// below that, the cost of decompressing on every restore is not worth it.
+fn compression_pays(raw_len: usize, compressed_len: usize) -> bool {
+    compressed_len + raw_len / 32 < raw_len
+}
+
+/// Largest plaintext a blob may have (a tree of a huge directory included).
+pub const BLOB_RAW_LEN_MAX: usize = 1 << 30;
+
+fn aad(blob_type: BlobType, id: &BlobId) -> [u8; 33] {
+    let mut aad = [0u8; 33];
+    aad[0] = blob_type.to_byte();
+    aad[1..].copy_from_slice(id.as_bytes());
+    aad
+}
+
+/// Compresses `data` when that pays and seals it, appending the sealed frame to `out`.
+/// Returns the sealed length.
+pub fn seal_blob(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    data: &[u8],
+    zstd_level: i32,
+    out: &mut Vec<u8>,
+) -> Result<usize, FormatError> {
+    let start = out.len();
+    let compressed = zstd::bulk::compress(data, zstd_level).ok();
+    let mut frame;
+    match compressed {
+        Some(c) if compression_pays(data.len(), c.len()) => {
+            frame = Vec::with_capacity(c.len() + 1);
+            frame.push(Compression::Zstd as u8);
+            frame.extend_from_slice(&c);
+        }
+        _ => {
+            frame = Vec::with_capacity(data.len() + 1);
+            frame.push(Compression::None as u8);
+            frame.extend_from_slice(data);
+        }
+    }
+    key.seal_into(&aad(blob_type, id), &frame, out)
+        .map_err(|source| FormatError::Sealed {
+            what: "blob",
+            source,
+        })?;
+    Ok(out.len() - start)
+}
+
+/// Opens a sealed blob frame and decompresses it. `raw_len` (from the pack
+/// header or index) bounds the decompressed size. The caller verifies the id.
+pub fn open_blob(
+    key: &MasterKey,
+    blob_type: BlobType,
+    id: &BlobId,
+    sealed: &[u8],
+    raw_len: usize,
+) -> Result<Vec<u8>, FormatError> {
+    if raw_len > BLOB_RAW_LEN_MAX {
+        return Err(FormatError::malformed("blob", format!("raw length {raw_len} too large")));
+    }
+    let frame = key
+        .open(&aad(blob_type, id), sealed)
+        .map_err(|source| FormatError::Sealed {
+            what: "blob",
+            source,
+        })?;
+    let (&kind, payload) = frame
+        .split_first()
+        .ok_or_else(|| FormatError::malformed("blob", "empty frame"))?;
+    match kind {
+        0 => Ok(payload.to_vec()),
+        1 => zstd::bulk::decompress(payload, raw_len)
+            .map_err(|e| FormatError::malformed("blob", format!("zstd: {e}"))),
+        other => Err(FormatError::malformed(
+            "blob",
+            format!("unknown compression {other}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressible_data_is_stored_compressed_and_random_data_is_not() {
+        let key = MasterKey::generate().unwrap();
+        let id = BlobId::from_bytes(key.content_id(b"x"));
+        let text = b"le conseil municipal ".repeat(1000);
+        let mut out = Vec::new();
+        let n = seal_blob(&key, BlobType::Data, &id, &text, 3, &mut out).unwrap();
+        assert!(n < text.len() / 4);
+        assert_eq!(open_blob(&key, BlobType::Data, &id, &out, text.len()).unwrap(), text);
+
+        let mut random = vec![0u8; 100_000];
+        reprise_crypto::fill_random(&mut random).unwrap();
+        let mut out = Vec::new();
+        let n = seal_blob(&key, BlobType::Data, &id, &random, 3, &mut out).unwrap();
+        assert_eq!(n, random.len() + 1 + reprise_crypto::SEAL_OVERHEAD);
+        assert_eq!(open_blob(&key, BlobType::Data, &id, &out, random.len()).unwrap(), random);
+    }
+
+    #[test]
+    fn a_blob_cannot_be_opened_as_another_type_or_id() {
+        let key = MasterKey::generate().unwrap();
+        let id = BlobId::from_bytes([1; 32]);
+        let mut out = Vec::new();
+        seal_blob(&key, BlobType::Data, &id, b"abc", 3, &mut out).unwrap();
+        assert!(open_blob(&key, BlobType::Tree, &id, &out, 3).is_err());
+        assert!(open_blob(&key, BlobType::Data, &BlobId::from_bytes([2; 32]), &out, 3).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The repository config: the one object not named by its content (`config`),
+//! written once by `init`.
+//!
+//! Layout: magic `"REPRISE\0"`, `format_version: u32 LE`, then the sealed JSON
+//! of [`RepoConfig`] (AAD `b"reprise config"`). The version is outside the
+//! seal so that a newer repository is recognised before any password is asked.
+
+use crate::{FormatError, Reader};
+use reprise_crypto::MasterKey;
+use serde::{Deserialize, Serialize};
+
+/// The repository format this code writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+const CONFIG_MAGIC: &[u8; 8] = b"REPRISE\0";
+const CONFIG_AAD: &[u8] = b"reprise config";
+
+/// Content-defined chunking parameters, fixed for the life of a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkerConfig {
+    pub min_size: u32,
+    pub avg_size: u32,
+    pub max_size: u32,
+    /// Secret seed of the gear table, so chunk boundaries do not leak content.
+    pub seed: u64,
+}
+
+/// Settings shared by every client of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoConfig {
+    pub version: u32,
+    /// Random id of the repository, hex.
+    pub id: String,
+    pub chunker: ChunkerConfig,
+    pub zstd_level: i32,
+    pub pack_size_target: u32,
+}
+
+impl RepoConfig {
+    pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| FormatError::malformed("config", e.to_string()))?;
+        let mut out = Vec::with_capacity(json.len() + 64);
+        out.extend_from_slice(CONFIG_MAGIC);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        key.seal_into(CONFIG_AAD, &json, &mut out)
+            .map_err(|source| FormatError::Sealed {
+                what: "config",
+                source,
+            })?;
+        Ok(out)
+    }
+
+    /// Checks the magic and version without a key.
+    pub fn peek_version(bytes: &[u8]) -> Result<u32, FormatError> {
+        let mut r = Reader::new(bytes, "config");
+        if r.take(8)? != CONFIG_MAGIC {
+            return Err(FormatError::malformed("config", "not a reprise repository config"));
+        }
+        let version = r.u32()?;
+        if version > FORMAT_VERSION {
+            return Err(FormatError::NewerVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        Ok(version)
+    }
+
+    pub fn open(key: &MasterKey, bytes: &[u8]) -> Result<Self, FormatError> {
+        Self::peek_version(bytes)?;
+        let sealed = bytes.get(12..).unwrap_or_default();
+        let json = key
+            .open(CONFIG_AAD, sealed)
+            .map_err(|source| FormatError::Sealed {
+                what: "config",
+                source,
+            })?;
+        let config: RepoConfig = serde_json::from_slice(&json)
+            .map_err(|e| FormatError::malformed("config", e.to_string()))?;
+        config.chunker.validate()?;
+        Ok(config)
+    }
+}
+
+impl ChunkerConfig {
+    /// 512 KiB minimum, 1 MiB average, 8 MiB maximum.
+    pub fn default_with_seed(seed: u64) -> Self {
+        ChunkerConfig {
+            min_size: 512 * 1024,
+            avg_size: 1024 * 1024,
+            max_size: 8 * 1024 * 1024,
+            seed,
+        }
+    }
+
+    /// The ranges FastCDC accepts; anything else in a config is refused.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let ok = (64..=1 << 26).contains(&self.min_size)
+            && (256..=1 << 28).contains(&self.avg_size)
+            && (1024..=1 << 30).contains(&self.max_size)
+            && self.min_size <= self.avg_size
+            && self.avg_size <= self.max_size
+            && self.min_size % 2 == 0
+            && self.avg_size % 2 == 0
+            && self.max_size % 2 == 0;
+        if ok {
+            Ok(())
+        } else {
+            Err(FormatError::malformed("config", format!("chunker parameters out of range: {self:?}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_and_newer_versions_are_recognised_without_a_key() {
+        let key = MasterKey::generate().unwrap();
+        let config = RepoConfig {
+            version: FORMAT_VERSION,
+            id: "ab".into(),
+            chunker: ChunkerConfig::default_with_seed(42),
+            zstd_level: 3,
+            pack_size_target: 16 << 20,
+        };
+        let mut bytes = config.seal(&key).unwrap();
+        assert_eq!(RepoConfig::open(&key, &bytes).unwrap(), config);
+        bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
+        assert!(matches!(
+            RepoConfig::peek_version(&bytes),
+            Err(FormatError::NewerVersion { found: 99, .. })
+        ));
+    }
+}

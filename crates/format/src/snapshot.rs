@@ -1,0 +1,78 @@
+//! Snapshots: the root of one backup and the only commit point. A snapshot
+//! object is written last, after every pack and index it depends on is durable.
+//!
+//! JSON, sealed with AAD `b"reprise snapshot"`, stored under `snapshots/`
+//! named by the BLAKE3 of the stored bytes.
+
+use crate::{BlobId, FormatError, SnapshotId};
+use chrono::{DateTime, Utc};
+use reprise_crypto::MasterKey;
+use serde::{Deserialize, Serialize};
+
+const SNAPSHOT_AAD: &[u8] = b"reprise snapshot";
+
+/// What a backup did, stored with its snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotSummary {
+    pub files_new: u64,
+    pub files_changed: u64,
+    pub files_unmodified: u64,
+    pub dirs_new: u64,
+    pub dirs_changed: u64,
+    pub dirs_unmodified: u64,
+    pub total_files: u64,
+    pub total_bytes: u64,
+    pub bytes_read: u64,
+    pub bytes_added: u64,
+    pub blobs_added: u64,
+    pub errors: u64,
+    pub duration_s: f64,
+}
+
+/// One backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub time: DateTime<Utc>,
+    pub tree: BlobId,
+    pub paths: Vec<String>,
+    pub hostname: String,
+    pub username: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<SnapshotId>,
+    #[serde(default)]
+    pub excludes: Vec<String>,
+    pub program_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<SnapshotSummary>,
+}
+
+impl Snapshot {
+    pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| FormatError::malformed("snapshot", e.to_string()))?;
+        key.seal(SNAPSHOT_AAD, &json)
+            .map_err(|source| FormatError::Sealed {
+                what: "snapshot",
+                source,
+            })
+    }
+
+    pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
+        let json = key
+            .open(SNAPSHOT_AAD, sealed)
+            .map_err(|source| FormatError::Sealed {
+                what: "snapshot",
+                source,
+            })?;
+        serde_json::from_slice(&json).map_err(|e| FormatError::malformed("snapshot", e.to_string()))
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}

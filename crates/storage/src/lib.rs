@@ -1,0 +1,146 @@
+//! Storage backends: where a repository's objects live, behind one trait.
+//!
+//! Every backend keeps the same promise, which the rest of reprise is built
+//! on: **objects are written once and never modified**. `write_once` either
+//! creates the object whole or leaves nothing behind under its name, and it
+//! never replaces an existing object. Only `remove` (used by admin
+//! operations such as `key remove`, later `prune`) deletes.
+//!
+//! Backends know nothing of encryption or formats: they move named bytes.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod local;
+
+pub use local::LocalBackend;
+
+use std::fmt;
+
+/// The kinds of object in a repository, each in its own namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// The single `config` object.
+    Config,
+    Key,
+    Pack,
+    Index,
+    Snapshot,
+}
+
+impl ObjectKind {
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            ObjectKind::Config => "",
+            ObjectKind::Key => "keys",
+            ObjectKind::Pack => "data",
+            ObjectKind::Index => "index",
+            ObjectKind::Snapshot => "snapshots",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectKind::Config => "config",
+            ObjectKind::Key => "key",
+            ObjectKind::Pack => "pack",
+            ObjectKind::Index => "index",
+            ObjectKind::Snapshot => "snapshot",
+        })
+    }
+}
+
+/// What went wrong, with the object and the location it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{kind} {name} not found in {location}")]
+    NotFound {
+        kind: ObjectKind,
+        name: String,
+        location: String,
+    },
+    #[error("no space left on the device holding {location} while writing {kind} {name}: free some space or move the repository, then run the command again")]
+    NoSpace {
+        kind: ObjectKind,
+        name: String,
+        location: String,
+    },
+    #[error("permission denied on {path}: check the repository's ownership and permissions")]
+    PermissionDenied { path: String },
+    #[error("invalid object name {name:?}: object names are lowercase hex")]
+    InvalidName { name: String },
+    #[error("read of {kind} {name} at {offset}+{len} is beyond its end")]
+    ShortRead {
+        kind: ObjectKind,
+        name: String,
+        offset: u64,
+        len: u64,
+    },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// An object listed by a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub name: String,
+    pub size: u64,
+}
+
+/// Whether `write_once` created the object or found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Created,
+    /// An object of that name existed and was left untouched. Names are
+    /// derived from content, so it holds the same bytes unless it is damaged.
+    AlreadyExisted,
+}
+
+/// A place that stores a repository's objects.
+pub trait Backend: Send + Sync {
+    /// Where this backend points, for messages.
+    fn location(&self) -> String;
+
+    /// Prepares an empty repository location; fails if one is already there.
+    fn create(&self) -> Result<()>;
+
+    /// All objects of a kind, in no particular order.
+    fn list(&self, kind: ObjectKind) -> Result<Vec<ObjectInfo>>;
+
+    fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>>;
+
+    /// `len` bytes at `offset`; fails rather than returning fewer.
+    fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+
+    /// The size of an object.
+    fn size(&self, kind: ObjectKind, name: &str) -> Result<u64>;
+
+    /// Creates the object durably (on return it survives a power loss), or
+    /// leaves an existing object of that name untouched.
+    fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome>;
+
+    /// Deletes an object. Only administrative operations call this.
+    fn remove(&self, kind: ObjectKind, name: &str) -> Result<()>;
+}
+
+/// Object names are lowercase hex (`config` aside), which keeps them safe as
+/// file names and URL path segments.
+pub fn validate_name(kind: ObjectKind, name: &str) -> Result<()> {
+    let ok = match kind {
+        ObjectKind::Config => name == "config",
+        _ => !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidName {
+            name: name.to_string(),
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! The local-disk backend: a repository is a directory.
+//!
+//! Layout: `config`, `keys/<id>`, `data/<first two hex digits>/<pack id>`,
+//! `index/<id>`, `snapshots/<id>`, and `tmp/` for objects being written.
+//!
+//! Write path of every object, in this order:
+//! 1. write the bytes to a new file `tmp/<random>`, and fsync it;
+//! 2. hard-link it to its final name: `link` fails if the name exists, so an
+//!    object is never replaced, and the name appears only with complete content;
+//! 3. unlink the temp file, and fsync the final directory so the name itself
+//!    survives a power loss.
+//!
+//! A crash leaves at worst a stray file in `tmp/`, never a partial object.
+
+use crate::{validate_name, Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// A repository in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+fn io_err(path: &Path, source: io::Error) -> StorageError {
+    match source.kind() {
+        io::ErrorKind::PermissionDenied => StorageError::PermissionDenied {
+            path: path.display().to_string(),
+        },
+        _ => StorageError::Io {
+            path: path.display().to_string(),
+            source,
+        },
+    }
+}
+
+impl LocalBackend {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBackend { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, kind: ObjectKind, name: &str) -> Result<PathBuf> {
+        validate_name(kind, name)?;
+        Ok(match kind {
+            ObjectKind::Config => self.root.join("config"),
+            ObjectKind::Pack => {
+                let prefix = name.get(..2).unwrap_or("00");
+                self.root.join("data").join(prefix).join(name)
+            }
+            _ => self.root.join(kind.dir_name()).join(name),
+        })
+    }
+
+    fn not_found(&self, kind: ObjectKind, name: &str) -> StorageError {
+        StorageError::NotFound {
+            kind,
+            name: name.to_string(),
+            location: self.location(),
+        }
+    }
+
+    fn map_read_err(&self, kind: ObjectKind, name: &str, path: &Path, e: io::Error) -> StorageError {
+        if e.kind() == io::ErrorKind::NotFound {
+            self.not_found(kind, name)
+        } else {
+            io_err(path, e)
+        }
+    }
+
+    fn map_write_err(&self, kind: ObjectKind, name: &str, path: &Path, e: io::Error) -> StorageError {
+        if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
+            StorageError::NoSpace {
+                kind,
+                name: name.to_string(),
+                location: self.location(),
+            }
+        } else {
+            io_err(path, e)
+        }
+    }
+
+    fn temp_path(&self) -> Result<PathBuf> {
+        let mut rnd = [0u8; 12];
+        getrandom::getrandom(&mut rnd).map_err(|e| StorageError::Io {
+            path: self.root.display().to_string(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        Ok(self.root.join("tmp").join(hex::encode(rnd)))
+    }
+
+    fn write_temp(&self, temp: &Path, data: &[u8]) -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(temp)?;
+        f.write_all(data)?;
+        f.sync_all()
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn create(&self) -> Result<()> {
+        if self.root.join("config").exists() {
+            return Err(io_err(
+                &self.root,
+                io::Error::new(io::ErrorKind::AlreadyExists, "a repository already exists here"),
+            ));
+        }
+        let mut dirs = vec![
+            self.root.clone(),
+            self.root.join("keys"),
+            self.root.join("data"),
+            self.root.join("index"),
+            self.root.join("snapshots"),
+            self.root.join("tmp"),
+        ];
+        dirs.extend((0..=255u8).map(|b| self.root.join("data").join(hex::encode([b]))));
+        for d in &dirs {
+            fs::create_dir_all(d).map_err(|e| self.map_write_err(ObjectKind::Config, "config", d, e))?;
+        }
+        sync_dir(&self.root).map_err(|e| io_err(&self.root, e))?;
+        Ok(())
+    }
+
+    fn list(&self, kind: ObjectKind) -> Result<Vec<ObjectInfo>> {
+        let dirs: Vec<PathBuf> = match kind {
+            ObjectKind::Config => {
+                return Ok(match fs::metadata(self.root.join("config")) {
+                    Ok(m) => vec![ObjectInfo {
+                        name: "config".into(),
+                        size: m.len(),
+                    }],
+                    Err(_) => vec![],
+                })
+            }
+            ObjectKind::Pack => (0..=255u8)
+                .map(|b| self.root.join("data").join(hex::encode([b])))
+                .collect(),
+            _ => vec![self.root.join(kind.dir_name())],
+        };
+        let mut out = Vec::new();
+        for dir in dirs {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_err(&dir, e))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                // Anything that is not a valid object name is not ours to list.
+                if validate_name(kind, &name).is_err() {
+                    continue;
+                }
+                let size = entry.metadata().map_err(|e| io_err(&entry.path(), e))?.len();
+                out.push(ObjectInfo { name, size });
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>> {
+        let path = self.path_of(kind, name)?;
+        fs::read(&path).map_err(|e| self.map_read_err(kind, name, &path, e))
+    }
+
+    fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let path = self.path_of(kind, name)?;
+        let file = File::open(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, offset).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                StorageError::ShortRead {
+                    kind,
+                    name: name.to_string(),
+                    offset,
+                    len,
+                }
+            } else {
+                io_err(&path, e)
+            }
+        })?;
+        Ok(buf)
+    }
+
+    fn size(&self, kind: ObjectKind, name: &str) -> Result<u64> {
+        let path = self.path_of(kind, name)?;
+        fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|e| self.map_read_err(kind, name, &path, e))
+    }
+
+    fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome> {
+        let path = self.path_of(kind, name)?;
+        if path.exists() {
+            return Ok(WriteOutcome::AlreadyExisted);
+        }
+        let temp = self.temp_path()?;
+        if let Err(e) = self.write_temp(&temp, data) {
+            let _ = fs::remove_file(&temp);
+            return Err(self.map_write_err(kind, name, &temp, e));
+        }
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Ok(WriteOutcome::AlreadyExisted)
+            }
+            Err(e) => return Err(self.map_write_err(kind, name, &path, e)),
+        }
+        let dir = path.parent().unwrap_or(&self.root);
+        sync_dir(dir).map_err(|e| io_err(dir, e))?;
+        Ok(WriteOutcome::Created)
+    }
+
+    fn remove(&self, kind: ObjectKind, name: &str) -> Result<()> {
+        let path = self.path_of(kind, name)?;
+        fs::remove_file(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        let dir = path.parent().unwrap_or(&self.root);
+        sync_dir(dir).map_err(|e| io_err(dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, LocalBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("repo"));
+        b.create().unwrap();
+        (dir, b)
+    }
+
+    #[test]
+    fn objects_are_written_once_and_never_replaced() {
+        let (_d, b) = repo();
+        assert_eq!(b.write_once(ObjectKind::Pack, "abcd", b"first").unwrap(), WriteOutcome::Created);
+        assert_eq!(b.write_once(ObjectKind::Pack, "abcd", b"second").unwrap(), WriteOutcome::AlreadyExisted);
+        assert_eq!(b.read(ObjectKind::Pack, "abcd").unwrap(), b"first");
+        assert_eq!(b.read_range(ObjectKind::Pack, "abcd", 1, 3).unwrap(), b"irs");
+        assert!(matches!(b.read_range(ObjectKind::Pack, "abcd", 3, 10), Err(StorageError::ShortRead { .. })));
+        assert_eq!(b.list(ObjectKind::Pack).unwrap(), vec![ObjectInfo { name: "abcd".into(), size: 5 }]);
+        assert_eq!(fs::read_dir(b.root().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn names_that_could_escape_the_repository_are_refused() {
+        let (_d, b) = repo();
+        for bad in ["../x", "ABC", "a/b", ""] {
+            assert!(matches!(b.write_once(ObjectKind::Index, bad, b"x"), Err(StorageError::InvalidName { .. })));
+        }
+    }
+
+    #[test]
+    fn missing_objects_are_reported_by_name() {
+        let (_d, b) = repo();
+        let err = b.read(ObjectKind::Snapshot, "beef").unwrap_err();
+        assert!(err.to_string().contains("snapshot beef not found"), "{err}");
+    }
+}
