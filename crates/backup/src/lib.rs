@@ -1,1 +1,299 @@
-//! placeholder
+//! Backup: turns directory trees (or standard input) into a snapshot.
+//!
+//! Directories are walked in parallel (rayon: each directory fans its
+//! entries out to the pool, and results come back in name order). A file is
+//! read only when its size, mtime, ctime or inode differs from the parent
+//! snapshot. Small files are read whole; large ones are cut into chunks a
+//! batch at a time and the chunks of a batch are hashed, compressed and
+//! sealed in parallel, so one huge database dump still uses every core.
+//!
+//! Errors on single files (unreadable, vanished) become warnings: the
+//! snapshot is still written and the caller reports it as incomplete.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod file;
+mod metadata;
+mod walker;
+
+pub use reprise_repo::PathPatterns;
+
+use chrono::Utc;
+use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
+use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotFilter};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Errors that stop a backup. Per-file problems are [`BackupWarning`]s instead.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{path} does not exist: check the path given to backup")]
+    MissingPath { path: String },
+    #[error(transparent)]
+    BadPattern(#[from] reprise_repo::PatternError),
+    #[error("reading standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// A file or directory that could not be backed up as it was.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackupWarning {
+    pub path: String,
+    pub message: String,
+}
+
+/// What to back up.
+pub struct BackupOptions {
+    pub paths: Vec<PathBuf>,
+    pub excludes: PathPatterns,
+    pub one_file_system: bool,
+    pub tags: Vec<String>,
+    pub hostname: String,
+    /// Standard input as one file of this name, instead of paths.
+    pub stdin: Option<(Box<dyn Read + Send>, String)>,
+    /// Read every file even if the parent snapshot says it is unchanged.
+    pub force_read: bool,
+}
+
+/// The part of [`BackupOptions`] the walking threads share.
+pub(crate) struct WalkSettings {
+    pub excludes: PathPatterns,
+    pub one_file_system: bool,
+    pub force_read: bool,
+}
+
+/// Live counters, read by the progress display.
+#[derive(Debug, Default)]
+pub struct BackupProgress {
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub errors: AtomicU64,
+    /// Total bytes of the parent snapshot, as an estimate of the work.
+    pub bytes_expected: AtomicU64,
+}
+
+/// The outcome of a backup whose snapshot was written.
+#[derive(Debug)]
+pub struct BackupReport {
+    pub snapshot_id: SnapshotId,
+    pub snapshot: Snapshot,
+    pub parent: Option<SnapshotId>,
+    pub warnings: Vec<BackupWarning>,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub files_new: AtomicU64,
+    pub files_changed: AtomicU64,
+    pub files_unmodified: AtomicU64,
+    pub dirs_new: AtomicU64,
+    pub dirs_changed: AtomicU64,
+    pub dirs_unmodified: AtomicU64,
+    pub total_files: AtomicU64,
+    pub total_bytes: AtomicU64,
+    pub bytes_read: AtomicU64,
+}
+
+/// Everything the walk shares between threads.
+pub(crate) struct Context<'r> {
+    pub repo: &'r Repository,
+    pub saver: BlobSaver<'r>,
+    pub options: &'r WalkSettings,
+    pub progress: &'r BackupProgress,
+    pub counters: Counters,
+    pub warnings: Mutex<Vec<BackupWarning>>,
+    pub users: metadata::NameCache,
+}
+
+impl Context<'_> {
+    pub fn warn(&self, path: &std::path::Path, message: impl Into<String>) {
+        self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(BackupWarning {
+                path: path.display().to_string(),
+                message: message.into(),
+            });
+    }
+}
+
+fn absolute_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BackupError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut out = Vec::new();
+    for p in paths {
+        let abs = if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        };
+        let abs = normalize(&abs);
+        if std::fs::symlink_metadata(&abs).is_err() {
+            return Err(BackupError::MissingPath {
+                path: p.display().to_string(),
+            });
+        }
+        out.push(abs);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Removes `.` and `..` components lexically, as the user meant them.
+fn normalize(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The newest snapshot of the same host and paths: the parent for change detection.
+fn find_parent(
+    repo: &Repository,
+    hostname: &str,
+    paths: &[String],
+) -> Result<Option<(SnapshotId, Snapshot)>, RepoError> {
+    let list = repo.list_snapshots()?;
+    let filter = SnapshotFilter {
+        hosts: vec![hostname.to_string()],
+        ..Default::default()
+    };
+    let mut wanted = paths.to_vec();
+    wanted.sort();
+    Ok(list
+        .filtered(&filter)
+        .into_iter()
+        .rev()
+        .find(|(_, s)| {
+            let mut p = s.paths.clone();
+            p.sort();
+            p == wanted
+        })
+        .cloned())
+}
+
+/// Backs up `options.paths` (or stdin) and writes the snapshot.
+pub fn run(
+    repo: &Repository,
+    mut options: BackupOptions,
+    progress: &BackupProgress,
+) -> Result<BackupReport, BackupError> {
+    let started = Instant::now();
+    let time = Utc::now();
+    let index_report = repo.load_index()?;
+    let stdin = options.stdin.take();
+    let paths = if stdin.is_some() {
+        Vec::new()
+    } else {
+        absolute_paths(&options.paths)?
+    };
+    let path_strings: Vec<String> = match &stdin {
+        Some((_, name)) => vec![format!("/{}", name.trim_start_matches('/'))],
+        None => paths.iter().map(|p| p.display().to_string()).collect(),
+    };
+    let parent = if options.force_read {
+        None
+    } else {
+        find_parent(repo, &options.hostname, &path_strings)?
+    };
+    if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
+        progress
+            .bytes_expected
+            .store(summary.total_bytes, Ordering::Relaxed);
+    }
+    let settings = WalkSettings {
+        excludes: options.excludes.clone(),
+        one_file_system: options.one_file_system,
+        force_read: options.force_read,
+    };
+    let ctx = Context {
+        repo,
+        saver: BlobSaver::new(repo),
+        options: &settings,
+        progress,
+        counters: Counters::default(),
+        warnings: Mutex::new(Vec::new()),
+        users: metadata::NameCache::default(),
+    };
+    let parent_tree = match &parent {
+        Some((_, s)) => repo.load_tree(&s.tree).ok(),
+        None => None,
+    };
+    let tree = match stdin {
+        Some((reader, name)) => walker::save_stdin(&ctx, reader, &name)?,
+        None => walker::save_roots(&ctx, &paths, parent_tree)?,
+    };
+    let Context {
+        saver,
+        counters,
+        warnings,
+        ..
+    } = ctx;
+    let saved = saver.finish(index_report.adopted_packs)?;
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let summary = SnapshotSummary {
+        files_new: c(&counters.files_new),
+        files_changed: c(&counters.files_changed),
+        files_unmodified: c(&counters.files_unmodified),
+        dirs_new: c(&counters.dirs_new),
+        dirs_changed: c(&counters.dirs_changed),
+        dirs_unmodified: c(&counters.dirs_unmodified),
+        total_files: c(&counters.total_files),
+        total_bytes: c(&counters.total_bytes),
+        bytes_read: c(&counters.bytes_read),
+        bytes_added: saved.bytes_added,
+        blobs_added: saved.blobs_added,
+        errors: warnings.len() as u64,
+        duration_s: started.elapsed().as_secs_f64(),
+    };
+    let snapshot = Snapshot {
+        version: FORMAT_VERSION,
+        time,
+        tree,
+        paths: path_strings,
+        hostname: options.hostname.clone(),
+        username: metadata::current_username(),
+        uid: process_uid(),
+        gid: process_gid(),
+        tags: options.tags.clone(),
+        parent: parent.as_ref().map(|(id, _)| *id),
+        excludes: options.excludes.patterns().to_vec(),
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        summary: Some(summary),
+    };
+    let snapshot_id = repo.save_snapshot(&snapshot)?;
+    Ok(BackupReport {
+        snapshot_id,
+        snapshot,
+        parent: parent.map(|(id, _)| id),
+        warnings,
+    })
+}
+
+fn process_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
+fn process_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.gid())
+        .unwrap_or(0)
+}

@@ -169,26 +169,35 @@ mod tests {
     #[test]
     fn unlock_with_the_right_password_returns_the_same_key() {
         let master = MasterKey::generate().unwrap();
-        let kf = KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into())
+        let kf =
+            KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into()).unwrap();
+        let back = KeyFile::from_json(&kf.to_json())
+            .unwrap()
+            .unlock(b"pw")
             .unwrap();
-        let back = KeyFile::from_json(&kf.to_json()).unwrap().unlock(b"pw").unwrap();
         assert_eq!(back.to_bytes(), master.to_bytes());
     }
 
     #[test]
     fn unlock_with_a_wrong_password_says_so() {
         let master = MasterKey::generate().unwrap();
-        let kf = KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into())
-            .unwrap();
-        assert!(matches!(kf.unlock(b"nope"), Err(CryptoError::WrongPassword)));
+        let kf =
+            KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into()).unwrap();
+        assert!(matches!(
+            kf.unlock(b"nope"),
+            Err(CryptoError::WrongPassword)
+        ));
     }
 
     #[test]
     fn absurd_kdf_parameters_are_refused_before_deriving() {
         let master = MasterKey::generate().unwrap();
-        let mut kf = KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into())
-            .unwrap();
+        let mut kf =
+            KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into()).unwrap();
         kf.kdf_params.memory_kib = u32::MAX;
-        assert!(matches!(kf.unlock(b"pw"), Err(CryptoError::MalformedKeyFile(_))));
+        assert!(matches!(
+            kf.unlock(b"pw"),
+            Err(CryptoError::MalformedKeyFile(_))
+        ));
     }
 }

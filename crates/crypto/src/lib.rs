@@ -30,7 +30,9 @@ const KEY_LEN: usize = 32;
 /// Errors of this crate. None carries secret material.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("authentication failed: the data was modified, truncated, or sealed under another key")]
+    #[error(
+        "authentication failed: the data was modified, truncated, or sealed under another key"
+    )]
     Authentication,
     #[error("sealed data of {0} bytes is shorter than the {SEAL_OVERHEAD}-byte nonce and tag")]
     TooShort(usize),
@@ -185,9 +187,18 @@ mod tests {
     fn open_rejects_other_aad_and_other_key() {
         let k = key();
         let sealed = k.seal(b"aad", b"hello").unwrap();
-        assert!(matches!(k.open(b"other", &sealed), Err(CryptoError::Authentication)));
-        assert!(matches!(key().open(b"aad", &sealed), Err(CryptoError::Authentication)));
-        assert!(matches!(k.open(b"aad", &sealed[..10]), Err(CryptoError::TooShort(10))));
+        assert!(matches!(
+            k.open(b"other", &sealed),
+            Err(CryptoError::Authentication)
+        ));
+        assert!(matches!(
+            key().open(b"aad", &sealed),
+            Err(CryptoError::Authentication)
+        ));
+        assert!(matches!(
+            k.open(b"aad", &sealed[..10]),
+            Err(CryptoError::TooShort(10))
+        ));
     }
 
     #[test]

@@ -101,7 +101,10 @@ pub fn open_blob(
     raw_len: usize,
 ) -> Result<Vec<u8>, FormatError> {
     if raw_len > BLOB_RAW_LEN_MAX {
-        return Err(FormatError::malformed("blob", format!("raw length {raw_len} too large")));
+        return Err(FormatError::malformed(
+            "blob",
+            format!("raw length {raw_len} too large"),
+        ));
     }
     let frame = key
         .open(&aad(blob_type, id), sealed)
@@ -135,14 +138,20 @@ mod tests {
         let mut out = Vec::new();
         let n = seal_blob(&key, BlobType::Data, &id, &text, 3, &mut out).unwrap();
         assert!(n < text.len() / 4);
-        assert_eq!(open_blob(&key, BlobType::Data, &id, &out, text.len()).unwrap(), text);
+        assert_eq!(
+            open_blob(&key, BlobType::Data, &id, &out, text.len()).unwrap(),
+            text
+        );
 
         let mut random = vec![0u8; 100_000];
         reprise_crypto::fill_random(&mut random).unwrap();
         let mut out = Vec::new();
         let n = seal_blob(&key, BlobType::Data, &id, &random, 3, &mut out).unwrap();
         assert_eq!(n, random.len() + 1 + reprise_crypto::SEAL_OVERHEAD);
-        assert_eq!(open_blob(&key, BlobType::Data, &id, &out, random.len()).unwrap(), random);
+        assert_eq!(
+            open_blob(&key, BlobType::Data, &id, &out, random.len()).unwrap(),
+            random
+        );
     }
 
     #[test]

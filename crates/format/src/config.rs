@@ -54,7 +54,10 @@ impl RepoConfig {
     pub fn peek_version(bytes: &[u8]) -> Result<u32, FormatError> {
         let mut r = Reader::new(bytes, "config");
         if r.take(8)? != CONFIG_MAGIC {
-            return Err(FormatError::malformed("config", "not a reprise repository config"));
+            return Err(FormatError::malformed(
+                "config",
+                "not a reprise repository config",
+            ));
         }
         let version = r.u32()?;
         if version > FORMAT_VERSION {
@@ -106,7 +109,10 @@ impl ChunkerConfig {
         if ok {
             Ok(())
         } else {
-            Err(FormatError::malformed("config", format!("chunker parameters out of range: {self:?}")))
+            Err(FormatError::malformed(
+                "config",
+                format!("chunker parameters out of range: {self:?}"),
+            ))
         }
     }
 }

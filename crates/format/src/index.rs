@@ -29,7 +29,8 @@ pub struct IndexFile {
 impl IndexFile {
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
         let entries: usize = self.packs.iter().map(|p| p.entries.len()).sum();
-        let mut plain = Vec::with_capacity(8 + self.packs.len() * 36 + entries * PackEntry::ENCODED_LEN);
+        let mut plain =
+            Vec::with_capacity(8 + self.packs.len() * 36 + entries * PackEntry::ENCODED_LEN);
         plain.extend_from_slice(INDEX_MAGIC);
         plain.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         for p in &self.packs {
@@ -39,10 +40,11 @@ impl IndexFile {
                 e.encode(&mut plain);
             }
         }
-        key.seal(INDEX_AAD, &plain).map_err(|source| FormatError::Sealed {
-            what: "index file",
-            source,
-        })
+        key.seal(INDEX_AAD, &plain)
+            .map_err(|source| FormatError::Sealed {
+                what: "index file",
+                source,
+            })
     }
 
     pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
@@ -59,14 +61,20 @@ impl IndexFile {
         let pack_count = r.u32()? as usize;
         // Each pack takes at least 36 bytes: refuse counts the data cannot hold.
         if pack_count > r.remaining() / 36 {
-            return Err(FormatError::malformed("index file", "pack count exceeds its size"));
+            return Err(FormatError::malformed(
+                "index file",
+                "pack count exceeds its size",
+            ));
         }
         let mut packs = Vec::with_capacity(pack_count);
         for _ in 0..pack_count {
             let id = PackId::from_bytes(r.id()?);
             let n = r.u32()? as usize;
             if n > r.remaining() / PackEntry::ENCODED_LEN {
-                return Err(FormatError::malformed("index file", "entry count exceeds its size"));
+                return Err(FormatError::malformed(
+                    "index file",
+                    "entry count exceeds its size",
+                ));
             }
             let mut entries = Vec::with_capacity(n);
             for _ in 0..n {

@@ -84,7 +84,10 @@ impl PackHeader {
         }
         let (len, magic) = trailer.split_at(4);
         if magic != PACK_MAGIC {
-            return Err(FormatError::malformed("pack trailer", "bad magic (not a pack, or truncated)"));
+            return Err(FormatError::malformed(
+                "pack trailer",
+                "bad magic (not a pack, or truncated)",
+            ));
         }
         let mut b = [0u8; 4];
         b.copy_from_slice(len);
@@ -109,7 +112,10 @@ impl PackHeader {
         let mut r = Reader::new(&plain, "pack header");
         let count = r.u32()? as usize;
         if count > PACK_ENTRIES_MAX || r.remaining() != count * ENTRY_LEN {
-            return Err(FormatError::malformed("pack header", format!("bad entry count {count}")));
+            return Err(FormatError::malformed(
+                "pack header",
+                format!("bad entry count {count}"),
+            ));
         }
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
@@ -167,7 +173,10 @@ mod tests {
         assert_eq!(back, header);
         let e = back.entries[1];
         let sealed = &pack[e.offset as usize..(e.offset + e.sealed_len) as usize];
-        assert_eq!(open_blob(&key, e.blob_type, &e.id, sealed, 7).unwrap(), b"two two");
+        assert_eq!(
+            open_blob(&key, e.blob_type, &e.id, sealed, 7).unwrap(),
+            b"two two"
+        );
     }
 
     #[test]

@@ -243,8 +243,12 @@ mod tests {
     #[test]
     fn non_utf8_names_round_trip_byte_exact() {
         let mut tree = Tree::default();
-        tree.nodes.push(Node::new(b"caf\xe9.txt".to_vec(), NodeKind::File));
-        tree.nodes.push(Node::new("Délibération.odt".as_bytes().to_vec(), NodeKind::File));
+        tree.nodes
+            .push(Node::new(b"caf\xe9.txt".to_vec(), NodeKind::File));
+        tree.nodes.push(Node::new(
+            "Délibération.odt".as_bytes().to_vec(),
+            NodeKind::File,
+        ));
         tree.sort();
         let json = tree.to_json();
         assert!(String::from_utf8_lossy(&json).contains("base64"));

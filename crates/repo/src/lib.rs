@@ -1,1 +1,44 @@
-//! placeholder
+//! A reprise repository, opened: keys, config, the in-memory index, writing
+//! blobs into packs, verified blob reads, trees and snapshots.
+//!
+//! # Write order (the crash-safety argument)
+//! A backup writes, in this order, each step durable before the next:
+//! 1. packs (each a self-describing object, written once under its BLAKE3);
+//! 2. an index file listing the new packs;
+//! 3. the snapshot, which is the only commit point.
+//!
+//! A crash before 3 leaves packs (and maybe an index) that no snapshot
+//! references: harmless, and the next backup *adopts* them. Opening the
+//! index lists `data/`, reads the self-describing header of every pack that
+//! no index file mentions, and so deduplicates against everything already
+//! uploaded.
+//!
+//! # Concurrency
+//! | operation        | may run alongside                            |
+//! |------------------|----------------------------------------------|
+//! | backup           | backup, restore, check, ls/find/diff/dump    |
+//! | restore, check   | anything but a future prune's delete phase   |
+//! | key add/remove   | anything (keys are separate objects)         |
+//!
+//! No lock files exist: every object is written once under a fresh name, so
+//! concurrent writers never touch the same object with different content.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod error;
+mod index;
+mod keys;
+mod patterns;
+mod repository;
+mod saver;
+mod snapshots;
+pub mod walk;
+
+pub use error::RepoError;
+pub use index::{BlobLocation, Index, IndexLoadReport};
+pub use keys::{hostname, KeyInfo};
+pub use patterns::{PathPatterns, PatternError};
+pub use repository::{InitOptions, Repository};
+pub use saver::{BlobSaver, SaverStats};
+pub use snapshots::{SnapshotFilter, SnapshotList};
+
+pub type Result<T> = std::result::Result<T, RepoError>;

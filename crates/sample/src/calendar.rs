@@ -4,8 +4,18 @@
 use fastrand::Rng;
 
 const MONTH_NAMES: [&str; 12] = [
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 ];
 const MONTH_ABBREVIATIONS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -21,12 +31,31 @@ pub(crate) struct Date {
 
 impl Date {
     pub fn random_in(rng: &mut Rng, year: u16) -> Date {
-        Date::random_in_month(rng, year, rng.u8(1..=12))
+        let month = rng.u8(1..=12);
+        Date::random_in_month(rng, year, month)
     }
 
     pub fn random_in_month(rng: &mut Rng, year: u16, month: u8) -> Date {
         let day = rng.u8(1..=days_in_month(year, month));
         Date { year, month, day }
+    }
+
+    /// The `ordinal`-th day of `year` counting from 0, clamped to the last day of the year.
+    pub fn from_ordinal(year: u16, ordinal: u32) -> Date {
+        let mut remaining = ordinal;
+        for month in 1..=12 {
+            let length = u32::from(days_in_month(year, month));
+            if remaining < length || month == 12 {
+                let day = (remaining.min(length - 1) + 1) as u8;
+                return Date { year, month, day };
+            }
+            remaining -= length;
+        }
+        Date {
+            year,
+            month: 12,
+            day: 31,
+        }
     }
 
     /// `2024-03-05`, as databases and CSV exports write it.
@@ -74,7 +103,8 @@ impl Date {
         const OFFSETS: [u32; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
         let month = u32::from(self.month);
         let year = u32::from(self.year) - u32::from(month < 3);
-        let days = year + year / 4 - year / 100 + year / 400
+        let days = year + year / 4 - year / 100
+            + year / 400
             + OFFSETS[(month - 1) as usize]
             + u32::from(self.day);
         (days % 7) as usize
@@ -100,7 +130,11 @@ mod tests {
 
     #[test]
     fn formats_and_weekdays_are_right() {
-        let date = Date { year: 2024, month: 3, day: 5 };
+        let date = Date {
+            year: 2024,
+            month: 3,
+            day: 5,
+        };
         assert_eq!(date.iso(), "2024-03-05");
         assert_eq!(date.french_numeric(), "05/03/2024");
         assert_eq!(date.french_long(), "5 mars 2024");
@@ -108,5 +142,29 @@ mod tests {
         assert_eq!(date.rfc5322_day(), "Tue, 5 Mar 2024");
         assert_eq!(days_in_month(2024, 2), 29);
         assert_eq!(days_in_month(2023, 2), 28);
+        assert_eq!(
+            Date::from_ordinal(2024, 0),
+            Date {
+                year: 2024,
+                month: 1,
+                day: 1
+            }
+        );
+        assert_eq!(
+            Date::from_ordinal(2024, 59),
+            Date {
+                year: 2024,
+                month: 2,
+                day: 29
+            }
+        );
+        assert_eq!(
+            Date::from_ordinal(2024, 400),
+            Date {
+                year: 2024,
+                month: 12,
+                day: 31
+            }
+        );
     }
 }

@@ -29,6 +29,9 @@ pub(crate) fn xml_escape(text: &str) -> String {
 mod tests {
     #[test]
     fn xml_escape_escapes_markup() {
-        assert_eq!(super::xml_escape("l'<a> & \"b\""), "l&apos;&lt;a&gt; &amp; &quot;b&quot;");
+        assert_eq!(
+            super::xml_escape("l'<a> & \"b\""),
+            "l&apos;&lt;a&gt; &amp; &quot;b&quot;"
+        );
     }
 }

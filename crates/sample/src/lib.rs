@@ -1,1 +1,18 @@
-//! placeholder
+//! Deterministic sample data for reprise: the file share of the town hall of Saint-Exemple
+//! (civil-status scans, accounting spreadsheets, water bills, office documents, photos,
+//! archives, mailboxes, logs and a database dump), generated from a seed in real file formats,
+//! and a simulated day of ordinary work on it. Used by `reprise demo`, integration tests and
+//! benchmarks; the formats are genuine because the ransomware detector inspects magic bytes
+//! and compressibility.
+
+mod calendar;
+mod formats;
+mod rng;
+mod sections;
+mod share;
+mod words;
+mod workday;
+mod writer;
+
+pub use share::{generate_share, ShareSpec, ShareSummary};
+pub use workday::{simulate_workday, ChangeSummary};

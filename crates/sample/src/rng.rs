@@ -24,9 +24,7 @@ pub(crate) fn split_budget(rng: &mut Rng, budget: u64, typical: u64) -> Vec<u64>
     let count = (budget + typical / 2) / typical.max(1);
     let count = count.max(1);
     let mean = budget / count;
-    (0..count)
-        .map(|_| mean * rng.u64(60..=140) / 100)
-        .collect()
+    (0..count).map(|_| mean * rng.u64(60..=140) / 100).collect()
 }
 
 /// FNV-1a: a tiny stable hash, so derived seeds never depend on std's randomized hasher.

@@ -134,7 +134,13 @@ pub trait Backend: Send + Sync {
 pub fn validate_name(kind: ObjectKind, name: &str) -> Result<()> {
     let ok = match kind {
         ObjectKind::Config => name == "config",
-        _ => !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        _ => {
+            !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
     };
     if ok {
         Ok(())

@@ -65,7 +65,13 @@ impl LocalBackend {
         }
     }
 
-    fn map_read_err(&self, kind: ObjectKind, name: &str, path: &Path, e: io::Error) -> StorageError {
+    fn map_read_err(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        path: &Path,
+        e: io::Error,
+    ) -> StorageError {
         if e.kind() == io::ErrorKind::NotFound {
             self.not_found(kind, name)
         } else {
@@ -73,7 +79,13 @@ impl LocalBackend {
         }
     }
 
-    fn map_write_err(&self, kind: ObjectKind, name: &str, path: &Path, e: io::Error) -> StorageError {
+    fn map_write_err(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        path: &Path,
+        e: io::Error,
+    ) -> StorageError {
         if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
             StorageError::NoSpace {
                 kind,
@@ -114,7 +126,10 @@ impl Backend for LocalBackend {
         if self.root.join("config").exists() {
             return Err(io_err(
                 &self.root,
-                io::Error::new(io::ErrorKind::AlreadyExists, "a repository already exists here"),
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a repository already exists here",
+                ),
             ));
         }
         let mut dirs = vec![
@@ -127,7 +142,8 @@ impl Backend for LocalBackend {
         ];
         dirs.extend((0..=255u8).map(|b| self.root.join("data").join(hex::encode([b]))));
         for d in &dirs {
-            fs::create_dir_all(d).map_err(|e| self.map_write_err(ObjectKind::Config, "config", d, e))?;
+            fs::create_dir_all(d)
+                .map_err(|e| self.map_write_err(ObjectKind::Config, "config", d, e))?;
         }
         sync_dir(&self.root).map_err(|e| io_err(&self.root, e))?;
         Ok(())
@@ -165,7 +181,10 @@ impl Backend for LocalBackend {
                 if validate_name(kind, &name).is_err() {
                     continue;
                 }
-                let size = entry.metadata().map_err(|e| io_err(&entry.path(), e))?.len();
+                let size = entry
+                    .metadata()
+                    .map_err(|e| io_err(&entry.path(), e))?
+                    .len();
                 out.push(ObjectInfo { name, size });
             }
         }
@@ -249,12 +268,30 @@ mod tests {
     #[test]
     fn objects_are_written_once_and_never_replaced() {
         let (_d, b) = repo();
-        assert_eq!(b.write_once(ObjectKind::Pack, "abcd", b"first").unwrap(), WriteOutcome::Created);
-        assert_eq!(b.write_once(ObjectKind::Pack, "abcd", b"second").unwrap(), WriteOutcome::AlreadyExisted);
+        assert_eq!(
+            b.write_once(ObjectKind::Pack, "abcd", b"first").unwrap(),
+            WriteOutcome::Created
+        );
+        assert_eq!(
+            b.write_once(ObjectKind::Pack, "abcd", b"second").unwrap(),
+            WriteOutcome::AlreadyExisted
+        );
         assert_eq!(b.read(ObjectKind::Pack, "abcd").unwrap(), b"first");
-        assert_eq!(b.read_range(ObjectKind::Pack, "abcd", 1, 3).unwrap(), b"irs");
-        assert!(matches!(b.read_range(ObjectKind::Pack, "abcd", 3, 10), Err(StorageError::ShortRead { .. })));
-        assert_eq!(b.list(ObjectKind::Pack).unwrap(), vec![ObjectInfo { name: "abcd".into(), size: 5 }]);
+        assert_eq!(
+            b.read_range(ObjectKind::Pack, "abcd", 1, 3).unwrap(),
+            b"irs"
+        );
+        assert!(matches!(
+            b.read_range(ObjectKind::Pack, "abcd", 3, 10),
+            Err(StorageError::ShortRead { .. })
+        ));
+        assert_eq!(
+            b.list(ObjectKind::Pack).unwrap(),
+            vec![ObjectInfo {
+                name: "abcd".into(),
+                size: 5
+            }]
+        );
         assert_eq!(fs::read_dir(b.root().join("tmp")).unwrap().count(), 0);
     }
 
@@ -262,7 +299,10 @@ mod tests {
     fn names_that_could_escape_the_repository_are_refused() {
         let (_d, b) = repo();
         for bad in ["../x", "ABC", "a/b", ""] {
-            assert!(matches!(b.write_once(ObjectKind::Index, bad, b"x"), Err(StorageError::InvalidName { .. })));
+            assert!(matches!(
+                b.write_once(ObjectKind::Index, bad, b"x"),
+                Err(StorageError::InvalidName { .. })
+            ));
         }
     }
 

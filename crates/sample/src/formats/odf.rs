@@ -44,7 +44,8 @@ fn meta_xml(title: &str, modified: Date) -> String {
 }
 
 fn content_xml(title: &str, paragraphs: &[String]) -> String {
-    let mut xml = String::with_capacity(paragraphs.iter().map(|p| p.len() + 30).sum::<usize>() + 512);
+    let mut xml =
+        String::with_capacity(paragraphs.iter().map(|p| p.len() + 30).sum::<usize>() + 512);
     xml.push_str(concat!(
         r#"<?xml version="1.0" encoding="UTF-8"?>"#,
         r#"<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,

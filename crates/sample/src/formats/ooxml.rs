@@ -17,7 +17,10 @@ pub(crate) fn docx(title: &str, paragraphs: &[String], modified: Date) -> io::Re
     let mut zip = ZipBuilder::new(modified)?;
     zip.deflated("[Content_Types].xml", docx_content_types().as_bytes())?;
     zip.deflated("_rels/.rels", package_rels("word/document.xml").as_bytes())?;
-    zip.deflated("word/document.xml", document_xml(title, paragraphs).as_bytes())?;
+    zip.deflated(
+        "word/document.xml",
+        document_xml(title, paragraphs).as_bytes(),
+    )?;
     zip.finish()
 }
 
@@ -42,7 +45,8 @@ fn package_rels(main_part: &str) -> String {
 }
 
 fn document_xml(title: &str, paragraphs: &[String]) -> String {
-    let mut xml = String::with_capacity(paragraphs.iter().map(|p| p.len() + 60).sum::<usize>() + 512);
+    let mut xml =
+        String::with_capacity(paragraphs.iter().map(|p| p.len() + 60).sum::<usize>() + 512);
     xml.push_str(XML_DECLARATION);
     xml.push_str(
         "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>",

@@ -12,7 +12,7 @@ pub(crate) fn tar_gz(members: &[(String, Vec<u8>)], modified: Date) -> io::Resul
     let mtime = unix_time_at_noon(modified);
     let gzip = GzBuilder::new()
         .mtime(u32::try_from(mtime).unwrap_or(0))
-        .write(Vec::new(), Compression::default());
+        .write(Vec::new(), Compression::fast());
     let mut tar = tar::Builder::new(gzip);
     for (path, content) in members {
         let mut header = tar::Header::new_ustar();
@@ -31,7 +31,11 @@ pub(crate) fn tar_gz(members: &[(String, Vec<u8>)], modified: Date) -> io::Resul
 
 /// Seconds since 1970 at 12:00 UTC on `date` (days-from-civil algorithm).
 fn unix_time_at_noon(date: Date) -> u64 {
-    let (year, month, day) = (i64::from(date.year), i64::from(date.month), i64::from(date.day));
+    let (year, month, day) = (
+        i64::from(date.year),
+        i64::from(date.month),
+        i64::from(date.day),
+    );
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
@@ -47,9 +51,17 @@ mod tests {
 
     #[test]
     fn unix_time_matches_known_dates() {
-        let date = Date { year: 2018, month: 6, day: 1 };
+        let date = Date {
+            year: 2018,
+            month: 6,
+            day: 1,
+        };
         assert_eq!(unix_time_at_noon(date), 1_527_854_400);
-        let date = Date { year: 1970, month: 1, day: 1 };
+        let date = Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        };
         assert_eq!(unix_time_at_noon(date), 43_200);
     }
 }

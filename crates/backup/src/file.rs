@@ -1,0 +1,149 @@
+//! Reading a file's content into chunks.
+//!
+//! Files up to [`WHOLE_READ_MAX`] are read in one go and cut in memory, with
+//! no per-file chunker buffer to allocate (a share is mostly small files).
+//! Larger files stream through a [`Chunker`], a batch at a time, and the
+//! chunks of each batch are saved in parallel.
+
+use crate::{BackupError, Context};
+use rayon::prelude::*;
+use reprise_chunking::{cut_all, Chunker};
+use reprise_format::{BlobId, BlobType, Node};
+use reprise_repo::RepoError;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::ops::Range;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+const WHOLE_READ_MAX: u64 = 16 * 1024 * 1024;
+/// Read-ahead for large files: several average chunks per parallel batch.
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// Opens without following a swap to a FIFO or device (O_NONBLOCK keeps a
+/// FIFO from blocking) and without touching atime when permitted.
+fn open_for_backup(path: &Path) -> std::io::Result<File> {
+    let base = libc::O_NONBLOCK | libc::O_NOFOLLOW;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(base | libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            OpenOptions::new().read(true).custom_flags(base).open(path)
+        }
+        other => other,
+    }
+}
+
+fn save_ranges(
+    ctx: &Context,
+    data: &[u8],
+    ranges: Vec<Range<usize>>,
+) -> Result<Vec<BlobId>, RepoError> {
+    ranges
+        .into_par_iter()
+        .map(|r| ctx.saver.save(BlobType::Data, &data[r]).map(|(id, _)| id))
+        .collect()
+}
+
+/// Reads and saves a file's chunks. `None` (after a warning) if it cannot be read.
+pub(crate) fn save_content(
+    ctx: &Context,
+    path: &Path,
+    node: &Node,
+) -> Result<Option<Vec<BlobId>>, BackupError> {
+    let file = match open_for_backup(path) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.warn(path, format!("cannot open: {e}"));
+            return Ok(None);
+        }
+    };
+    let before = match file.metadata() {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => {
+            ctx.warn(
+                path,
+                "replaced by something that is not a regular file while backing up",
+            );
+            return Ok(None);
+        }
+        Err(e) => {
+            ctx.warn(path, format!("cannot stat: {e}"));
+            return Ok(None);
+        }
+    };
+    let result = if before.len() <= WHOLE_READ_MAX {
+        read_whole(ctx, file, before.len())
+    } else {
+        save_reader(ctx, Box::new(file)).map(|(content, _)| content)
+    };
+    let content = match result {
+        Ok(content) => content?,
+        Err(e) => {
+            ctx.warn(path, format!("read error: {e}"));
+            return Ok(None);
+        }
+    };
+    if let Ok(after) = std::fs::symlink_metadata(path) {
+        if after.len() != node.size
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+            || after.ctime_nsec() != before.ctime_nsec()
+        {
+            ctx.warn(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
+        }
+    }
+    Ok(Some(content))
+}
+
+fn read_whole(
+    ctx: &Context,
+    mut file: File,
+    size_hint: u64,
+) -> std::io::Result<Result<Vec<BlobId>, RepoError>> {
+    let mut data = Vec::with_capacity(size_hint as usize);
+    file.read_to_end(&mut data)?;
+    ctx.counters
+        .bytes_read
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    ctx.progress
+        .bytes_done
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    let params = ctx.repo.chunker_params();
+    let ranges = if data.is_empty() {
+        Vec::new()
+    } else if data.len() <= params.min_size {
+        vec![0..data.len()]
+    } else {
+        cut_all(&data, params)
+    };
+    Ok(save_ranges(ctx, &data, ranges))
+}
+
+/// Chunks and saves a stream; returns its chunk ids and length.
+pub(crate) fn save_reader(
+    ctx: &Context,
+    reader: Box<dyn Read + Send>,
+) -> std::io::Result<(Result<Vec<BlobId>, RepoError>, u64)> {
+    let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);
+    let mut content = Vec::new();
+    let mut total = 0u64;
+    while let Some((buf, ranges)) = chunker.next_batch()? {
+        let batch_len: usize = ranges.iter().map(|r| r.len()).sum();
+        total += batch_len as u64;
+        ctx.counters
+            .bytes_read
+            .fetch_add(batch_len as u64, Ordering::Relaxed);
+        ctx.progress
+            .bytes_done
+            .fetch_add(batch_len as u64, Ordering::Relaxed);
+        match save_ranges(ctx, buf, ranges) {
+            Ok(ids) => content.extend(ids),
+            Err(e) => return Ok((Err(e), total)),
+        }
+    }
+    Ok((Ok(content), total))
+}

@@ -1,0 +1,229 @@
+//! The command line, declared with clap: global options and one struct per subcommand.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "reprise",
+    version,
+    about = "Backups a town hall can restore after ransomware: deduplicated, compressed, encrypted snapshots.",
+    after_help = "Exit codes: 0 ok, 1 fatal error, 2 usage, 3 done but incomplete, 4 attack detected (reserved), 10 no repository, 12 wrong password."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Repository location (a directory)
+    #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
+    pub repo: Option<String>,
+    /// File whose first line is the password
+    #[arg(long, env = "REPRISE_PASSWORD_FILE", global = true)]
+    pub password_file: Option<PathBuf>,
+    /// Shell command that prints the password
+    #[arg(long, env = "REPRISE_PASSWORD_COMMAND", global = true)]
+    pub password_command: Option<String>,
+    /// Print machine-readable JSON on standard output
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors (and JSON when asked)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new repository
+    Init(InitArgs),
+    /// Back up files and directories (or standard input)
+    Backup(BackupArgs),
+    /// List snapshots
+    Snapshots(FilterArgs),
+    /// List the files in a snapshot
+    Ls(LsArgs),
+    /// Show what changed between two snapshots
+    Diff(DiffArgs),
+    /// Find every version of files matching a pattern across snapshots
+    Find(FindArgs),
+    /// Write a file (or a directory, as tar) from a snapshot to standard output
+    Dump(DumpArgs),
+    /// Restore a snapshot, or part of it, into a directory
+    Restore(RestoreArgs),
+    /// Verify the repository's structure and, with --read-data, every byte
+    Check(CheckArgs),
+    /// Show how much the repository holds and how well it deduplicates
+    Stats,
+    /// Manage the passwords (key files) that open the repository
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Run the demonstration: back up a sample town share, change it, back up, restore, verify
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KdfArgs {
+    /// Memory cost of the password hash (Argon2id), in MiB
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
+    pub kdf_memory_mib: u32,
+    /// Time cost (passes) of the password hash
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub kdf_iterations: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+    /// zstd level for compressible data (1 fastest .. 19 smallest)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub compression_level: i32,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Only snapshots of this host (repeatable)
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// Only snapshots carrying this tag (repeatable: all must match)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only snapshots that backed up this path (repeatable)
+    #[arg(long = "path")]
+    pub paths: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Files and directories to back up
+    #[arg(required_unless_present = "stdin")]
+    pub paths: Vec<PathBuf>,
+    /// Tag for the snapshot (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Host name to record (default: this machine's)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Exclude paths matching this glob (repeatable; without '/' it matches names)
+    #[arg(long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Read exclude patterns from a file, one per line (repeatable)
+    #[arg(long = "exclude-file")]
+    pub exclude_files: Vec<PathBuf>,
+    /// Do not cross into other file systems
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Back up standard input instead of paths
+    #[arg(long, conflicts_with = "paths")]
+    pub stdin: bool,
+    /// File name for the data read from standard input
+    #[arg(long, default_value = "stdin", requires = "stdin")]
+    pub stdin_filename: String,
+    /// Read every file, even those the previous snapshot shows unchanged
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Snapshot: id, unique id prefix, or "latest"
+    pub snapshot: String,
+    /// Directory or file inside the snapshot
+    pub path: Option<String>,
+    /// Show type, mode, size and time
+    #[arg(short, long)]
+    pub long: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Args, Debug)]
+pub struct FindArgs {
+    /// Glob matched against names (or whole paths if it contains '/')
+    pub pattern: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    pub snapshot: String,
+    /// File or directory inside the snapshot
+    pub path: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Snapshot, optionally followed by ":/path/inside" to restore only that
+    pub snapshot: String,
+    /// Directory to restore into (created if missing)
+    #[arg(short, long)]
+    pub target: PathBuf,
+    /// Restore only paths matching this glob (repeatable)
+    #[arg(long = "include")]
+    pub includes: Vec<String>,
+    /// Do not restore paths matching this glob (repeatable)
+    #[arg(long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Read back every restored file and check it against the snapshot
+    #[arg(long)]
+    pub verify: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Read and verify every byte of every pack
+    #[arg(long)]
+    pub read_data: bool,
+    /// Read and verify a random share of the packs, e.g. "10%"
+    #[arg(long, value_name = "N%")]
+    pub read_data_subset: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Add a password
+    Add(KeyNewArgs),
+    /// List the key files
+    List,
+    /// Remove a key file (not the one in use)
+    Remove {
+        /// Key id or unique prefix
+        id: String,
+    },
+    /// Change the password in use
+    Passwd(KeyNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyNewArgs {
+    /// File whose first line is the new password (else REPRISE_NEW_PASSWORD, else a prompt)
+    #[arg(long)]
+    pub new_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Work in this directory instead of a temporary one (kept afterwards)
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Approximate size of the sample share, in MiB
+    #[arg(long, default_value_t = 40)]
+    pub size_mib: u64,
+}

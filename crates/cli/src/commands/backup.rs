@@ -1,0 +1,117 @@
+//! `reprise backup`: one snapshot of the given paths or of standard input.
+
+use crate::cli::{BackupArgs, GlobalOptions};
+use crate::progress::{self, Ticker};
+use crate::{exit, output, repo_open};
+use anyhow::{Context, Result};
+use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+fn patterns(args: &BackupArgs) -> Result<PathPatterns> {
+    let mut all = args.excludes.clone();
+    for f in &args.exclude_files {
+        all.extend(
+            PathPatterns::patterns_from_file(f)
+                .with_context(|| format!("cannot read the exclude file {}", f.display()))?,
+        );
+    }
+    Ok(PathPatterns::new(all)?)
+}
+
+pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
+    let repo = repo_open::open(g)?;
+    let stdin: Option<(Box<dyn std::io::Read + Send>, String)> = if args.stdin {
+        Some((Box::new(std::io::stdin()), args.stdin_filename.clone()))
+    } else {
+        None
+    };
+    let options = BackupOptions {
+        paths: args.paths.clone(),
+        excludes: patterns(args)?,
+        one_file_system: args.one_file_system,
+        tags: args.tags.clone(),
+        hostname: args.host.clone().unwrap_or_else(reprise_repo::hostname),
+        stdin,
+        force_read: args.force,
+    };
+    let progress = Arc::new(BackupProgress::default());
+    let ticker = {
+        let p = Arc::clone(&progress);
+        Ticker::start(progress::wanted(g), move || {
+            let files = p.files_done.load(Ordering::Relaxed);
+            let errors = p.errors.load(Ordering::Relaxed);
+            let msg = if errors > 0 {
+                format!("{files} files, {errors} errors")
+            } else {
+                format!("{files} files")
+            };
+            (
+                p.bytes_done.load(Ordering::Relaxed),
+                p.bytes_expected.load(Ordering::Relaxed),
+                msg,
+            )
+        })
+    };
+    let report = reprise_backup::run(&repo, options, &progress).context("backup failed")?;
+    drop(ticker);
+    print_report(g, &report)?;
+    Ok(if report.warnings.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    })
+}
+
+fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
+    let s = report.snapshot.summary.clone().unwrap_or_default();
+    if g.json {
+        return output::json(&serde_json::json!({
+            "message_type": "summary",
+            "snapshot_id": report.snapshot_id,
+            "parent": report.parent,
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unmodified": s.files_unmodified,
+            "dirs_new": s.dirs_new,
+            "dirs_changed": s.dirs_changed,
+            "dirs_unmodified": s.dirs_unmodified,
+            "total_files": s.total_files,
+            "total_bytes": s.total_bytes,
+            "bytes_read": s.bytes_read,
+            "bytes_added": s.bytes_added,
+            "blobs_added": s.blobs_added,
+            "duration_s": s.duration_s,
+            "warnings": report.warnings,
+        }));
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    println!(
+        "Files: {} new, {} changed, {} unmodified",
+        s.files_new, s.files_changed, s.files_unmodified
+    );
+    println!(
+        "Dirs:  {} new, {} changed, {} unmodified",
+        s.dirs_new, s.dirs_changed, s.dirs_unmodified
+    );
+    println!(
+        "Read {} of {} in {:.2} s, added {} to the repository",
+        output::bytes(s.bytes_read),
+        output::bytes(s.total_bytes),
+        s.duration_s,
+        output::bytes(s.bytes_added)
+    );
+    if !report.warnings.is_empty() {
+        println!(
+            "{} file(s) could not be backed up: the snapshot is incomplete (exit status 3)",
+            report.warnings.len()
+        );
+    }
+    println!("snapshot {} saved", report.snapshot_id.short());
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `reprise find`: every version of matching paths across snapshots.
+//! Matches under a tree are memoised by tree id, so unchanged directories
+//! are searched once however many snapshots share them.
+
+use crate::cli::{FindArgs, GlobalOptions};
+use crate::commands::filter_of;
+use crate::{exit, output, repo_open};
+use anyhow::Result;
+use reprise_format::{BlobId, Node, NodeKind};
+use reprise_repo::walk::join;
+use reprise_repo::{PathPatterns, Repository};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::rc::Rc;
+
+/// Matches found under one tree, with paths relative to it.
+type Matches = Rc<Vec<(Vec<u8>, Node)>>;
+
+struct Finder<'a> {
+    repo: &'a Repository,
+    pattern: PathPatterns,
+    by_name_only: bool,
+    memo: HashMap<BlobId, Matches>,
+}
+
+impl Finder<'_> {
+    fn search(&mut self, tree: &BlobId, at: &[u8]) -> reprise_repo::Result<Matches> {
+        // A whole-path pattern depends on where the tree sits, so only name patterns are memoised.
+        if self.by_name_only {
+            if let Some(m) = self.memo.get(tree) {
+                return Ok(Rc::clone(m));
+            }
+        }
+        let mut found = Vec::new();
+        for node in self.repo.load_tree(tree)?.nodes {
+            let rel = join(b"/", node.name.as_bytes());
+            let full = [at, rel.as_slice()].concat();
+            let full = if at == b"/" { rel.clone() } else { full };
+            if self.pattern.matches(Path::new(OsStr::from_bytes(&full))) {
+                found.push((rel.clone(), node.clone()));
+            }
+            if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
+                for (p, n) in self.search(&sub, &full)?.iter() {
+                    found.push(([rel.as_slice(), p.as_slice()].concat(), n.clone()));
+                }
+            }
+        }
+        let found = Rc::new(found);
+        if self.by_name_only {
+            self.memo.insert(*tree, Rc::clone(&found));
+        }
+        Ok(found)
+    }
+}
+
+pub fn run(g: &GlobalOptions, args: &FindArgs) -> Result<u8> {
+    let repo = repo_open::open(g)?;
+    repo.ensure_index()?;
+    let list = repo.list_snapshots()?;
+    let mut finder = Finder {
+        repo: &repo,
+        pattern: PathPatterns::new(vec![args.pattern.clone()])?,
+        by_name_only: !args.pattern.contains('/'),
+        memo: HashMap::new(),
+    };
+    let mut results = Vec::new();
+    for (id, snapshot) in list.filtered(&filter_of(&args.filter)) {
+        for (path, node) in finder.search(&snapshot.tree, b"/")?.iter() {
+            results.push((id, snapshot, path.clone(), node.clone()));
+        }
+    }
+    if g.json {
+        let docs: Vec<_> = results
+            .iter()
+            .map(|(id, s, path, node)| {
+                serde_json::json!({
+                    "snapshot": id, "time": s.time, "path": output::lossy(path),
+                    "type": node.kind, "size": node.size, "mtime": output::time_ns(node.mtime_ns),
+                })
+            })
+            .collect();
+        output::json(&docs)?;
+    } else {
+        for (id, s, path, node) in &results {
+            println!(
+                "{}  {}  {:>12}  {}  {}",
+                id.short(),
+                s.time.format("%Y-%m-%d %H:%M:%S"),
+                node.size,
+                output::time_ns(node.mtime_ns),
+                output::lossy(path)
+            );
+        }
+        if !g.quiet {
+            println!("{} match(es)", results.len());
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,83 @@
+//! `reprise ls`: every entry below a path of a snapshot (JSON lines with --json).
+
+use crate::cli::{GlobalOptions, LsArgs};
+use crate::commands::select;
+use crate::{exit, output, repo_open};
+use anyhow::Result;
+use reprise_format::{Node, NodeKind};
+use reprise_repo::walk::{resolve, walk};
+
+pub fn node_json(path: &[u8], node: &Node) -> serde_json::Value {
+    serde_json::json!({
+        "path": output::lossy(path),
+        "type": node.kind,
+        "size": node.size,
+        "mode": format!("{:o}", node.mode),
+        "uid": node.uid, "gid": node.gid,
+        "user": node.user, "group": node.group,
+        "mtime": output::time_ns(node.mtime_ns),
+        "links": node.links,
+        "target": node.target.as_ref().map(|t| t.display()),
+    })
+}
+
+fn kind_char(kind: NodeKind) -> char {
+    match kind {
+        NodeKind::File => '-',
+        NodeKind::Dir => 'd',
+        NodeKind::Symlink => 'l',
+        NodeKind::Fifo => 'p',
+        NodeKind::Socket => 's',
+        NodeKind::Chardev => 'c',
+        NodeKind::Blockdev => 'b',
+    }
+}
+
+pub fn long_line(path: &[u8], node: &Node) -> String {
+    let mut line = format!(
+        "{}{:04o} {:>8} {:>8} {:>12} {}  {}",
+        kind_char(node.kind),
+        node.mode,
+        node.user.clone().unwrap_or_else(|| node.uid.to_string()),
+        node.group.clone().unwrap_or_else(|| node.gid.to_string()),
+        node.size,
+        output::time_ns(node.mtime_ns),
+        output::lossy(path)
+    );
+    if let Some(t) = &node.target {
+        line.push_str(&format!(" -> {}", t.display()));
+    }
+    line
+}
+
+pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
+    let repo = repo_open::open(g)?;
+    repo.ensure_index()?;
+    let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
+    let start = args.path.clone().unwrap_or_else(|| "/".into());
+    let mut print = |path: &[u8], node: &Node| -> reprise_repo::Result<bool> {
+        if g.json {
+            output::json_line(&node_json(path, node))
+                .map_err(|e| reprise_repo::RepoError::Key(e.to_string()))?;
+            return Ok(true);
+        }
+        let line = if args.long {
+            long_line(path, node)
+        } else {
+            output::lossy(path)
+        };
+        println!("{line}");
+        Ok(true)
+    };
+    match resolve(&repo, &snapshot.tree, start.as_bytes())? {
+        None => walk(&repo, &snapshot.tree, b"/", &mut print)?,
+        Some(node) => {
+            let base = format!("/{}", start.trim_matches('/'));
+            print(base.as_bytes(), &node)?;
+            if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
+                walk(&repo, &sub, base.as_bytes(), &mut print)?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}

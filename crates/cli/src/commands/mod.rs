@@ -1,0 +1,56 @@
+//! One module per subcommand, and the dispatch between them.
+
+mod backup;
+mod check;
+mod demo;
+mod diff;
+mod dump;
+mod find;
+mod init;
+mod key;
+mod ls;
+mod restore;
+mod snapshots;
+mod stats;
+
+use crate::cli::{Cli, Command, FilterArgs};
+use anyhow::Result;
+use reprise_format::{Snapshot, SnapshotId};
+use reprise_repo::{Repository, SnapshotFilter};
+
+pub fn dispatch(cli: &Cli) -> Result<u8> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Init(a) => init::run(g, a),
+        Command::Backup(a) => backup::run(g, a),
+        Command::Snapshots(a) => snapshots::run(g, a),
+        Command::Ls(a) => ls::run(g, a),
+        Command::Diff(a) => diff::run(g, a),
+        Command::Find(a) => find::run(g, a),
+        Command::Dump(a) => dump::run(g, a),
+        Command::Restore(a) => restore::run(g, a),
+        Command::Check(a) => check::run(g, a),
+        Command::Stats => stats::run(g),
+        Command::Key(k) => key::run(g, k),
+        Command::Demo(a) => demo::run(g, a),
+    }
+}
+
+pub fn filter_of(args: &FilterArgs) -> SnapshotFilter {
+    SnapshotFilter {
+        hosts: args.hosts.clone(),
+        tags: args.tags.clone(),
+        paths: args.paths.clone(),
+    }
+}
+
+/// Resolves a snapshot selector (id, prefix or `latest`) to one snapshot.
+pub fn select(
+    repo: &Repository,
+    selector: &str,
+    filter: &FilterArgs,
+) -> Result<(SnapshotId, Snapshot)> {
+    Ok(repo
+        .list_snapshots()?
+        .select(selector, &filter_of(filter))?)
+}

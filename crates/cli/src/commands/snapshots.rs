@@ -1,0 +1,51 @@
+//! `reprise snapshots`: the list of snapshots, oldest first.
+
+use crate::cli::{FilterArgs, GlobalOptions};
+use crate::commands::filter_of;
+use crate::{exit, output, repo_open};
+use anyhow::Result;
+
+pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
+    let repo = repo_open::open(g)?;
+    let list = repo.list_snapshots()?;
+    for (name, reason) in &list.unreadable {
+        eprintln!("warning: snapshot {name} is unreadable: {reason}");
+    }
+    let shown = list.filtered(&filter_of(args));
+    if g.json {
+        let docs: Vec<_> = shown
+            .iter()
+            .map(|(id, s)| {
+                serde_json::json!({
+                    "id": id, "short_id": id.short(), "time": s.time, "tree": s.tree,
+                    "paths": s.paths, "hostname": s.hostname, "username": s.username,
+                    "tags": s.tags, "parent": s.parent, "summary": s.summary,
+                })
+            })
+            .collect();
+        output::json(&docs)?;
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  paths",
+        "ID", "time", "host", "tags", "size"
+    );
+    for (id, s) in &shown {
+        let size = s
+            .summary
+            .as_ref()
+            .map(|x| output::bytes(x.total_bytes))
+            .unwrap_or_default();
+        println!(
+            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {}",
+            id.short(),
+            s.time.format("%Y-%m-%d %H:%M:%S"),
+            s.hostname,
+            s.tags.join(","),
+            size,
+            s.paths.join(" ")
+        );
+    }
+    println!("{} snapshot(s)", shown.len());
+    Ok(exit::OK)
+}

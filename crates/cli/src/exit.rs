@@ -1,0 +1,41 @@
+//! Exit codes, as documented in docs/CLI.md, and how errors map to them.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0  | success |
+//! | 1  | fatal error, or `check` found damage |
+//! | 2  | wrong usage (unknown option, missing argument) |
+//! | 3  | done, but incomplete: a backup skipped unreadable files (its snapshot is written), or a restore could not restore some files |
+//! | 4  | reserved: a backup's ransomware detection raised an attack alarm |
+//! | 10 | the repository does not exist |
+//! | 12 | wrong password |
+
+use reprise_repo::RepoError;
+
+pub const OK: u8 = 0;
+pub const FATAL: u8 = 1;
+pub const INCOMPLETE: u8 = 3;
+pub const NO_REPOSITORY: u8 = 10;
+pub const WRONG_PASSWORD: u8 = 12;
+
+/// Prints an error with its causes and returns its exit code.
+pub fn report(err: &anyhow::Error) -> u8 {
+    eprintln!("reprise: error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    code_of(err)
+}
+
+fn code_of(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(repo) = cause.downcast_ref::<RepoError>() {
+            return match repo {
+                RepoError::NotARepository { .. } => NO_REPOSITORY,
+                RepoError::WrongPassword { .. } => WRONG_PASSWORD,
+                _ => FATAL,
+            };
+        }
+    }
+    FATAL
+}

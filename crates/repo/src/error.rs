@@ -1,0 +1,63 @@
+//! Typed errors of repository operations. Each names the object concerned.
+
+use reprise_format::{BlobId, FormatError, PackId};
+use reprise_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{location} is not a reprise repository (no config found): check --repo, or create one with `reprise init`")]
+    NotARepository { location: String },
+    #[error("a repository already exists at {location}")]
+    AlreadyExists { location: String },
+    #[error("wrong password: none of the {keys} key(s) of this repository opens with it")]
+    WrongPassword { keys: usize },
+    #[error("the repository has no key files: it cannot be opened")]
+    NoKeys,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{object}: {source}")]
+    Format {
+        object: String,
+        #[source]
+        source: FormatError,
+    },
+    #[error("blob {0} is not in the repository's index (is a pack missing? run `reprise check`)")]
+    BlobNotFound(BlobId),
+    #[error("blob {id} in pack {pack} is damaged: {reason}")]
+    BlobDamaged {
+        id: BlobId,
+        pack: PackId,
+        reason: String,
+    },
+    #[error("no snapshot matches {0:?}: list them with `reprise snapshots`")]
+    SnapshotNotFound(String),
+    #[error("{0:?} matches several snapshots: give more digits of the id")]
+    AmbiguousSnapshot(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("random number generator failed: {0}")]
+    Random(String),
+    #[error("path {0:?} not found in the snapshot")]
+    PathNotFound(String),
+}
+
+impl RepoError {
+    pub(crate) fn format(object: impl Into<String>, source: FormatError) -> Self {
+        RepoError::Format {
+            object: object.into(),
+            source,
+        }
+    }
+
+    /// True when the error means "this data is damaged", as opposed to
+    /// "the repository or the system cannot be used".
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            RepoError::BlobDamaged { .. } | RepoError::BlobNotFound(_) | RepoError::Format { .. }
+        ) || matches!(
+            self,
+            RepoError::Storage(StorageError::NotFound { .. } | StorageError::ShortRead { .. })
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! The in-memory index: where each blob lies. Built from index files and,
+//! for packs no index file mentions, from the packs' own headers.
+//!
+//! It is a cache, never the only truth. An index file that fails to decrypt
+//! is skipped and its packs are adopted from their headers; a forged entry
+//! only adds a wrong location, and every read verifies content against its
+//! id and falls back to the other known locations of that blob.
+
+use crate::{RepoError, Result};
+use rayon::prelude::*;
+use reprise_crypto::MasterKey;
+use reprise_format::pack::{PackHeader, TRAILER_LEN};
+use reprise_format::{BlobId, BlobType, IndexFile, IndexId, IndexPack, PackEntry, PackId};
+use reprise_storage::{Backend, ObjectKind};
+use std::collections::{HashMap, HashSet};
+
+/// Where one copy of a blob is: 20 bytes, kept small because a large
+/// repository holds hundreds of millions of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub pack: u32,
+    pub blob_type: BlobType,
+    pub offset: u32,
+    pub sealed_len: u32,
+    pub raw_len: u32,
+}
+
+/// Every known blob and pack.
+#[derive(Debug, Default)]
+pub struct Index {
+    packs: Vec<PackId>,
+    pack_numbers: HashMap<PackId, u32>,
+    blobs: HashMap<BlobId, BlobLocation>,
+    /// Further copies of blobs stored more than once (concurrent backups,
+    /// or a forged index entry): tried when the first copy fails.
+    others: HashMap<BlobId, Vec<BlobLocation>>,
+}
+
+/// What loading the index found, for `check` and for warnings.
+#[derive(Debug, Default)]
+pub struct IndexLoadReport {
+    pub index_files: usize,
+    pub damaged_index_files: Vec<(IndexId, String)>,
+    /// Packs that index files mention but that do not exist.
+    pub missing_packs: Vec<PackId>,
+    /// Packs that no index file mentions, read from their own headers.
+    pub adopted_packs: Vec<IndexPack>,
+    pub damaged_packs: Vec<(PackId, String)>,
+    pub pack_sizes: HashMap<PackId, u64>,
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.blobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blobs.is_empty()
+    }
+
+    pub fn contains(&self, id: &BlobId) -> bool {
+        self.blobs.contains_key(id)
+    }
+
+    pub fn get(&self, id: &BlobId) -> Option<(PackId, BlobLocation)> {
+        let loc = *self.blobs.get(id)?;
+        Some((self.pack_id(loc.pack)?, loc))
+    }
+
+    /// Every known copy of a blob, the first one first.
+    pub fn locations(&self, id: &BlobId) -> Vec<(PackId, BlobLocation)> {
+        let first = self.blobs.get(id).into_iter().copied();
+        let rest = self.others.get(id).into_iter().flatten().copied();
+        first
+            .chain(rest)
+            .filter_map(|l| Some((self.pack_id(l.pack)?, l)))
+            .collect()
+    }
+
+    pub fn pack_id(&self, number: u32) -> Option<PackId> {
+        self.packs.get(number as usize).copied()
+    }
+
+    pub fn packs(&self) -> &[PackId] {
+        &self.packs
+    }
+
+    pub fn contains_pack(&self, id: &PackId) -> bool {
+        self.pack_numbers.contains_key(id)
+    }
+
+    /// All blobs with their first location.
+    pub fn blobs(&self) -> impl Iterator<Item = (&BlobId, &BlobLocation)> {
+        self.blobs.iter()
+    }
+
+    pub fn add_pack(&mut self, pack: PackId, entries: &[PackEntry]) {
+        let number = *self.pack_numbers.entry(pack).or_insert_with(|| {
+            self.packs.push(pack);
+            (self.packs.len() - 1) as u32
+        });
+        for e in entries {
+            let loc = BlobLocation {
+                pack: number,
+                blob_type: e.blob_type,
+                offset: e.offset,
+                sealed_len: e.sealed_len,
+                raw_len: e.raw_len,
+            };
+            match self.blobs.get(&e.id) {
+                None => {
+                    self.blobs.insert(e.id, loc);
+                }
+                Some(existing) if *existing == loc => {}
+                Some(_) => {
+                    let others = self.others.entry(e.id).or_default();
+                    if !others.contains(&loc) {
+                        others.push(loc);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads every index file, then adopts packs that none mentions.
+    pub fn load(backend: &dyn Backend, key: &MasterKey) -> Result<(Index, IndexLoadReport)> {
+        let mut report = IndexLoadReport::default();
+        let pack_list = backend.list(ObjectKind::Pack)?;
+        report.pack_sizes = pack_list
+            .iter()
+            .filter_map(|o| Some((o.name.parse::<PackId>().ok()?, o.size)))
+            .collect();
+        let index_list = backend.list(ObjectKind::Index)?;
+        report.index_files = index_list.len();
+        let loaded: Vec<(String, std::result::Result<IndexFile, String>)> = index_list
+            .par_iter()
+            .map(|o| {
+                let file = backend
+                    .read(ObjectKind::Index, &o.name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        verify_name(&o.name, &bytes)?;
+                        IndexFile::open(key, &bytes).map_err(|e| e.to_string())
+                    });
+                (o.name.clone(), file)
+            })
+            .collect();
+        let mut index = Index::default();
+        let mut mentioned = HashSet::new();
+        for (name, file) in loaded {
+            match file {
+                Ok(file) => {
+                    for p in &file.packs {
+                        mentioned.insert(p.id);
+                        if report.pack_sizes.contains_key(&p.id) {
+                            index.add_pack(p.id, &p.entries);
+                        }
+                    }
+                }
+                Err(reason) => {
+                    let id = name.parse().unwrap_or_default();
+                    report.damaged_index_files.push((id, reason));
+                }
+            }
+        }
+        report.missing_packs = mentioned
+            .iter()
+            .filter(|p| !report.pack_sizes.contains_key(p))
+            .copied()
+            .collect();
+        let unindexed: Vec<(PackId, u64)> = report
+            .pack_sizes
+            .iter()
+            .filter(|(id, _)| !mentioned.contains(id))
+            .map(|(id, size)| (*id, *size))
+            .collect();
+        let headers: Vec<(PackId, Result<PackHeader>)> = unindexed
+            .par_iter()
+            .map(|(id, size)| (*id, read_pack_header(backend, key, id, *size)))
+            .collect();
+        for (id, header) in headers {
+            match header {
+                Ok(h) => {
+                    index.add_pack(id, &h.entries);
+                    report.adopted_packs.push(IndexPack {
+                        id,
+                        entries: h.entries,
+                    });
+                }
+                Err(e) => report.damaged_packs.push((id, e.to_string())),
+            }
+        }
+        Ok((index, report))
+    }
+}
+
+/// Objects named by their BLAKE3 must hash to their name.
+pub(crate) fn verify_name(name: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+    let actual = hex::encode(reprise_crypto::storage_hash(bytes));
+    if actual == name {
+        Ok(())
+    } else {
+        Err(format!(
+            "content does not match its name (hashes to {actual})"
+        ))
+    }
+}
+
+/// Reads and opens a pack's header with two small reads from its end.
+pub fn read_pack_header(
+    backend: &dyn Backend,
+    key: &MasterKey,
+    id: &PackId,
+    size: u64,
+) -> Result<PackHeader> {
+    let name = id.to_hex();
+    let object = format!("pack {name}");
+    if size < TRAILER_LEN as u64 {
+        return Err(RepoError::format(
+            object,
+            reprise_format::FormatError::Malformed {
+                what: "pack",
+                detail: "shorter than its trailer".into(),
+            },
+        ));
+    }
+    let trailer = backend.read_range(
+        ObjectKind::Pack,
+        &name,
+        size - TRAILER_LEN as u64,
+        TRAILER_LEN as u64,
+    )?;
+    let (start, len) =
+        PackHeader::locate(&trailer, size).map_err(|e| RepoError::format(&object, e))?;
+    let sealed = backend.read_range(ObjectKind::Pack, &name, start, len as u64)?;
+    PackHeader::open(key, &sealed, start).map_err(|e| RepoError::format(object, e))
+}

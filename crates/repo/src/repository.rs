@@ -1,0 +1,266 @@
+//! Opening and creating repositories, and reading what they hold.
+
+use crate::index::{Index, IndexLoadReport};
+use crate::{keys, RepoError, Result};
+use reprise_chunking::ChunkerParams;
+use reprise_crypto::{KdfParams, MasterKey};
+use reprise_format::blob::open_blob;
+use reprise_format::{BlobId, BlobType, ChunkerConfig, KeyId, RepoConfig, Tree, FORMAT_VERSION};
+use reprise_storage::{Backend, ObjectKind, StorageError};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// Choices made once, at `init`.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub kdf: KdfParams,
+    pub zstd_level: i32,
+    pub pack_size_target: u32,
+    /// Chunk size bounds; the seed is always drawn at random.
+    pub chunk_min_avg_max: (u32, u32, u32),
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        let c = ChunkerConfig::default_with_seed(0);
+        InitOptions {
+            kdf: KdfParams::default(),
+            zstd_level: 3,
+            pack_size_target: 16 * 1024 * 1024,
+            chunk_min_avg_max: (c.min_size, c.avg_size, c.max_size),
+        }
+    }
+}
+
+/// An opened repository: the master key is known and the config read.
+pub struct Repository {
+    backend: Arc<dyn Backend>,
+    key: MasterKey,
+    key_id: KeyId,
+    config: RepoConfig,
+    index: RwLock<Index>,
+    index_loaded: RwLock<bool>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("location", &self.backend.location())
+            .field("id", &self.config.id)
+            .finish()
+    }
+}
+
+impl Repository {
+    /// Creates a repository at the backend's location with one key.
+    pub fn init(backend: Arc<dyn Backend>, password: &[u8], options: &InitOptions) -> Result<Self> {
+        if backend
+            .list(ObjectKind::Config)
+            .map(|l| !l.is_empty())
+            .unwrap_or(false)
+        {
+            return Err(RepoError::AlreadyExists {
+                location: backend.location(),
+            });
+        }
+        backend.create()?;
+        let key = MasterKey::generate().map_err(|e| RepoError::Random(e.to_string()))?;
+        let seed = reprise_crypto::random_u64().map_err(|e| RepoError::Random(e.to_string()))?;
+        let mut id = [0u8; 16];
+        reprise_crypto::fill_random(&mut id).map_err(|e| RepoError::Random(e.to_string()))?;
+        let (min_size, avg_size, max_size) = options.chunk_min_avg_max;
+        let config = RepoConfig {
+            version: FORMAT_VERSION,
+            id: hex::encode(id),
+            chunker: ChunkerConfig {
+                min_size,
+                avg_size,
+                max_size,
+                seed,
+            },
+            zstd_level: options.zstd_level,
+            pack_size_target: options.pack_size_target,
+        };
+        config
+            .chunker
+            .validate()
+            .map_err(|e| RepoError::format("config", e))?;
+        // The key file comes first: a config without a key would be unopenable.
+        let key_id = keys::write_key_file(backend.as_ref(), password, &key, options.kdf)?;
+        let sealed = config
+            .seal(&key)
+            .map_err(|e| RepoError::format("config", e))?;
+        backend.write_once(ObjectKind::Config, "config", &sealed)?;
+        Ok(Repository::assemble(backend, key, key_id, config))
+    }
+
+    /// Opens an existing repository with a password.
+    pub fn open(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
+        let config_bytes = match backend.read(ObjectKind::Config, "config") {
+            Ok(b) => b,
+            Err(StorageError::NotFound { .. }) => {
+                return Err(RepoError::NotARepository {
+                    location: backend.location(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        RepoConfig::peek_version(&config_bytes).map_err(|e| RepoError::format("config", e))?;
+        let (key_id, key) = keys::unlock(backend.as_ref(), password)?;
+        let config =
+            RepoConfig::open(&key, &config_bytes).map_err(|e| RepoError::format("config", e))?;
+        Ok(Repository::assemble(backend, key, key_id, config))
+    }
+
+    fn assemble(
+        backend: Arc<dyn Backend>,
+        key: MasterKey,
+        key_id: KeyId,
+        config: RepoConfig,
+    ) -> Self {
+        Repository {
+            backend,
+            key,
+            key_id,
+            config,
+            index: RwLock::new(Index::default()),
+            index_loaded: RwLock::new(false),
+        }
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// The backend as a shared handle, for threads that outlive a borrow.
+    pub fn shared_backend(&self) -> Arc<dyn Backend> {
+        Arc::clone(&self.backend)
+    }
+
+    pub fn key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    /// The key file this session unlocked.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    pub fn chunker_params(&self) -> ChunkerParams {
+        let c = self.config.chunker;
+        ChunkerParams {
+            min_size: c.min_size as usize,
+            avg_size: c.avg_size as usize,
+            max_size: c.max_size as usize,
+            seed: c.seed,
+        }
+    }
+
+    /// Loads the index (once); returns what loading found.
+    pub fn load_index(&self) -> Result<IndexLoadReport> {
+        let (index, report) = Index::load(self.backend.as_ref(), &self.key)?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        *self.index_loaded.write().unwrap_or_else(|p| p.into_inner()) = true;
+        Ok(report)
+    }
+
+    /// Loads the index unless it already is.
+    pub fn ensure_index(&self) -> Result<()> {
+        if !*self.index_loaded.read().unwrap_or_else(|p| p.into_inner()) {
+            self.load_index()?;
+        }
+        Ok(())
+    }
+
+    pub fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add_to_index(
+        &self,
+        pack: reprise_format::PackId,
+        entries: &[reprise_format::PackEntry],
+    ) {
+        self.index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_pack(pack, entries);
+    }
+
+    /// Reads, decrypts, decompresses and verifies a blob. Tries every known
+    /// copy before reporting it damaged.
+    pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+        let locations = self.index().locations(id);
+        let mut last_error = RepoError::BlobNotFound(*id);
+        for (pack, loc) in locations {
+            if loc.blob_type != blob_type {
+                continue;
+            }
+            match self.read_blob_at(
+                blob_type,
+                id,
+                &pack,
+                loc.offset,
+                loc.sealed_len,
+                loc.raw_len,
+            ) {
+                Ok(data) => return Ok(data),
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// Reads one copy of a blob and verifies it against its id.
+    pub fn read_blob_at(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        pack: &reprise_format::PackId,
+        offset: u32,
+        sealed_len: u32,
+        raw_len: u32,
+    ) -> Result<Vec<u8>> {
+        let sealed = self.backend.read_range(
+            ObjectKind::Pack,
+            &pack.to_hex(),
+            offset as u64,
+            sealed_len as u64,
+        )?;
+        self.open_and_verify(blob_type, id, pack, &sealed, raw_len)
+    }
+
+    /// Decrypts a sealed blob taken from `pack` and checks its content id.
+    pub fn open_and_verify(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        pack: &reprise_format::PackId,
+        sealed: &[u8],
+        raw_len: u32,
+    ) -> Result<Vec<u8>> {
+        let data = open_blob(&self.key, blob_type, id, sealed, raw_len as usize).map_err(|e| {
+            RepoError::BlobDamaged {
+                id: *id,
+                pack: *pack,
+                reason: e.to_string(),
+            }
+        })?;
+        if self.key.content_id(&data) != *id.as_bytes() || data.len() != raw_len as usize {
+            return Err(RepoError::BlobDamaged {
+                id: *id,
+                pack: *pack,
+                reason: "content does not match its id".into(),
+            });
+        }
+        Ok(data)
+    }
+
+    pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
+        let bytes = self.read_blob(BlobType::Tree, id)?;
+        Tree::from_json(&bytes).map_err(|e| RepoError::format(format!("tree {id}"), e))
+    }
+}

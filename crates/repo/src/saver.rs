@@ -1,0 +1,273 @@
+//! Writing blobs: deduplicate, compress, seal, gather into packs, upload.
+//!
+//! [`BlobSaver`] is shared by all the threads of a backup. Each thread seals
+//! its blob on its own (the expensive part) and only takes a lock to append
+//! the sealed bytes to the pack being filled. Full packs go through a
+//! bounded channel to one uploader thread, so at most a few packs are held
+//! in memory whatever the size of the backup. Data and trees go to separate
+//! packs so that the trees of a snapshot sit together.
+
+use crate::{RepoError, Repository, Result};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use reprise_format::blob::seal_blob;
+use reprise_format::{
+    BlobId, BlobType, IndexFile, IndexId, IndexPack, PackEntry, PackHeader, PackId,
+};
+use reprise_storage::{Backend, ObjectKind};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Packs waiting for upload: enough to keep the uploader busy, few enough to bound memory.
+const UPLOAD_QUEUE_PACKS: usize = 2;
+/// Index files are split so no single one grows without bound.
+const INDEX_PACKS_MAX: usize = 4096;
+
+/// What a saver added to the repository.
+#[derive(Debug, Clone, Default)]
+pub struct SaverStats {
+    pub blobs_added: u64,
+    /// Bytes of plaintext in the new blobs.
+    pub raw_bytes_added: u64,
+    /// Bytes written to new packs (sealed, compressed).
+    pub bytes_added: u64,
+    pub packs_written: u64,
+}
+
+#[derive(Default)]
+struct PackBuilder {
+    bytes: Vec<u8>,
+    header: PackHeader,
+}
+
+struct FinishedPack {
+    id: PackId,
+    bytes: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+/// Saves blobs into new packs of one repository.
+pub struct BlobSaver<'r> {
+    repo: &'r Repository,
+    claimed: Mutex<HashSet<BlobId>>,
+    data_pack: Mutex<PackBuilder>,
+    tree_pack: Mutex<PackBuilder>,
+    queue: Option<Sender<FinishedPack>>,
+    uploader: Option<JoinHandle<Vec<IndexPack>>>,
+    upload_error: Arc<Mutex<Option<RepoError>>>,
+    blobs_added: AtomicU64,
+    raw_bytes_added: AtomicU64,
+    bytes_added: AtomicU64,
+}
+
+impl<'r> BlobSaver<'r> {
+    pub fn new(repo: &'r Repository) -> Self {
+        let backend = repo.shared_backend();
+        let (tx, rx) = bounded(UPLOAD_QUEUE_PACKS);
+        let upload_error = Arc::new(Mutex::new(None));
+        let err = Arc::clone(&upload_error);
+        let uploader = std::thread::Builder::new()
+            .name("reprise-upload".into())
+            .spawn(move || upload_packs(backend, rx, err))
+            .ok();
+        BlobSaver {
+            repo,
+            claimed: Mutex::new(HashSet::new()),
+            data_pack: Mutex::new(PackBuilder::default()),
+            tree_pack: Mutex::new(PackBuilder::default()),
+            queue: Some(tx),
+            uploader,
+            upload_error,
+            blobs_added: AtomicU64::new(0),
+            raw_bytes_added: AtomicU64::new(0),
+            bytes_added: AtomicU64::new(0),
+        }
+    }
+
+    /// Stores `data` unless the repository already has it. Returns its id
+    /// and whether it was new.
+    pub fn save(&self, blob_type: BlobType, data: &[u8]) -> Result<(BlobId, bool)> {
+        let id = BlobId::from_bytes(self.repo.key().content_id(data));
+        self.save_with_id(blob_type, id, data)
+    }
+
+    /// Like [`save`](Self::save) when the caller already computed the id.
+    pub fn save_with_id(
+        &self,
+        blob_type: BlobType,
+        id: BlobId,
+        data: &[u8],
+    ) -> Result<(BlobId, bool)> {
+        self.check_upload_error()?;
+        if self.repo.index().contains(&id) || !self.lock_claimed().insert(id) {
+            return Ok((id, false));
+        }
+        let mut sealed = Vec::with_capacity(data.len() + 64);
+        seal_blob(
+            self.repo.key(),
+            blob_type,
+            &id,
+            data,
+            self.repo.config().zstd_level,
+            &mut sealed,
+        )
+        .map_err(|e| RepoError::format(format!("blob {id}"), e))?;
+        self.blobs_added.fetch_add(1, Ordering::Relaxed);
+        self.raw_bytes_added
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.bytes_added
+            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        let full = self.append(blob_type, id, &sealed, data.len())?;
+        if let Some(pack) = full {
+            self.send(pack)?;
+        }
+        Ok((id, true))
+    }
+
+    /// Appends a sealed blob to the current pack of its type; returns the
+    /// pack if it is now full.
+    fn append(
+        &self,
+        blob_type: BlobType,
+        id: BlobId,
+        sealed: &[u8],
+        raw_len: usize,
+    ) -> Result<Option<PackBuilder>> {
+        let lock = match blob_type {
+            BlobType::Data => &self.data_pack,
+            BlobType::Tree => &self.tree_pack,
+        };
+        let mut pack = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let offset = pack.bytes.len();
+        pack.bytes.extend_from_slice(sealed);
+        pack.header.entries.push(PackEntry {
+            blob_type,
+            id,
+            offset: offset as u32,
+            sealed_len: sealed.len() as u32,
+            raw_len: raw_len as u32,
+        });
+        if pack.bytes.len() >= self.repo.config().pack_size_target as usize {
+            Ok(Some(std::mem::take(&mut *pack)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn send(&self, mut pack: PackBuilder) -> Result<()> {
+        pack.header
+            .append_to(self.repo.key(), &mut pack.bytes)
+            .map_err(|e| RepoError::format("pack header", e))?;
+        let id = PackId::from_bytes(reprise_crypto::storage_hash(&pack.bytes));
+        let finished = FinishedPack {
+            id,
+            bytes: pack.bytes,
+            entries: pack.header.entries,
+        };
+        if let Some(q) = &self.queue {
+            if q.send(finished).is_err() {
+                self.check_upload_error()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_upload_error(&self) -> Result<()> {
+        let mut slot = self.upload_error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some(e) => {
+                let msg = e.to_string();
+                // Leave a copy so every later caller fails too.
+                *slot = Some(RepoError::Key(format!("an earlier upload failed: {msg}")));
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn lock_claimed(&self) -> std::sync::MutexGuard<'_, HashSet<BlobId>> {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stats(&self) -> SaverStats {
+        SaverStats {
+            blobs_added: self.blobs_added.load(Ordering::Relaxed),
+            raw_bytes_added: self.raw_bytes_added.load(Ordering::Relaxed),
+            bytes_added: self.bytes_added.load(Ordering::Relaxed),
+            packs_written: 0,
+        }
+    }
+
+    /// Flushes partial packs, waits for every upload, and writes index files
+    /// for the new packs and for `adopted` packs found without an index.
+    /// When this returns, everything saved is durable and indexed.
+    pub fn finish(mut self, adopted: Vec<IndexPack>) -> Result<SaverStats> {
+        for lock in [&self.data_pack, &self.tree_pack] {
+            let pack = std::mem::take(&mut *lock.lock().unwrap_or_else(|p| p.into_inner()));
+            if !pack.header.entries.is_empty() {
+                self.send(pack)?;
+            }
+        }
+        self.queue = None;
+        let uploaded = match self.uploader.take() {
+            Some(handle) => handle.join().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        self.check_upload_error()?;
+        let mut stats = self.stats();
+        stats.packs_written = uploaded.len() as u64;
+        for p in &uploaded {
+            self.repo.add_to_index(p.id, &p.entries);
+        }
+        let mut packs = uploaded;
+        packs.extend(adopted);
+        for group in packs.chunks(INDEX_PACKS_MAX) {
+            write_index_file(self.repo, group.to_vec())?;
+        }
+        Ok(stats)
+    }
+}
+
+impl Drop for BlobSaver<'_> {
+    fn drop(&mut self) {
+        // Close the queue so the uploader ends even when finish() was not reached.
+        self.queue = None;
+        if let Some(handle) = self.uploader.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn upload_packs(
+    backend: Arc<dyn Backend>,
+    rx: Receiver<FinishedPack>,
+    error: Arc<Mutex<Option<RepoError>>>,
+) -> Vec<IndexPack> {
+    let mut done = Vec::new();
+    for pack in rx {
+        if error.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            continue; // drain so that senders never block forever
+        }
+        match backend.write_once(ObjectKind::Pack, &pack.id.to_hex(), &pack.bytes) {
+            Ok(_) => done.push(IndexPack {
+                id: pack.id,
+                entries: pack.entries,
+            }),
+            Err(e) => *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into()),
+        }
+    }
+    done
+}
+
+/// Writes one index file, named by its BLAKE3.
+pub(crate) fn write_index_file(repo: &Repository, packs: Vec<IndexPack>) -> Result<IndexId> {
+    let file = IndexFile { packs };
+    let sealed = file
+        .seal(repo.key())
+        .map_err(|e| RepoError::format("index file", e))?;
+    let id = IndexId::from_bytes(reprise_crypto::storage_hash(&sealed));
+    repo.backend()
+        .write_once(ObjectKind::Index, &id.to_hex(), &sealed)?;
+    Ok(id)
+}

@@ -1,0 +1,113 @@
+//! Listing, selecting and saving snapshots.
+//!
+//! A selector is a full id, a unique prefix of one, or `latest` (the newest
+//! snapshot that passes the [`SnapshotFilter`]).
+
+use crate::index::verify_name;
+use crate::{RepoError, Repository, Result};
+use rayon::prelude::*;
+use reprise_format::{Snapshot, SnapshotId};
+use reprise_storage::ObjectKind;
+
+/// Which snapshots a command considers.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    pub hosts: Vec<String>,
+    /// A snapshot passes if it carries every one of these tags.
+    pub tags: Vec<String>,
+    /// A snapshot passes if it backed up every one of these paths.
+    pub paths: Vec<String>,
+}
+
+impl SnapshotFilter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.hostname))
+            && self.tags.iter().all(|t| s.has_tag(t))
+            && self.paths.iter().all(|p| s.paths.iter().any(|sp| sp == p))
+    }
+}
+
+/// Every readable snapshot, oldest first, and those that could not be read.
+#[derive(Debug, Default)]
+pub struct SnapshotList {
+    pub snapshots: Vec<(SnapshotId, Snapshot)>,
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl SnapshotList {
+    pub fn filtered(&self, filter: &SnapshotFilter) -> Vec<&(SnapshotId, Snapshot)> {
+        self.snapshots
+            .iter()
+            .filter(|(_, s)| filter.matches(s))
+            .collect()
+    }
+
+    /// Resolves a selector to one snapshot.
+    pub fn select(
+        &self,
+        selector: &str,
+        filter: &SnapshotFilter,
+    ) -> Result<(SnapshotId, Snapshot)> {
+        if selector == "latest" {
+            return self
+                .filtered(filter)
+                .last()
+                .map(|(id, s)| (*id, s.clone()))
+                .ok_or_else(|| RepoError::SnapshotNotFound(selector.into()));
+        }
+        let wanted = selector.to_ascii_lowercase();
+        let matches: Vec<_> = self
+            .snapshots
+            .iter()
+            .filter(|(id, _)| id.to_hex().starts_with(&wanted))
+            .collect();
+        match matches.as_slice() {
+            [(id, s)] if !wanted.is_empty() => Ok((*id, s.clone())),
+            [] | [_] => Err(RepoError::SnapshotNotFound(selector.into())),
+            _ => Err(RepoError::AmbiguousSnapshot(selector.into())),
+        }
+    }
+}
+
+impl Repository {
+    /// Reads every snapshot, in parallel.
+    pub fn list_snapshots(&self) -> Result<SnapshotList> {
+        let names = self.backend().list(ObjectKind::Snapshot)?;
+        let read: Vec<(String, std::result::Result<Snapshot, String>)> = names
+            .par_iter()
+            .map(|o| {
+                let r = self
+                    .backend()
+                    .read(ObjectKind::Snapshot, &o.name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        verify_name(&o.name, &b)?;
+                        Snapshot::open(self.key(), &b).map_err(|e| e.to_string())
+                    });
+                (o.name.clone(), r)
+            })
+            .collect();
+        let mut list = SnapshotList::default();
+        for (name, r) in read {
+            match (r, name.parse::<SnapshotId>()) {
+                (Ok(s), Ok(id)) => list.snapshots.push((id, s)),
+                (Err(e), _) => list.unreadable.push((name, e)),
+                (_, Err(e)) => list.unreadable.push((name, e)),
+            }
+        }
+        list.snapshots
+            .sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
+        Ok(list)
+    }
+
+    /// Writes a snapshot: the commit point of a backup.
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        let sealed = snapshot
+            .seal(self.key())
+            .map_err(|e| RepoError::format("snapshot", e))?;
+        let id = SnapshotId::from_bytes(reprise_crypto::storage_hash(&sealed));
+        self.backend()
+            .write_once(ObjectKind::Snapshot, &id.to_hex(), &sealed)?;
+        Ok(id)
+    }
+}

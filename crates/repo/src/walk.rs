@@ -1,0 +1,68 @@
+//! Walking the trees of a snapshot: depth-first, in name order, with the
+//! path of every node. `ls`, `find`, `diff`, `check` and `restore` use it.
+
+use crate::{RepoError, Repository, Result};
+use reprise_format::{BlobId, Node, NodeKind};
+
+/// Path of a node inside its snapshot, as bytes (names need not be UTF-8),
+/// always starting with `/`.
+pub type SnapshotPath = Vec<u8>;
+
+pub fn join(parent: &[u8], name: &[u8]) -> SnapshotPath {
+    let mut p = Vec::with_capacity(parent.len() + name.len() + 1);
+    p.extend_from_slice(parent);
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+/// Calls `visit` for every node under `tree`, parents before children.
+/// `visit` returns false to skip a directory's contents.
+pub fn walk(
+    repo: &Repository,
+    tree: &BlobId,
+    base: &[u8],
+    visit: &mut dyn FnMut(&[u8], &Node) -> Result<bool>,
+) -> Result<()> {
+    let tree = repo.load_tree(tree)?;
+    for node in &tree.nodes {
+        let path = join(base, node.name.as_bytes());
+        let descend = visit(&path, node)?;
+        if descend && node.kind == NodeKind::Dir {
+            if let Some(sub) = &node.subtree {
+                walk(repo, sub, &path, visit)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits `/a/b/c` into its non-empty components.
+pub fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// Finds the node at `path` under the snapshot root `tree`; `None` is the root itself.
+pub fn resolve(repo: &Repository, tree: &BlobId, path: &[u8]) -> Result<Option<Node>> {
+    let mut current_tree = *tree;
+    let mut found: Option<Node> = None;
+    for name in components(path) {
+        if let Some(node) = &found {
+            current_tree = node
+                .subtree
+                .ok_or_else(|| RepoError::PathNotFound(String::from_utf8_lossy(path).into()))?;
+        }
+        let t = repo.load_tree(&current_tree)?;
+        let node = t
+            .nodes
+            .into_iter()
+            .find(|n| n.name.as_bytes() == name)
+            .ok_or_else(|| RepoError::PathNotFound(String::from_utf8_lossy(path).into()))?;
+        found = Some(node);
+    }
+    Ok(found)
+}
