@@ -116,7 +116,7 @@ fn read_whole(
     let ranges = if data.is_empty() {
         Vec::new()
     } else if data.len() <= params.min_size {
-        vec![0..data.len()]
+        std::iter::once(0..data.len()).collect()
     } else {
         cut_all(&data, params)
     };

@@ -152,10 +152,8 @@ fn save_entry(
             node.subtree = Some(subtree);
             count_dir(ctx, parent, &node);
         }
-        NodeKind::File => {
-            if !save_file(ctx, path, &mut node, parent)? {
-                return Ok(None);
-            }
+        NodeKind::File if !save_file(ctx, path, &mut node, parent)? => {
+            return Ok(None);
         }
         _ => {}
     }

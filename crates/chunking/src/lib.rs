@@ -35,6 +35,9 @@ impl ChunkerParams {
     }
 }
 
+/// A batch of chunks: the buffer they lie in and the range of each, in order.
+pub type Batch<'a> = (&'a [u8], Vec<Range<usize>>);
+
 /// Streams chunks out of a reader, a batch at a time.
 pub struct Chunker<R> {
     params: ChunkerParams,
@@ -63,7 +66,7 @@ impl<R: Read> Chunker<R> {
     /// Returns the buffer and the ranges of the next chunks in it, or `None`
     /// at the end of the stream. Every range is a final chunk: the cut was
     /// made with at least `max_size` bytes of lookahead, or at end of stream.
-    pub fn next_batch(&mut self) -> std::io::Result<Option<(&[u8], Vec<Range<usize>>)>> {
+    pub fn next_batch(&mut self) -> std::io::Result<Option<Batch<'_>>> {
         self.compact_and_fill()?;
         if self.filled == 0 {
             return Ok(None);

@@ -21,7 +21,7 @@ pub struct SnapshotFilter {
 
 impl SnapshotFilter {
     pub fn matches(&self, s: &Snapshot) -> bool {
-        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.hostname))
+        (self.hosts.is_empty() || self.hosts.contains(&s.hostname))
             && self.tags.iter().all(|t| s.has_tag(t))
             && self.paths.iter().all(|p| s.paths.iter().any(|sp| sp == p))
     }

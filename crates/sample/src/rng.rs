@@ -5,7 +5,17 @@ use fastrand::Rng;
 
 /// A generator for `label` under `seed`, independent of every other label's generator.
 pub(crate) fn derived_rng(seed: u64, label: &str) -> Rng {
-    Rng::with_seed(seed ^ fnv1a(label.as_bytes()).rotate_left(17))
+    // wyrand's state advances by a constant, so related seeds could give shifted copies of
+    // one stream; a full avalanche mix of seed and label rules that out.
+    Rng::with_seed(splitmix64(seed ^ splitmix64(fnv1a(label.as_bytes()))))
+}
+
+/// The SplitMix64 finalizer: every input bit affects every output bit.
+fn splitmix64(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// One element of a non-empty constant table.

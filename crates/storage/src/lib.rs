@@ -9,6 +9,7 @@
 //! Backends know nothing of encryption or formats: they move named bytes.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod faulty;
 mod local;
 
 pub use local::LocalBackend;

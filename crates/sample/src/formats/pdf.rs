@@ -59,8 +59,8 @@ fn fill_text_line_mask(rng: &mut Rng, mask: &mut [bool], margin: usize, char_wid
     let mut x = margin;
     while x < line_end {
         let word_end = (x + char_width * rng.usize(2..=10)).min(line_end);
-        for column in x..word_end {
-            mask[column] = rng.u8(..3) != 0;
+        for column in &mut mask[x..word_end] {
+            *column = rng.u8(..3) != 0;
         }
         x = word_end + char_width;
     }

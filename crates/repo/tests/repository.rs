@@ -1,0 +1,217 @@
+//! Repository behaviour against the real local backend, and against a
+//! faulty one: dedup, index adoption, forged and garbage index files,
+//! failing writes.
+
+use reprise_crypto::KdfParams;
+use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};
+use reprise_repo::{BlobSaver, InitOptions, RepoError, Repository};
+use reprise_storage::faulty::{Fault, FaultyBackend};
+use reprise_storage::{Backend, LocalBackend, ObjectKind};
+use std::sync::Arc;
+
+fn options() -> InitOptions {
+    InitOptions {
+        kdf: KdfParams {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        pack_size_target: 64 * 1024,
+        ..InitOptions::default()
+    }
+}
+
+fn new_repo() -> (tempfile::TempDir, Arc<dyn Backend>, Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path().join("repo")));
+    let repo = Repository::init(Arc::clone(&backend), b"pw", &options()).unwrap();
+    (dir, backend, repo)
+}
+
+/// Incompressible blobs of 16 KiB, different for each `i`.
+fn blobs(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (0..16 * 1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn save_all(repo: &Repository, data: &[Vec<u8>]) -> Vec<reprise_format::BlobId> {
+    repo.load_index().unwrap();
+    let saver = BlobSaver::new(repo);
+    let ids = data
+        .iter()
+        .map(|d| saver.save(BlobType::Data, d).unwrap().0)
+        .collect();
+    saver.finish(Vec::new()).unwrap();
+    ids
+}
+
+#[test]
+fn opening_needs_the_right_password() {
+    let (_d, backend, _repo) = new_repo();
+    assert!(Repository::open(Arc::clone(&backend), b"pw").is_ok());
+    assert!(matches!(
+        Repository::open(backend, b"nope"),
+        Err(RepoError::WrongPassword { keys: 1 })
+    ));
+}
+
+#[test]
+fn opening_an_empty_directory_says_it_is_not_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Repository::open(Arc::new(LocalBackend::new(dir.path())), b"pw").unwrap_err();
+    assert!(matches!(err, RepoError::NotARepository { .. }), "{err}");
+}
+
+#[test]
+fn saved_blobs_read_back_and_are_stored_once() {
+    let (_d, backend, repo) = new_repo();
+    let data = blobs(40);
+    let ids = save_all(&repo, &data);
+    let packs = backend.list(ObjectKind::Pack).unwrap().len();
+    assert!(packs > 1, "small pack target should give several packs");
+
+    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+    reopened.load_index().unwrap();
+    for (id, d) in ids.iter().zip(&data) {
+        assert_eq!(&reopened.read_blob(BlobType::Data, id).unwrap(), d);
+    }
+    let saver = BlobSaver::new(&reopened);
+    assert!(
+        !saver.save(BlobType::Data, &data[0]).unwrap().1,
+        "known blob must not be stored again"
+    );
+    saver.finish(Vec::new()).unwrap();
+    assert_eq!(backend.list(ObjectKind::Pack).unwrap().len(), packs);
+}
+
+#[test]
+fn packs_without_an_index_are_adopted_from_their_headers() {
+    let (_d, backend, repo) = new_repo();
+    let data = blobs(10);
+    let ids = save_all(&repo, &data);
+    for o in backend.list(ObjectKind::Index).unwrap() {
+        backend.remove(ObjectKind::Index, &o.name).unwrap();
+    }
+    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+    let report = reopened.load_index().unwrap();
+    assert!(!report.adopted_packs.is_empty());
+    assert_eq!(
+        reopened.read_blob(BlobType::Data, &ids[3]).unwrap(),
+        data[3]
+    );
+}
+
+#[test]
+fn a_garbage_index_file_does_not_hide_any_blob() {
+    let (_d, backend, repo) = new_repo();
+    let data = blobs(10);
+    let ids = save_all(&repo, &data);
+    let good = backend.list(ObjectKind::Index).unwrap();
+    // Replace the real index by garbage stored under a valid name.
+    let garbage = b"not an index at all".to_vec();
+    let name = hex::encode(reprise_crypto::storage_hash(&garbage));
+    backend
+        .write_once(ObjectKind::Index, &name, &garbage)
+        .unwrap();
+    for o in good {
+        backend.remove(ObjectKind::Index, &o.name).unwrap();
+    }
+    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+    let report = reopened.load_index().unwrap();
+    assert_eq!(report.damaged_index_files.len(), 1);
+    for (id, d) in ids.iter().zip(&data) {
+        assert_eq!(&reopened.read_blob(BlobType::Data, id).unwrap(), d);
+    }
+}
+
+#[test]
+fn a_forged_index_entry_cannot_make_a_blob_unreadable() {
+    let (_d, backend, repo) = new_repo();
+    let data = blobs(12);
+    let ids = save_all(&repo, &data);
+    // A client holding the key writes an index that places blob 0 where blob 5 lies.
+    let index = repo.index();
+    let (_, real0) = index.get(&ids[0]).unwrap();
+    let (pack5, loc5) = index.get(&ids[5]).unwrap();
+    drop(index);
+    let forged = IndexFile {
+        packs: vec![IndexPack {
+            id: pack5,
+            entries: vec![PackEntry {
+                blob_type: BlobType::Data,
+                id: ids[0],
+                offset: loc5.offset,
+                sealed_len: loc5.sealed_len,
+                raw_len: real0.raw_len,
+            }],
+        }],
+    };
+    let sealed = forged.seal(repo.key()).unwrap();
+    backend
+        .write_once(
+            ObjectKind::Index,
+            &hex::encode(reprise_crypto::storage_hash(&sealed)),
+            &sealed,
+        )
+        .unwrap();
+    for _ in 0..3 {
+        // Whatever order the index files load in, the genuine copy is found.
+        let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+        reopened.load_index().unwrap();
+        assert_eq!(
+            reopened.read_blob(BlobType::Data, &ids[0]).unwrap(),
+            data[0]
+        );
+    }
+}
+
+#[test]
+fn a_failed_pack_write_fails_the_save_and_leaves_the_repository_readable() {
+    for fault in [Fault::NoSpace, Fault::Torn] {
+        let (_d, backend, repo) = new_repo();
+        let before = save_all(&repo, &blobs(3));
+        let faulty: Arc<dyn Backend> = Arc::new(FaultyBackend::new(Arc::clone(&backend), 2, fault));
+        let repo = Repository::open(faulty, b"pw").unwrap();
+        repo.load_index().unwrap();
+        let saver = BlobSaver::new(&repo);
+        let mut failed = false;
+        for d in blobs(40).iter().skip(3) {
+            if saver.save(BlobType::Data, d).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        let finished = saver.finish(Vec::new());
+        assert!(
+            failed || finished.is_err(),
+            "{fault:?}: the write error must surface"
+        );
+        let message = finished.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.is_empty() || message.contains("no space"),
+            "{message}"
+        );
+        // What was saved before is intact, and a torn pack is reported, not trusted.
+        let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+        let report = reopened.load_index().unwrap();
+        assert!(reopened.read_blob(BlobType::Data, &before[1]).is_ok());
+        if fault == Fault::Torn {
+            assert_eq!(
+                report.damaged_packs.len(),
+                1,
+                "the torn pack must be reported"
+            );
+        }
+    }
+}
