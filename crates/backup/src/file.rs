@@ -93,7 +93,7 @@ pub(crate) fn save_content(
             || after.mtime_nsec() != before.mtime_nsec()
             || after.ctime_nsec() != before.ctime_nsec()
         {
-            ctx.warn(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
+            ctx.notice(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
         }
     }
     Ok(Some(content))

@@ -44,6 +44,16 @@ pub enum BackupError {
 pub struct BackupWarning {
     pub path: String,
     pub message: String,
+    /// True if the entry is missing from the snapshot (unreadable); false if
+    /// it is in the snapshot but may be inconsistent (changed while read).
+    pub skipped: bool,
+}
+
+impl BackupReport {
+    /// True when some entry could not be backed up at all.
+    pub fn is_incomplete(&self) -> bool {
+        self.warnings.iter().any(|w| w.skipped)
+    }
 }
 
 /// What to back up.
@@ -110,14 +120,25 @@ pub(crate) struct Context<'r> {
 }
 
 impl Context<'_> {
+    /// Reports an entry that is left out of the snapshot.
     pub fn warn(&self, path: &std::path::Path, message: impl Into<String>) {
         self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        self.record(path, message.into(), true);
+    }
+
+    /// Reports an entry that is in the snapshot but may not be consistent.
+    pub fn notice(&self, path: &std::path::Path, message: impl Into<String>) {
+        self.record(path, message.into(), false);
+    }
+
+    fn record(&self, path: &std::path::Path, message: String, skipped: bool) {
         self.warnings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(BackupWarning {
                 path: path.display().to_string(),
-                message: message.into(),
+                message,
+                skipped,
             });
     }
 }
@@ -257,7 +278,7 @@ pub fn run(
         bytes_read: c(&counters.bytes_read),
         bytes_added: saved.bytes_added,
         blobs_added: saved.blobs_added,
-        errors: warnings.len() as u64,
+        errors: warnings.iter().filter(|w| w.skipped).count() as u64,
         duration_s: started.elapsed().as_secs_f64(),
     };
     let snapshot = Snapshot {

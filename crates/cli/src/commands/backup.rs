@@ -56,10 +56,10 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     let report = reprise_backup::run(&repo, options, &progress).context("backup failed")?;
     drop(ticker);
     print_report(g, &report)?;
-    Ok(if report.warnings.is_empty() {
-        exit::OK
-    } else {
+    Ok(if report.is_incomplete() {
         exit::INCOMPLETE
+    } else {
+        exit::OK
     })
 }
 
@@ -106,10 +106,10 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
         s.duration_s,
         output::bytes(s.bytes_added)
     );
-    if !report.warnings.is_empty() {
+    let skipped = report.warnings.iter().filter(|w| w.skipped).count();
+    if skipped > 0 {
         println!(
-            "{} file(s) could not be backed up: the snapshot is incomplete (exit status 3)",
-            report.warnings.len()
+            "{skipped} file(s) could not be backed up: the snapshot is incomplete (exit status 3)"
         );
     }
     println!("snapshot {} saved", report.snapshot_id.short());

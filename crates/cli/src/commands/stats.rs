@@ -16,6 +16,8 @@ struct Stats {
     tree_blobs: u64,
     /// Plaintext bytes of all unique blobs.
     unique_bytes: u64,
+    /// Plaintext bytes of the unique file-content chunks.
+    unique_data_bytes: u64,
     /// Bytes those blobs take once compressed and sealed.
     stored_bytes: u64,
     /// Sum of the file sizes of every snapshot (what restoring them all would write).
@@ -42,14 +44,17 @@ pub fn run(g: &GlobalOptions) -> Result<u8> {
     };
     for (_, loc) in repo.index().blobs() {
         match loc.blob_type {
-            BlobType::Data => s.data_blobs += 1,
+            BlobType::Data => {
+                s.data_blobs += 1;
+                s.unique_data_bytes += loc.raw_len as u64;
+            }
             BlobType::Tree => s.tree_blobs += 1,
         }
         s.unique_bytes += loc.raw_len as u64;
         s.stored_bytes += loc.sealed_len as u64;
     }
     s.compression_ratio = ratio(s.unique_bytes, s.stored_bytes);
-    s.dedup_ratio = ratio(s.snapshots_total_bytes, s.unique_bytes);
+    s.dedup_ratio = ratio(s.snapshots_total_bytes, s.unique_data_bytes);
     if g.json {
         output::json(&s)?;
         return Ok(exit::OK);

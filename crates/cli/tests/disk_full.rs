@@ -1,0 +1,123 @@
+//! A repository on a disk that fills up: the backup fails with a message
+//! naming the repository and the remedy, nothing panics, and the snapshots
+//! already there stay intact. Uses a real 12 MiB tmpfs (tests run as root).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn mount_small_tmpfs(at: &Path) -> Mount {
+    std::fs::create_dir_all(at).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12m", "tmpfs"])
+        .arg(at)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "this test needs to mount a tmpfs (run as root)"
+    );
+    Mount(at.to_path_buf())
+}
+
+fn reprise(repo: &Path, password_file: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("reprise").unwrap();
+    for var in [
+        "REPRISE_REPOSITORY",
+        "REPRISE_PASSWORD",
+        "REPRISE_PASSWORD_FILE",
+        "REPRISE_PASSWORD_COMMAND",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("REPRISE_REPOSITORY", repo)
+        .env("REPRISE_PASSWORD_FILE", password_file);
+    cmd
+}
+
+fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(path, data).unwrap();
+}
+
+#[test]
+fn a_full_disk_fails_the_backup_clearly_and_keeps_earlier_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = mount_small_tmpfs(&tmp.path().join("small-disk"));
+    let repo = mount.0.join("repo");
+    let password_file = tmp.path().join("pw");
+    std::fs::write(&password_file, "secret\n").unwrap();
+    reprise(&repo, &password_file)
+        .args(["init", "--kdf-memory-mib", "8", "--kdf-iterations", "1"])
+        .assert()
+        .success();
+
+    let small = tmp.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    random_file(&small.join("a.bin"), 1 << 20, 1);
+    reprise(&repo, &password_file)
+        .arg("backup")
+        .arg(&small)
+        .assert()
+        .success();
+
+    let big = tmp.path().join("big");
+    std::fs::create_dir(&big).unwrap();
+    for i in 0..5 {
+        random_file(&big.join(format!("f{i}.bin")), 8 << 20, 10 + i);
+    }
+    let out = reprise(&repo, &password_file)
+        .arg("backup")
+        .arg(&big)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("no space left"), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&repo.display().to_string()),
+        "the message must name the repository: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let snapshots = reprise(&repo, &password_file)
+        .args(["snapshots", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&snapshots.stdout).unwrap();
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "only the first snapshot exists"
+    );
+    reprise(&repo, &password_file)
+        .args(["check", "--read-data"])
+        .assert()
+        .success();
+    let target = tmp.path().join("restored");
+    reprise(&repo, &password_file)
+        .args(["restore", "latest", "--target"])
+        .arg(&target)
+        .assert()
+        .success();
+    let restored = target.join(small.strip_prefix("/").unwrap()).join("a.bin");
+    assert_eq!(
+        std::fs::read(restored).unwrap(),
+        std::fs::read(small.join("a.bin")).unwrap()
+    );
+}
