@@ -37,6 +37,8 @@ pub enum RepoError {
     Key(String),
     #[error("random number generator failed: {0}")]
     Random(String),
+    #[error("writing to the repository failed: {0}")]
+    UploadFailed(String),
     #[error("path {0:?} not found in the snapshot")]
     PathNotFound(String),
 }

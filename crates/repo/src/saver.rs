@@ -165,10 +165,16 @@ impl<'r> BlobSaver<'r> {
             bytes: pack.bytes,
             entries: pack.header.entries,
         };
-        if let Some(q) = &self.queue {
-            if q.send(finished).is_err() {
-                self.check_upload_error()?;
-            }
+        let sent = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.send(finished).is_ok());
+        if !sent {
+            self.check_upload_error()?;
+            // No error recorded, yet nobody receives: the uploader is gone.
+            return Err(RepoError::UploadFailed(
+                "the upload thread is not running".into(),
+            ));
         }
         Ok(())
     }
@@ -179,7 +185,9 @@ impl<'r> BlobSaver<'r> {
             Some(e) => {
                 let msg = e.to_string();
                 // Leave a copy so every later caller fails too.
-                *slot = Some(RepoError::Key(format!("an earlier upload failed: {msg}")));
+                *slot = Some(RepoError::UploadFailed(format!(
+                    "an earlier upload failed: {msg}"
+                )));
                 Err(e)
             }
             None => Ok(()),
@@ -210,10 +218,16 @@ impl<'r> BlobSaver<'r> {
             }
         }
         self.queue = None;
-        let uploaded = match self.uploader.take() {
-            Some(handle) => handle.join().unwrap_or_default(),
-            None => Vec::new(),
-        };
+        // Without the uploader's own account of what it stored, nothing may be
+        // declared durable: a snapshot would reference packs never written.
+        let uploaded = self
+            .uploader
+            .take()
+            .ok_or_else(|| {
+                RepoError::UploadFailed("the upload thread could not be started".into())
+            })?
+            .join()
+            .map_err(|_| RepoError::UploadFailed("the upload thread crashed".into()))?;
         self.check_upload_error()?;
         let mut stats = self.stats();
         stats.packs_written = uploaded.len() as u64;

@@ -9,6 +9,7 @@ use reprise_format::{BlobId, BlobType, Node, NodeKind};
 use reprise_repo::walk::{resolve, walk};
 use reprise_repo::Repository;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 
 /// Reads a file's chunks in order, as one stream.
 struct ContentReader<'a> {
@@ -68,7 +69,7 @@ fn append(
     path: &[u8],
     node: &Node,
 ) -> std::io::Result<()> {
-    let name = std::ffi::OsStr::new(std::str::from_utf8(path).unwrap_or("invalid-utf8-name"));
+    let name = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
     let mut h = tar_header(node);
     match node.kind {
         NodeKind::File => {
