@@ -13,9 +13,11 @@
 
 mod file;
 mod metadata;
+mod scan;
 mod walker;
 
 pub use reprise_repo::PathPatterns;
+pub use scan::scan_totals;
 
 use chrono::Utc;
 use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
@@ -82,8 +84,11 @@ pub struct BackupProgress {
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub errors: AtomicU64,
-    /// Total bytes of the parent snapshot, as an estimate of the work.
+    /// An estimate of the bytes to cover: the parent snapshot's total, or
+    /// what [`scan_totals`] found, whichever is larger.
     pub bytes_expected: AtomicU64,
+    /// Set when the backup is done, so a scanner still running stops.
+    pub finished: std::sync::atomic::AtomicBool,
 }
 
 /// The outcome of a backup whose snapshot was written.

@@ -53,8 +53,22 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
             )
         })
     };
-    let report = reprise_backup::run(&repo, options, &progress).context("backup failed")?;
+    let scanner = progress::wanted(g).then(|| {
+        let (p, paths, excludes, one_fs) = (
+            Arc::clone(&progress),
+            options.paths.clone(),
+            options.excludes.clone(),
+            options.one_file_system,
+        );
+        std::thread::spawn(move || reprise_backup::scan_totals(&paths, &excludes, one_fs, &p))
+    });
+    let result = reprise_backup::run(&repo, options, &progress);
+    progress.finished.store(true, Ordering::Relaxed);
+    if let Some(s) = scanner {
+        let _ = s.join();
+    }
     drop(ticker);
+    let report = result.context("backup failed")?;
     print_report(g, &report)?;
     Ok(if report.is_incomplete() {
         exit::INCOMPLETE
