@@ -21,6 +21,10 @@ const WHOLE_READ_MAX: u64 = 16 * 1024 * 1024;
 /// Read-ahead for large files: several average chunks per parallel batch.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
+/// The chunks of some content (or the repository error that stopped saving
+/// them), and how many bytes were read.
+pub(crate) type SavedContent = (Result<Vec<BlobId>, RepoError>, u64);
+
 /// Opens without following a swap to a FIFO or device (O_NONBLOCK keeps a
 /// FIFO from blocking) and without touching atime when permitted.
 fn open_for_backup(path: &Path) -> std::io::Result<File> {
@@ -48,12 +52,14 @@ fn save_ranges(
         .collect()
 }
 
-/// Reads and saves a file's chunks. `None` (after a warning) if it cannot be read.
+/// Reads and saves a file's chunks; returns them and the number of bytes
+/// read, which is the size the snapshot records (the file may have grown or
+/// shrunk since it was listed). `None` (after a warning) if it cannot be read.
 pub(crate) fn save_content(
     ctx: &Context,
     path: &Path,
     node: &Node,
-) -> Result<Option<Vec<BlobId>>, BackupError> {
+) -> Result<Option<(Vec<BlobId>, u64)>, BackupError> {
     let file = match open_for_backup(path) {
         Ok(f) => f,
         Err(e) => {
@@ -78,32 +84,32 @@ pub(crate) fn save_content(
     let result = if before.len() <= WHOLE_READ_MAX {
         read_whole(ctx, file, before.len())
     } else {
-        save_reader(ctx, Box::new(file)).map(|(content, _)| content)
+        save_reader(ctx, Box::new(file))
     };
-    let content = match result {
-        Ok(content) => content?,
+    let (content, len) = match result {
+        Ok((content, len)) => (content?, len),
         Err(e) => {
             ctx.warn(path, format!("read error: {e}"));
             return Ok(None);
         }
     };
-    if let Ok(after) = std::fs::symlink_metadata(path) {
-        if after.len() != node.size
-            || after.mtime() != before.mtime()
-            || after.mtime_nsec() != before.mtime_nsec()
-            || after.ctime_nsec() != before.ctime_nsec()
-        {
-            ctx.notice(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
+    let changed = match std::fs::symlink_metadata(path) {
+        Ok(after) => {
+            len != node.size
+                || after.len() != len
+                || after.mtime() != before.mtime()
+                || after.mtime_nsec() != before.mtime_nsec()
+                || after.ctime_nsec() != before.ctime_nsec()
         }
+        Err(_) => true,
+    };
+    if changed {
+        ctx.notice(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
     }
-    Ok(Some(content))
+    Ok(Some((content, len)))
 }
 
-fn read_whole(
-    ctx: &Context,
-    mut file: File,
-    size_hint: u64,
-) -> std::io::Result<Result<Vec<BlobId>, RepoError>> {
+fn read_whole(ctx: &Context, mut file: File, size_hint: u64) -> std::io::Result<SavedContent> {
     let mut data = Vec::with_capacity(size_hint as usize);
     file.read_to_end(&mut data)?;
     ctx.counters
@@ -120,14 +126,14 @@ fn read_whole(
     } else {
         cut_all(&data, params)
     };
-    Ok(save_ranges(ctx, &data, ranges))
+    Ok((save_ranges(ctx, &data, ranges), data.len() as u64))
 }
 
 /// Chunks and saves a stream; returns its chunk ids and length.
 pub(crate) fn save_reader(
     ctx: &Context,
     reader: Box<dyn Read + Send>,
-) -> std::io::Result<(Result<Vec<BlobId>, RepoError>, u64)> {
+) -> std::io::Result<SavedContent> {
     let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);
     let mut content = Vec::new();
     let mut total = 0u64;

@@ -219,7 +219,6 @@ pub fn run(
 ) -> Result<BackupReport, BackupError> {
     let started = Instant::now();
     let time = Utc::now();
-    let index_report = repo.load_index()?;
     let stdin = options.stdin.take();
     let paths = if stdin.is_some() {
         Vec::new()
@@ -235,6 +234,8 @@ pub fn run(
     } else {
         find_parent(repo, &options.hostname, &path_strings)?
     };
+    // After the snapshot list, so the parent's chunks are all in the index.
+    let index_report = repo.load_index()?;
     if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
         progress
             .bytes_expected

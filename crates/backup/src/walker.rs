@@ -196,10 +196,11 @@ fn save_file(
             .fetch_add(node.size, Ordering::Relaxed);
         return Ok(true);
     }
-    let Some(content) = save_content(ctx, path, node)? else {
+    let Some((content, len)) = save_content(ctx, path, node)? else {
         return Ok(false);
     };
     node.content = content;
+    node.size = len;
     c.total_bytes.fetch_add(node.size, Ordering::Relaxed);
     let counter = match parent {
         None => &c.files_new,

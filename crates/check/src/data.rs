@@ -1,19 +1,25 @@
 //! Reading every pack (or a random share of them) and verifying each blob.
+//!
+//! The pack's own header is authoritative (it is sealed, and it travels with
+//! the data), so blobs are verified where the header places them, and index
+//! entries that disagree with it are reported as `index_mismatch`. A blob is
+//! damaged only if no copy of it verifies: a bad copy beside a good one is a
+//! warning, because every read falls back to the good copy.
 
 use crate::{pack_finding, CheckOptions, CheckProgress, CheckReport, Damage, Finding, Severity};
 use rayon::prelude::*;
-use reprise_format::{BlobId, PackHeader, PackId};
-use reprise_repo::Repository;
+use reprise_format::{BlobId, PackEntry, PackHeader, PackId};
+use reprise_repo::{BlobLocation, Repository};
 use reprise_storage::ObjectKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-/// Problems found in one pack.
+/// What reading one pack found.
 #[derive(Default)]
 struct PackResult {
-    pack_finding: Option<Finding>,
-    damaged_blobs: Vec<(BlobId, String)>,
-    verified: u64,
+    findings: Vec<Finding>,
+    good: Vec<BlobId>,
+    bad: Vec<(BlobId, String)>,
 }
 
 fn chosen(percent: Option<f64>) -> bool {
@@ -34,8 +40,8 @@ pub(crate) fn read_packs(
     damage: &mut Damage,
 ) {
     let index = repo.index();
-    let mut expected: HashMap<PackId, Vec<(BlobId, reprise_repo::BlobLocation)>> = HashMap::new();
-    for (id, loc) in index.blobs() {
+    let mut expected: HashMap<PackId, Vec<(BlobId, BlobLocation)>> = HashMap::new();
+    for (id, loc) in index.all_locations() {
         if let Some(pack) = index.pack_id(loc.pack) {
             expected.entry(pack).or_default().push((*id, *loc));
         }
@@ -63,40 +69,73 @@ pub(crate) fn read_packs(
         })
         .collect();
     report.packs_read = results.len() as u64;
+    let good: HashSet<BlobId> = results
+        .iter()
+        .flat_map(|(_, r)| r.good.iter().copied())
+        .collect();
+    report.blobs_verified = good.len() as u64;
     for (pack, r) in results {
-        report.blobs_verified += r.verified;
-        if let Some(f) = r.pack_finding {
-            report.findings.push(f);
-        }
-        for (blob, reason) in r.damaged_blobs {
-            damage.blobs.insert(blob, report.findings.len());
+        report.findings.extend(r.findings);
+        for (blob, reason) in r.bad {
+            let intact_elsewhere = good.contains(&blob);
+            if !intact_elsewhere && damage.blobs.contains_key(&blob) {
+                continue;
+            }
+            if !intact_elsewhere {
+                damage.blobs.insert(blob, report.findings.len());
+            }
             report.findings.push(Finding {
-                severity: Severity::Error,
-                code: "blob_damaged",
+                severity: if intact_elsewhere { Severity::Warning } else { Severity::Error },
+                code: if intact_elsewhere { "blob_damaged_copy" } else { "blob_damaged" },
                 object: format!("blob {blob}"),
-                message: format!("in pack {pack}: {reason}"),
+                message: if intact_elsewhere {
+                    format!("the copy in pack {pack} is damaged ({reason}); another copy is intact and is used instead")
+                } else {
+                    format!("in pack {pack}: {reason}")
+                },
                 affected: vec![],
             });
         }
     }
 }
 
-fn check_pack(
+fn verify_entry(
     repo: &Repository,
     pack: &PackId,
-    expected: &[(BlobId, reprise_repo::BlobLocation)],
-) -> PackResult {
+    bytes: &[u8],
+    e: &PackEntry,
+) -> Result<(), String> {
+    let start = e.offset as usize;
+    let sealed = bytes
+        .get(start..start + e.sealed_len as usize)
+        .ok_or("lies beyond the end of the pack")?;
+    repo.open_and_verify(e.blob_type, &e.id, pack, sealed, e.raw_len)
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+fn as_entry(id: &BlobId, loc: &BlobLocation) -> PackEntry {
+    PackEntry {
+        blob_type: loc.blob_type,
+        id: *id,
+        offset: loc.offset,
+        sealed_len: loc.sealed_len,
+        raw_len: loc.raw_len,
+    }
+}
+
+fn check_pack(repo: &Repository, pack: &PackId, expected: &[(BlobId, BlobLocation)]) -> PackResult {
     let mut result = PackResult::default();
     let bytes = match repo.backend().read(ObjectKind::Pack, &pack.to_hex()) {
         Ok(b) => b,
         Err(e) => {
-            result.pack_finding = Some(pack_finding(
+            result.findings.push(pack_finding(
                 Severity::Error,
                 "pack_missing",
                 pack,
                 &format!("cannot be read: {e}"),
             ));
-            result.damaged_blobs = expected
+            result.bad = expected
                 .iter()
                 .map(|(id, _)| (*id, "its pack cannot be read".to_string()))
                 .collect();
@@ -104,34 +143,45 @@ fn check_pack(
         }
     };
     if reprise_crypto::storage_hash(&bytes) != *pack.as_bytes() {
-        result.pack_finding = Some(pack_finding(
+        result.findings.push(pack_finding(
             Severity::Error,
             "pack_damaged",
             pack,
             "content does not match its name: the pack was modified after it was written",
         ));
     }
-    if let Err(e) = PackHeader::from_pack_bytes(repo.key(), &bytes) {
-        result.pack_finding = Some(pack_finding(
-            Severity::Error,
-            "pack_damaged",
-            pack,
-            &format!("header unreadable: {e}"),
-        ));
-    }
-    for (id, loc) in expected {
-        let start = loc.offset as usize;
-        let sealed = bytes.get(start..start + loc.sealed_len as usize);
-        let outcome = match sealed {
-            None => Err("lies beyond the end of the pack".to_string()),
-            Some(s) => repo
-                .open_and_verify(loc.blob_type, id, pack, s, loc.raw_len)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        match outcome {
-            Ok(()) => result.verified += 1,
-            Err(reason) => result.damaged_blobs.push((*id, reason)),
+    let entries: Vec<PackEntry> = match PackHeader::from_pack_bytes(repo.key(), &bytes) {
+        Ok(header) => {
+            for (id, loc) in expected {
+                if !header.entries.contains(&as_entry(id, loc)) {
+                    result.findings.push(Finding {
+                        severity: Severity::Warning,
+                        code: "index_mismatch",
+                        object: format!("blob {id}"),
+                        message: format!(
+                            "an index file places it in pack {pack} at offset {}, but the pack's header does not (a damaged or forged index entry; reads verify each copy and fall back to a good one)",
+                            loc.offset
+                        ),
+                        affected: vec![],
+                    });
+                }
+            }
+            header.entries
+        }
+        Err(e) => {
+            result.findings.push(pack_finding(
+                Severity::Error,
+                "pack_damaged",
+                pack,
+                &format!("header unreadable ({e}); blobs checked where the index places them"),
+            ));
+            expected.iter().map(|(id, loc)| as_entry(id, loc)).collect()
+        }
+    };
+    for e in &entries {
+        match verify_entry(repo, pack, &bytes, e) {
+            Ok(()) => result.good.push(e.id),
+            Err(reason) => result.bad.push((e.id, reason)),
         }
     }
     result

@@ -39,7 +39,7 @@ pub struct Finding {
     pub severity: Severity,
     /// A stable code: `index_damaged`, `pack_missing`, `pack_damaged`,
     /// `pack_unindexed`, `snapshot_damaged`, `tree_damaged`, `blob_missing`,
-    /// `blob_damaged`, `index_mismatch`.
+    /// `blob_damaged`, `blob_damaged_copy` (another copy is intact), `index_mismatch`.
     pub code: &'static str,
     /// The object concerned, e.g. `pack 3fa2…` or `blob 9c1e…`.
     pub object: String,
@@ -93,6 +93,9 @@ pub fn run(
     progress: &CheckProgress,
 ) -> Result<CheckReport, RepoError> {
     let mut report = CheckReport::default();
+    // Snapshots first: one written by a concurrent backup after the index
+    // was loaded would otherwise look like it lost its chunks.
+    let snapshots = repo.list_snapshots()?;
     let load = repo.load_index()?;
     report.packs = repo.index().packs().len() as u64;
     add_index_findings(&mut report, &load);
@@ -100,7 +103,7 @@ pub fn run(
     if options.read_data {
         data::read_packs(repo, options, progress, &mut report, &mut damage);
     }
-    trees::check_snapshots(repo, &mut report, &mut damage)?;
+    trees::check_snapshots(repo, &snapshots, &mut report, &mut damage);
     Ok(report)
 }
 

@@ -5,7 +5,7 @@
 use crate::{Affected, CheckReport, Damage, Finding, Severity};
 use reprise_format::{BlobId, NodeKind};
 use reprise_repo::walk::join;
-use reprise_repo::{RepoError, Repository};
+use reprise_repo::{RepoError, Repository, SnapshotList};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -27,10 +27,10 @@ struct Walker<'a> {
 
 pub(crate) fn check_snapshots(
     repo: &Repository,
+    list: &SnapshotList,
     report: &mut CheckReport,
     damage: &mut Damage,
-) -> Result<(), RepoError> {
-    let list = repo.list_snapshots()?;
+) {
     for (name, reason) in &list.unreadable {
         report.findings.push(Finding {
             severity: Severity::Error,
@@ -65,7 +65,6 @@ pub(crate) fn check_snapshots(
         }
     }
     walker.report.trees = walker.memo.len() as u64;
-    Ok(())
 }
 
 impl Walker<'_> {

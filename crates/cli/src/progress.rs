@@ -12,6 +12,14 @@ pub fn wanted(global: &GlobalOptions) -> bool {
     !global.quiet && !global.json && std::io::stderr().is_terminal()
 }
 
+/// What a bar counts.
+#[derive(Clone, Copy)]
+pub enum Unit {
+    Bytes,
+    /// Items, e.g. packs.
+    Items,
+}
+
 /// A bar refreshed from counters by a background thread until dropped.
 pub struct Ticker {
     stop: Arc<AtomicBool>,
@@ -20,7 +28,7 @@ pub struct Ticker {
 
 impl Ticker {
     /// `read` returns (done bytes, total bytes or 0 if unknown, message).
-    pub fn start<F>(enabled: bool, read: F) -> Ticker
+    pub fn start<F>(enabled: bool, unit: Unit, read: F) -> Ticker
     where
         F: Fn() -> (u64, u64, String) + Send + 'static,
     {
@@ -31,12 +39,18 @@ impl Ticker {
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            let with_total = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-            );
-            let without_total = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bytes} {bytes_per_sec} {msg}",
-            );
+            let (with_total, without_total) = match unit {
+                Unit::Bytes => (
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                    "{spinner} [{elapsed_precise}] {bytes} {bytes_per_sec} {msg}",
+                ),
+                Unit::Items => (
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ETA {eta}",
+                    "{spinner} [{elapsed_precise}] {pos} {msg}",
+                ),
+            };
+            let with_total = ProgressStyle::with_template(with_total);
+            let without_total = ProgressStyle::with_template(without_total);
             while !flag.load(Ordering::Relaxed) {
                 let (done, total, msg) = read();
                 if total > 0 && done <= total {

@@ -99,6 +99,12 @@ impl KeyFile {
 
     /// Unwraps the master key; `WrongPassword` if `password` is not this slot's.
     pub fn unlock(&self, password: &[u8]) -> Result<MasterKey, CryptoError> {
+        if self.version != 1 {
+            return Err(CryptoError::MalformedKeyFile(format!(
+                "key file version {} is not supported (upgrade reprise)",
+                self.version
+            )));
+        }
         if self.kdf != "argon2id" {
             return Err(CryptoError::MalformedKeyFile(format!(
                 "unknown KDF {:?}",

@@ -92,9 +92,14 @@ impl MasterKey {
         Some(key)
     }
 
-    /// Keyed BLAKE3 of `data`: the id of a chunk or tree.
-    pub fn content_id(&self, data: &[u8]) -> [u8; 32] {
-        *blake3::keyed_hash(&self.mac, data).as_bytes()
+    /// Keyed BLAKE3 of `domain || data`: the id of a chunk (domain 0) or a
+    /// tree (domain 1). The domain byte keeps a file chunk and a tree with
+    /// the same bytes from sharing an id.
+    pub fn content_id(&self, domain: u8, data: &[u8]) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.mac);
+        hasher.update(&[domain]);
+        hasher.update(data);
+        *hasher.finalize().as_bytes()
     }
 
     /// Encrypts and authenticates `plaintext`, binding `aad` (not stored) to it.
@@ -203,9 +208,10 @@ mod tests {
 
     #[test]
     fn content_id_depends_on_the_key() {
-        assert_ne!(key().content_id(b"x"), key().content_id(b"x"));
+        assert_ne!(key().content_id(0, b"x"), key().content_id(0, b"x"));
         let k = key();
-        assert_eq!(k.content_id(b"x"), k.content_id(b"x"));
+        assert_eq!(k.content_id(0, b"x"), k.content_id(0, b"x"));
+        assert_ne!(k.content_id(0, b"x"), k.content_id(1, b"x"));
     }
 
     proptest! {

@@ -23,6 +23,11 @@ impl BlobType {
         }
     }
 
+    /// The id of `data` stored as a blob of this type.
+    pub fn id_of(self, key: &MasterKey, data: &[u8]) -> BlobId {
+        BlobId::from_bytes(key.content_id(self.to_byte(), data))
+    }
+
     pub fn from_byte(b: u8) -> Result<Self, FormatError> {
         match b {
             0 => Ok(BlobType::Data),
@@ -133,7 +138,7 @@ mod tests {
     #[test]
     fn compressible_data_is_stored_compressed_and_random_data_is_not() {
         let key = MasterKey::generate().unwrap();
-        let id = BlobId::from_bytes(key.content_id(b"x"));
+        let id = BlobType::Data.id_of(&key, b"x");
         let text = b"le conseil municipal ".repeat(1000);
         let mut out = Vec::new();
         let n = seal_blob(&key, BlobType::Data, &id, &text, 3, &mut out).unwrap();

@@ -2,8 +2,10 @@
 //! written once by `init`.
 //!
 //! Layout: magic `"REPRISE\0"`, `format_version: u32 LE`, then the sealed JSON
-//! of [`RepoConfig`] (AAD `b"reprise config"`). The version is outside the
-//! seal so that a newer repository is recognised before any password is asked.
+//! of [`RepoConfig`]. The version is outside the seal so that a newer
+//! repository is recognised before any password is asked; it is still
+//! authenticated, because the AAD is `b"reprise config"` followed by those
+//! first 12 bytes, and it must equal the `version` inside the JSON.
 
 use crate::{FormatError, Reader};
 use reprise_crypto::MasterKey;
@@ -42,7 +44,8 @@ impl RepoConfig {
         let mut out = Vec::with_capacity(json.len() + 64);
         out.extend_from_slice(CONFIG_MAGIC);
         out.extend_from_slice(&self.version.to_le_bytes());
-        key.seal_into(CONFIG_AAD, &json, &mut out)
+        let aad = [CONFIG_AAD, out.as_slice()].concat();
+        key.seal_into(&aad, &json, &mut out)
             .map_err(|source| FormatError::Sealed {
                 what: "config",
                 source,
@@ -70,16 +73,23 @@ impl RepoConfig {
     }
 
     pub fn open(key: &MasterKey, bytes: &[u8]) -> Result<Self, FormatError> {
-        Self::peek_version(bytes)?;
-        let sealed = bytes.get(12..).unwrap_or_default();
+        let version = Self::peek_version(bytes)?;
+        let (head, sealed) = bytes.split_at(12.min(bytes.len()));
+        let aad = [CONFIG_AAD, head].concat();
         let json = key
-            .open(CONFIG_AAD, sealed)
+            .open(&aad, sealed)
             .map_err(|source| FormatError::Sealed {
                 what: "config",
                 source,
             })?;
         let config: RepoConfig = serde_json::from_slice(&json)
             .map_err(|e| FormatError::malformed("config", e.to_string()))?;
+        if config.version != version {
+            return Err(FormatError::malformed(
+                "config",
+                format!("version {} inside, {version} outside", config.version),
+            ));
+        }
         config.chunker.validate()?;
         Ok(config)
     }
@@ -96,11 +106,12 @@ impl ChunkerConfig {
         }
     }
 
-    /// The ranges FastCDC accepts; anything else in a config is refused.
+    /// The ranges FastCDC 2020 accepts (its MINIMUM/AVERAGE/MAXIMUM bounds);
+    /// anything else in a config is refused rather than handed to it.
     pub fn validate(&self) -> Result<(), FormatError> {
-        let ok = (64..=1 << 26).contains(&self.min_size)
-            && (256..=1 << 28).contains(&self.avg_size)
-            && (1024..=1 << 30).contains(&self.max_size)
+        let ok = (64..=1 << 20).contains(&self.min_size)
+            && (256..=1 << 22).contains(&self.avg_size)
+            && (1024..=1 << 24).contains(&self.max_size)
             && self.min_size <= self.avg_size
             && self.avg_size <= self.max_size
             && self.min_size.is_multiple_of(2)

@@ -157,7 +157,7 @@ mod tests {
         let mut pack = Vec::new();
         let mut header = PackHeader::default();
         for data in [&b"one"[..], b"two two", b""] {
-            let id = BlobId::from_bytes(key.content_id(data));
+            let id = BlobType::Data.id_of(&key, data);
             let offset = pack.len() as u32;
             let n = seal_blob(&key, BlobType::Data, &id, data, 3, &mut pack).unwrap();
             header.entries.push(PackEntry {

@@ -69,7 +69,15 @@ impl Snapshot {
                 what: "snapshot",
                 source,
             })?;
-        serde_json::from_slice(&json).map_err(|e| FormatError::malformed("snapshot", e.to_string()))
+        let snapshot: Snapshot = serde_json::from_slice(&json)
+            .map_err(|e| FormatError::malformed("snapshot", e.to_string()))?;
+        if snapshot.version > crate::FORMAT_VERSION {
+            return Err(FormatError::NewerVersion {
+                found: snapshot.version,
+                supported: crate::FORMAT_VERSION,
+            });
+        }
+        Ok(snapshot)
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {

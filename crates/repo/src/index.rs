@@ -94,6 +94,15 @@ impl Index {
         self.blobs.iter()
     }
 
+    /// Every known copy of every blob.
+    pub fn all_locations(&self) -> impl Iterator<Item = (&BlobId, &BlobLocation)> {
+        let others = self
+            .others
+            .iter()
+            .flat_map(|(id, locs)| locs.iter().map(move |l| (id, l)));
+        self.blobs.iter().chain(others)
+    }
+
     pub fn add_pack(&mut self, pack: PackId, entries: &[PackEntry]) {
         let number = *self.pack_numbers.entry(pack).or_insert_with(|| {
             self.packs.push(pack);

@@ -46,6 +46,8 @@ pub(crate) fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(KeyId, M
     }
     let found = names.par_iter().find_map_any(|o| {
         let bytes = backend.read(ObjectKind::Key, &o.name).ok()?;
+        // A key file is named by its hash like every object; one that is not was tampered with.
+        crate::index::verify_name(&o.name, &bytes).ok()?;
         let key = KeyFile::from_json(&bytes).ok()?.unlock(password).ok()?;
         Some((o.name.parse::<KeyId>().ok()?, key))
     });

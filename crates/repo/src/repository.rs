@@ -249,7 +249,7 @@ impl Repository {
                 reason: e.to_string(),
             }
         })?;
-        if self.key.content_id(&data) != *id.as_bytes() || data.len() != raw_len as usize {
+        if blob_type.id_of(&self.key, &data) != *id || data.len() != raw_len as usize {
             return Err(RepoError::BlobDamaged {
                 id: *id,
                 pack: *pack,

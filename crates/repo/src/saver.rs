@@ -88,7 +88,7 @@ impl<'r> BlobSaver<'r> {
     /// Stores `data` unless the repository already has it. Returns its id
     /// and whether it was new.
     pub fn save(&self, blob_type: BlobType, data: &[u8]) -> Result<(BlobId, bool)> {
-        let id = BlobId::from_bytes(self.repo.key().content_id(data));
+        let id = blob_type.id_of(self.repo.key(), data);
         self.save_with_id(blob_type, id, data)
     }
 

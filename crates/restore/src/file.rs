@@ -134,7 +134,7 @@ fn write_chunk(
 fn same_content(shared: &Shared, file: &File, chunk: &Placed) -> bool {
     let mut buf = vec![0u8; chunk.len as usize];
     file.read_exact_at(&mut buf, chunk.offset).is_ok()
-        && shared.repo.key().content_id(&buf) == *chunk.id.as_bytes()
+        && BlobType::Data.id_of(shared.repo.key(), &buf) == chunk.id
 }
 
 /// Re-reads a restored file and checks every chunk against its id.

@@ -192,3 +192,39 @@ proptest! {
         assert_same(&source, &target.join("source"));
     }
 }
+
+/// Regression: a file holding exactly the bytes of an empty tree, beside an
+/// empty directory, once shared a blob id with that tree and was never stored.
+#[test]
+fn a_file_with_the_bytes_of_a_tree_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(source.join("empty")).unwrap();
+    std::fs::write(source.join("looks-like-a-tree.json"), br#"{"nodes":[]}"#).unwrap();
+    let repo = cheap_repo(&tmp.path().join("repo"));
+    let options = BackupOptions {
+        paths: vec![source.clone()],
+        excludes: PathPatterns::default(),
+        one_file_system: false,
+        tags: vec![],
+        hostname: "h".into(),
+        stdin: None,
+        force_read: false,
+    };
+    let report = reprise_backup::run(&repo, options, &BackupProgress::default()).unwrap();
+    let node = resolve(&repo, &report.snapshot.tree, source.as_os_str().as_bytes())
+        .unwrap()
+        .unwrap();
+    let target = tmp.path().join("target");
+    let restored = reprise_restore::run(
+        &repo,
+        vec![node],
+        b"/",
+        &target,
+        &RestoreOptions::default(),
+        &RestoreProgress::default(),
+    )
+    .unwrap();
+    assert!(restored.failures.is_empty(), "{:?}", restored.failures);
+    assert_same(&source, &target.join("source"));
+}

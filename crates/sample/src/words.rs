@@ -355,7 +355,7 @@ pub(crate) fn amount_french(cents: u64) -> String {
     let euros = (cents / 100).to_string();
     let mut grouped = String::with_capacity(euros.len() + 4);
     for (index, digit) in euros.chars().enumerate() {
-        if index > 0 && (euros.len() - index) % 3 == 0 {
+        if index > 0 && (euros.len() - index).is_multiple_of(3) {
             grouped.push(' ');
         }
         grouped.push(digit);

@@ -199,6 +199,17 @@ impl Backend for LocalBackend {
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         let path = self.path_of(kind, name)?;
         let file = File::open(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        // Check the object's real size before allocating: `len` may come from
+        // a forged index entry.
+        let size = file.metadata().map_err(|e| io_err(&path, e))?.len();
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(StorageError::ShortRead {
+                kind,
+                name: name.to_string(),
+                offset,
+                len,
+            });
+        }
         let mut buf = vec![0u8; len as usize];
         file.read_exact_at(&mut buf, offset).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {

@@ -38,7 +38,7 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     let progress = Arc::new(BackupProgress::default());
     let ticker = {
         let p = Arc::clone(&progress);
-        Ticker::start(progress::wanted(g), move || {
+        Ticker::start(progress::wanted(g), progress::Unit::Bytes, move || {
             let files = p.files_done.load(Ordering::Relaxed);
             let errors = p.errors.load(Ordering::Relaxed);
             let msg = if errors > 0 {

@@ -32,13 +32,17 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     let progress = Arc::new(CheckProgress::default());
     let ticker = {
         let p = Arc::clone(&progress);
-        Ticker::start(progress::wanted(g) && options.read_data, move || {
-            (
-                p.packs_done.load(Ordering::Relaxed),
-                p.packs_total.load(Ordering::Relaxed),
-                "packs".into(),
-            )
-        })
+        Ticker::start(
+            progress::wanted(g) && options.read_data,
+            progress::Unit::Items,
+            move || {
+                (
+                    p.packs_done.load(Ordering::Relaxed),
+                    p.packs_total.load(Ordering::Relaxed),
+                    "packs".into(),
+                )
+            },
+        )
     };
     let report = reprise_check::run(&repo, &options, &progress)?;
     drop(ticker);

@@ -2,7 +2,7 @@
 //! (same tree id) are skipped without being read.
 
 use crate::cli::{DiffArgs, FilterArgs, GlobalOptions};
-use crate::commands::select;
+use crate::commands::{filter_of, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{BlobId, Node, NodeKind, Tree};
@@ -112,10 +112,10 @@ impl Differ<'_> {
 
 pub fn run(g: &GlobalOptions, args: &DiffArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    repo.ensure_index()?;
     let none = FilterArgs::default();
-    let (id_a, a) = select(&repo, &args.from, &none)?;
-    let (id_b, b) = select(&repo, &args.to, &none)?;
+    let list = snapshots_then_index(&repo)?;
+    let (id_a, a) = list.select(&args.from, &filter_of(&none))?;
+    let (id_b, b) = list.select(&args.to, &filter_of(&none))?;
     let mut differ = Differ {
         repo: &repo,
         changes: Vec::new(),

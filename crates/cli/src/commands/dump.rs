@@ -96,7 +96,6 @@ fn append(
 
 pub fn run(g: &GlobalOptions, args: &DumpArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    repo.ensure_index()?;
     let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
     let node = resolve(&repo, &snapshot.tree, args.path.as_bytes())?;
     let stdout = std::io::stdout().lock();

@@ -3,7 +3,7 @@
 //! are searched once however many snapshots share them.
 
 use crate::cli::{FindArgs, GlobalOptions};
-use crate::commands::filter_of;
+use crate::commands::{filter_of, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{BlobId, Node, NodeKind};
@@ -57,8 +57,7 @@ impl Finder<'_> {
 
 pub fn run(g: &GlobalOptions, args: &FindArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    repo.ensure_index()?;
-    let list = repo.list_snapshots()?;
+    let list = snapshots_then_index(&repo)?;
     let mut finder = Finder {
         repo: &repo,
         pattern: PathPatterns::new(vec![args.pattern.clone()])?,

@@ -18,11 +18,11 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
             if g.json {
                 output::json(&keys)?;
             } else {
-                println!("  {:<8}  {:<25}  {:<16}  user", "ID", "created", "host");
+                println!("  {:<8}  {:<35}  {:<16}  user", "ID", "created", "host");
                 for k in keys {
                     let mark = if k.current { '*' } else { ' ' };
                     println!(
-                        "{mark} {:<8}  {:<25}  {:<16}  {}",
+                        "{mark} {:<8}  {:<35}  {:<16}  {}",
                         k.id.short(),
                         k.created,
                         k.hostname,
@@ -39,7 +39,7 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
         KeyCommand::Passwd(a) => {
             let pw = password::new(a.new_password_file.as_deref())?;
             let id = repo.change_password(pw.as_bytes(), kdf_params(&a.kdf))?;
-            report(g, "changed password; new key", &id.to_hex())?;
+            report(g, "changed the password; new", &id.to_hex())?;
         }
     }
     Ok(exit::OK)

@@ -52,7 +52,6 @@ pub fn long_line(path: &[u8], node: &Node) -> String {
 
 pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    repo.ensure_index()?;
     let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
     let start = args.path.clone().unwrap_or_else(|| "/".into());
     let mut print = |path: &[u8], node: &Node| -> reprise_repo::Result<bool> {

@@ -16,7 +16,7 @@ mod stats;
 use crate::cli::{Cli, Command, FilterArgs};
 use anyhow::Result;
 use reprise_format::{Snapshot, SnapshotId};
-use reprise_repo::{Repository, SnapshotFilter};
+use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
 
 pub fn dispatch(cli: &Cli) -> Result<u8> {
     let g = &cli.global;
@@ -44,13 +44,21 @@ pub fn filter_of(args: &FilterArgs) -> SnapshotFilter {
     }
 }
 
-/// Resolves a snapshot selector (id, prefix or `latest`) to one snapshot.
+/// Lists the snapshots, then loads the index: in that order, every chunk of
+/// a listed snapshot is in the index even if a backup finishes meanwhile
+/// (its snapshot is written only after its index).
+pub fn snapshots_then_index(repo: &Repository) -> Result<SnapshotList> {
+    let list = repo.list_snapshots()?;
+    repo.ensure_index()?;
+    Ok(list)
+}
+
+/// Resolves a snapshot selector (id, prefix or `latest`) to one snapshot,
+/// and loads the index.
 pub fn select(
     repo: &Repository,
     selector: &str,
     filter: &FilterArgs,
 ) -> Result<(SnapshotId, Snapshot)> {
-    Ok(repo
-        .list_snapshots()?
-        .select(selector, &filter_of(filter))?)
+    Ok(snapshots_then_index(repo)?.select(selector, &filter_of(filter))?)
 }

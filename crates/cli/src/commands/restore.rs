@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    repo.ensure_index()?;
     let (selector, subpath) = match args.snapshot.split_once(':') {
         Some((s, p)) => (s, p),
         None => (args.snapshot.as_str(), "/"),
@@ -46,7 +45,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
     let progress = Arc::new(RestoreProgress::default());
     let ticker = {
         let p = Arc::clone(&progress);
-        Ticker::start(progress::wanted(g), move || {
+        Ticker::start(progress::wanted(g), progress::Unit::Bytes, move || {
             let files = format!(
                 "{}/{} files",
                 p.files_done.load(Ordering::Relaxed),

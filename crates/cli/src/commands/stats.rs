@@ -28,8 +28,8 @@ struct Stats {
 
 pub fn run(g: &GlobalOptions) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    let load = repo.load_index()?;
     let list = repo.list_snapshots()?;
+    let load = repo.load_index()?;
     let mut s = Stats {
         snapshots: list.snapshots.len() as u64,
         packs: repo.index().packs().len() as u64,

@@ -1,0 +1,151 @@
+//! What `check` reports for repositories damaged or tampered with in known ways.
+
+use reprise_backup::{BackupOptions, BackupProgress, PathPatterns};
+use reprise_check::{CheckOptions, CheckProgress, CheckReport, Severity};
+use reprise_crypto::KdfParams;
+use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};
+use reprise_repo::{InitOptions, Repository};
+use reprise_storage::{Backend, LocalBackend, ObjectKind};
+use std::path::Path;
+use std::sync::Arc;
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A repository holding one snapshot of three files of random data.
+fn backed_up(tmp: &Path) -> (Arc<dyn Backend>, Repository) {
+    let source = tmp.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    for i in 0..3u64 {
+        std::fs::write(
+            source.join(format!("f{i}.bin")),
+            pseudo_random(300_000, i + 1),
+        )
+        .unwrap();
+    }
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(tmp.join("repo")));
+    let options = InitOptions {
+        kdf: KdfParams {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..InitOptions::default()
+    };
+    let repo = Repository::init(Arc::clone(&backend), b"pw", &options).unwrap();
+    let backup = BackupOptions {
+        paths: vec![source],
+        excludes: PathPatterns::default(),
+        one_file_system: false,
+        tags: vec![],
+        hostname: "h".into(),
+        stdin: None,
+        force_read: false,
+    };
+    reprise_backup::run(&repo, backup, &BackupProgress::default()).unwrap();
+    (backend, repo)
+}
+
+fn check(backend: &Arc<dyn Backend>) -> CheckReport {
+    let repo = Repository::open(Arc::clone(backend), b"pw").unwrap();
+    let options = CheckOptions {
+        read_data: true,
+        read_data_percent: None,
+    };
+    reprise_check::run(&repo, &options, &CheckProgress::default()).unwrap()
+}
+
+#[test]
+fn a_clean_repository_has_no_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backend, _) = backed_up(tmp.path());
+    let report = check(&backend);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert!(report.blobs_verified >= 4);
+}
+
+#[test]
+fn a_forged_index_entry_is_a_warning_not_data_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backend, repo) = backed_up(tmp.path());
+    let index = repo.index();
+    let mut data: Vec<_> = index
+        .blobs()
+        .filter(|(_, l)| l.blob_type == BlobType::Data)
+        .map(|(id, l)| (*id, *l))
+        .collect();
+    data.sort_by_key(|(_, l)| l.offset);
+    let (victim, victim_loc) = data[0];
+    let (_, other_loc) = data[1];
+    let pack = index.pack_id(other_loc.pack).unwrap();
+    drop(index);
+    let forged = IndexFile {
+        packs: vec![IndexPack {
+            id: pack,
+            entries: vec![PackEntry {
+                blob_type: BlobType::Data,
+                id: victim,
+                offset: other_loc.offset,
+                sealed_len: other_loc.sealed_len,
+                raw_len: victim_loc.raw_len,
+            }],
+        }],
+    };
+    let sealed = forged.seal(repo.key()).unwrap();
+    backend
+        .write_once(
+            ObjectKind::Index,
+            &hex::encode(reprise_crypto::storage_hash(&sealed)),
+            &sealed,
+        )
+        .unwrap();
+
+    let report = check(&backend);
+    assert_eq!(report.errors(), 0, "{:?}", report.findings);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == "index_mismatch" && f.severity == Severity::Warning),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn a_flipped_byte_names_the_damaged_file_and_its_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backend, repo) = backed_up(tmp.path());
+    let index = repo.index();
+    let (id, loc) = index
+        .blobs()
+        .find(|(_, l)| l.blob_type == BlobType::Data)
+        .map(|(id, l)| (*id, *l))
+        .unwrap();
+    let pack = index.pack_id(loc.pack).unwrap().to_hex();
+    drop(index);
+    let path = tmp.path().join("repo/data").join(&pack[..2]).join(&pack);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[loc.offset as usize + 100] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+
+    let report = check(&backend);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "blob_damaged")
+        .unwrap_or_else(|| panic!("{:?}", report.findings));
+    assert_eq!(finding.object, format!("blob {id}"));
+    assert_eq!(finding.affected.len(), 1, "{finding:?}");
+    assert!(finding.affected[0].path.ends_with(".bin"), "{finding:?}");
+    assert!(report.findings.iter().any(|f| f.code == "pack_damaged"));
+}
