@@ -1,0 +1,720 @@
+//! The command line itself: exit codes and messages of the common failures,
+//! the read-only commands (snapshots, ls, find, diff, dump, stats), key
+//! management and snapshot selectors.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Failures: exit codes and messages
+
+#[test]
+fn wrong_password_exits_12_and_says_so() {
+    let repo = TestRepo::new();
+    let wrong = repo.password_file_with("wrong", "not the password");
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", &wrong)
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_exit(&out, 12, "snapshots with a wrong password");
+    assert!(
+        stderr_of(&out).to_lowercase().contains("password"),
+        "{}",
+        describe(&out)
+    );
+    // The same through REPRISE_PASSWORD.
+    let out = reprise()
+        .arg("--repo")
+        .arg(&repo.repo)
+        .env("REPRISE_PASSWORD", "also wrong")
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_exit(&out, 12, "snapshots with a wrong REPRISE_PASSWORD");
+}
+
+#[test]
+fn a_directory_that_is_not_a_repository_exits_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    fs::write(&pw, "whatever\n").unwrap();
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    for location in [empty.clone(), dir.path().join("does-not-exist")] {
+        let out = reprise()
+            .arg("--repo")
+            .arg(&location)
+            .env("REPRISE_PASSWORD_FILE", &pw)
+            .arg("snapshots")
+            .output()
+            .unwrap();
+        assert_exit(&out, 10, &format!("snapshots in {}", location.display()));
+        assert!(
+            stderr_of(&out).contains(&snap_path(&location)),
+            "the message should name the location:\n{}",
+            describe(&out)
+        );
+        assert!(
+            !location.join("config").exists(),
+            "opening must not create anything"
+        );
+    }
+}
+
+#[test]
+fn a_repository_of_a_newer_format_exits_1_and_asks_for_an_upgrade() {
+    let repo = TestRepo::new();
+    let config = repo.repo.join("config");
+    let mut bytes = fs::read(&config).unwrap();
+    assert_eq!(&bytes[..8], b"REPRISE\0", "config magic");
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 1);
+    bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
+    chmod(&config, 0o644);
+    fs::write(&config, &bytes).unwrap();
+
+    let out = repo.cmd().arg("snapshots").output().unwrap();
+    assert_exit(&out, 1, "snapshots in a newer repository");
+    let msg = stderr_of(&out).to_lowercase();
+    assert!(msg.contains("newer"), "{}", describe(&out));
+    assert!(msg.contains("upgrade"), "{}", describe(&out));
+    // Even a wrong password gets the version message: it is checked first.
+    let wrong = repo.password_file_with("wrong", "nope");
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", &wrong)
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "newer repository, wrong password");
+    assert!(
+        stderr_of(&out).to_lowercase().contains("newer"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_missing_backup_path_exits_1_and_names_it() {
+    let repo = TestRepo::new();
+    let missing = repo.path().join("no such dir");
+    let out = repo.cmd().arg("backup").arg(&missing).output().unwrap();
+    assert_exit(&out, 1, "backup of a missing path");
+    assert!(
+        stderr_of(&out).contains(&snap_path(&missing)),
+        "{}",
+        describe(&out)
+    );
+    assert!(repo.snapshots().is_empty(), "no snapshot may be written");
+    // A missing path among existing ones fails too, before anything is written.
+    let present = repo.path().join("present");
+    fs::create_dir(&present).unwrap();
+    let out = repo
+        .cmd()
+        .arg("backup")
+        .arg(&present)
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "backup of a missing path among others");
+    assert!(repo.snapshots().is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = reprise()
+        .args(["backup", "--no-such-option"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "unknown option");
+    let out = reprise().arg("restore").output().unwrap();
+    assert_exit(&out, 2, "missing arguments");
+}
+
+// ---------------------------------------------------------------------------
+// Read-only commands on two known snapshots
+
+struct TwoSnapshots {
+    repo: TestRepo,
+    src: PathBuf,
+    first: String,
+    second: String,
+    a_v1: Vec<u8>,
+    a_v2: Vec<u8>,
+    b: Vec<u8>,
+    c: Vec<u8>,
+    notes: Vec<u8>,
+    img: Vec<u8>,
+}
+
+/// Snapshot 1: docs/a.txt, docs/b.txt, notes.txt, img.bin, link -> docs/a.txt.
+/// Snapshot 2: a.txt modified, b.txt removed, docs/c.txt added.
+fn two_snapshots() -> TwoSnapshots {
+    let repo = TestRepo::new();
+    let src = repo.path().join("src");
+    fs::create_dir_all(src.join("docs")).unwrap();
+    let a_v1 = b"first version of a\n".repeat(50);
+    let b = b"b will be removed\n".to_vec();
+    let notes = b"notes stay the same\n".to_vec();
+    let img = random_bytes(21, 200 * 1024);
+    fs::write(src.join("docs/a.txt"), &a_v1).unwrap();
+    fs::write(src.join("docs/b.txt"), &b).unwrap();
+    fs::write(src.join("notes.txt"), &notes).unwrap();
+    fs::write(src.join("img.bin"), &img).unwrap();
+    std::os::unix::fs::symlink("docs/a.txt", src.join("link")).unwrap();
+    let first = repo.backup_json(&[&src])["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let a_v2 = b"second, longer version of a\n".repeat(70);
+    let c = b"c is new\n".to_vec();
+    fs::write(src.join("docs/a.txt"), &a_v2).unwrap();
+    fs::remove_file(src.join("docs/b.txt")).unwrap();
+    fs::write(src.join("docs/c.txt"), &c).unwrap();
+    let second = repo.backup_json(&[&src])["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    TwoSnapshots {
+        repo,
+        src,
+        first,
+        second,
+        a_v1,
+        a_v2,
+        b,
+        c,
+        notes,
+        img,
+    }
+}
+
+impl TwoSnapshots {
+    fn path(&self, rel: &str) -> String {
+        format!("{}/{rel}", snap_path(&self.src))
+    }
+}
+
+#[test]
+fn snapshots_json_lists_both_snapshots_oldest_first() {
+    let t = two_snapshots();
+    let snaps = t.repo.snapshots();
+    assert_eq!(snaps.len(), 2, "{snaps:#?}");
+    assert_eq!(snaps[0]["id"].as_str(), Some(t.first.as_str()));
+    assert_eq!(snaps[1]["id"].as_str(), Some(t.second.as_str()));
+    assert_eq!(snaps[1]["parent"].as_str(), Some(t.first.as_str()));
+    for s in &snaps {
+        assert_eq!(s["paths"], serde_json::json!([snap_path(&t.src)]));
+        let short = s["short_id"].as_str().unwrap();
+        assert!(s["id"].as_str().unwrap().starts_with(short), "{s:#}");
+    }
+    // The text listing shows both short ids.
+    let out = t.repo.cmd().arg("snapshots").output().unwrap();
+    assert_success(&out, "snapshots");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in &snaps {
+        assert!(text.contains(s["short_id"].as_str().unwrap()), "{text}");
+    }
+}
+
+#[test]
+fn ls_json_prints_one_object_per_entry_with_path_type_and_size() {
+    let t = two_snapshots();
+    let out = t
+        .repo
+        .cmd()
+        .args(["ls", "latest", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "ls --json");
+    let entries: BTreeMap<String, Value> = parse_json_lines(&out.stdout)
+        .into_iter()
+        .map(|v| (v["path"].as_str().expect("path").to_string(), v))
+        .collect();
+    let expect = [
+        ("", "dir", None),
+        ("docs", "dir", None),
+        ("docs/a.txt", "file", Some(t.a_v2.len())),
+        ("docs/c.txt", "file", Some(t.c.len())),
+        ("notes.txt", "file", Some(t.notes.len())),
+        ("img.bin", "file", Some(t.img.len())),
+        ("link", "symlink", None),
+    ];
+    for (rel, kind, size) in expect {
+        let p = if rel.is_empty() {
+            snap_path(&t.src)
+        } else {
+            t.path(rel)
+        };
+        let e = entries
+            .get(&p)
+            .unwrap_or_else(|| panic!("ls lacks {p}: {:?}", entries.keys()));
+        assert_eq!(e["type"], kind, "{e:#}");
+        if let Some(size) = size {
+            assert_eq!(e["size"], size as u64, "{e:#}");
+        }
+    }
+    assert_eq!(entries[&t.path("link")]["target"], "docs/a.txt");
+    assert!(!entries.contains_key(&t.path("docs/b.txt")));
+    let under_src = entries
+        .keys()
+        .filter(|k| k.starts_with(&format!("{}/", snap_path(&t.src))))
+        .count();
+    assert_eq!(under_src, 6, "{:?}", entries.keys());
+
+    // ls of a path inside the older snapshot.
+    let out = t
+        .repo
+        .cmd()
+        .args(["ls", &t.first, &t.path("docs"), "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "ls SNAPSHOT PATH");
+    let mut paths: Vec<String> = parse_json_lines(&out.stdout)
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![t.path("docs"), t.path("docs/a.txt"), t.path("docs/b.txt")]
+    );
+}
+
+#[test]
+fn find_json_returns_every_version_across_snapshots() {
+    let t = two_snapshots();
+    let out = t
+        .repo
+        .cmd()
+        .args(["find", "*.txt", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "find --json");
+    let found = parse_json(&out.stdout);
+    let mut got: Vec<(String, String, u64)> = found
+        .as_array()
+        .expect("find --json is an array")
+        .iter()
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap().to_string(),
+                v["snapshot"].as_str().unwrap().to_string(),
+                v["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (t.path("docs/a.txt"), t.first.clone(), t.a_v1.len() as u64),
+        (t.path("docs/a.txt"), t.second.clone(), t.a_v2.len() as u64),
+        (t.path("docs/b.txt"), t.first.clone(), t.b.len() as u64),
+        (t.path("docs/c.txt"), t.second.clone(), t.c.len() as u64),
+        (t.path("notes.txt"), t.first.clone(), t.notes.len() as u64),
+        (t.path("notes.txt"), t.second.clone(), t.notes.len() as u64),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+
+    // A whole-path pattern.
+    let pattern = format!("{}/docs/*", snap_path(&t.src));
+    let out = t
+        .repo
+        .cmd()
+        .args(["find", &pattern, "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "find PATH-PATTERN --json");
+    assert_eq!(parse_json(&out.stdout).as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn diff_json_counts_added_removed_and_modified() {
+    let t = two_snapshots();
+    let out = t
+        .repo
+        .cmd()
+        .args(["diff", &t.first, &t.second, "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "diff --json");
+    let d = parse_json(&out.stdout);
+    assert_eq!(d["added"], 1, "{d:#}");
+    assert_eq!(d["removed"], 1, "{d:#}");
+    assert_eq!(d["modified"], 1, "{d:#}");
+    assert_eq!(d["type"], 0, "{d:#}");
+    let changes: Vec<(String, String)> = d["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        (t.path("docs/c.txt"), "added"),
+        (t.path("docs/b.txt"), "removed"),
+        (t.path("docs/a.txt"), "modified"),
+    ] {
+        assert!(
+            changes.contains(&(want.0.clone(), want.1.to_string())),
+            "{want:?} not in {changes:?}"
+        );
+    }
+    // Diffing a snapshot with itself finds nothing.
+    let out = t
+        .repo
+        .cmd()
+        .args(["diff", &t.second, "latest", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "diff X X");
+    let d = parse_json(&out.stdout);
+    assert_eq!(d["changes"].as_array().map(Vec::len), Some(0), "{d:#}");
+}
+
+#[test]
+fn dump_writes_a_file_exactly_and_a_directory_as_tar() {
+    let t = two_snapshots();
+    for (snap, rel, want) in [
+        ("latest", "docs/a.txt", &t.a_v2),
+        (t.first.as_str(), "docs/a.txt", &t.a_v1),
+        ("latest", "img.bin", &t.img),
+    ] {
+        let out = t
+            .repo
+            .cmd()
+            .args(["dump", snap, &t.path(rel)])
+            .output()
+            .unwrap();
+        assert_success(&out, "dump FILE");
+        assert!(out.stdout == *want, "dump {snap} {rel}: bytes differ");
+    }
+
+    let out = t
+        .repo
+        .cmd()
+        .args(["dump", "latest", &t.path("docs")])
+        .output()
+        .unwrap();
+    assert_success(&out, "dump DIR");
+    let entries = tar_entries(&out.stdout);
+    let names: Vec<&str> = entries.keys().map(String::as_str).collect();
+    assert_eq!(names, vec!["a.txt", "c.txt"]);
+    assert!(entries["a.txt"] == t.a_v2);
+    assert!(entries["c.txt"] == t.c);
+
+    // The whole source directory, and the tar is readable by tar(1) too.
+    let out = t
+        .repo
+        .cmd()
+        .args(["dump", "latest", &snap_path(&t.src)])
+        .output()
+        .unwrap();
+    assert_success(&out, "dump ROOT-DIR");
+    let entries = tar_entries(&out.stdout);
+    assert!(entries["img.bin"] == t.img);
+    assert!(entries["notes.txt"] == t.notes);
+    assert!(entries["docs/a.txt"] == t.a_v2);
+    let tar_file = t.repo.path().join("dump.tar");
+    fs::write(&tar_file, &out.stdout).unwrap();
+    let listed = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar_file)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", describe(&listed));
+    let mut listed: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![
+            "docs",
+            "docs/a.txt",
+            "docs/c.txt",
+            "img.bin",
+            "link",
+            "notes.txt"
+        ]
+    );
+}
+
+/// Regular files of a tar stream: name -> content (directories and links listed with no content).
+fn tar_entries(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut archive = tar::Archive::new(bytes);
+    for e in archive.entries().expect("a tar stream") {
+        let mut e = e.expect("a tar entry");
+        let name = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let mut data = Vec::new();
+        if e.header().entry_type().is_file() {
+            e.read_to_end(&mut data).unwrap();
+        }
+        out.insert(name, data);
+    }
+    out
+}
+
+#[test]
+fn stats_json_counts_snapshots_and_unique_bytes() {
+    let t = two_snapshots();
+    let s = t.repo.json(["stats"]);
+    assert_eq!(s["snapshots"], 2, "{s:#}");
+    let unique = s["unique_bytes"].as_u64().expect("unique_bytes");
+    let distinct_content =
+        t.a_v1.len() + t.a_v2.len() + t.b.len() + t.c.len() + t.notes.len() + t.img.len();
+    assert!(unique >= distinct_content as u64, "{s:#}");
+    // Unchanged files are stored once: far less than two full copies.
+    assert!(unique < 2 * (t.img.len() as u64), "{s:#}");
+}
+
+// ---------------------------------------------------------------------------
+// Keys
+
+fn keys(repo: &TestRepo, password_file: &Path) -> Vec<Value> {
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", password_file)
+        .args(["key", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "key list --json");
+    parse_json(&out.stdout).as_array().unwrap().clone()
+}
+
+fn current_key(keys: &[Value]) -> String {
+    let current: Vec<&Value> = keys.iter().filter(|k| k["current"] == true).collect();
+    assert_eq!(current.len(), 1, "exactly one key is in use: {keys:#?}");
+    current[0]["id"].as_str().unwrap().to_string()
+}
+
+fn opens_with(repo: &TestRepo, password_file: &Path) -> std::process::Output {
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", password_file)
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+#[test]
+fn key_add_list_remove_and_passwd() {
+    let repo = TestRepo::new();
+    let old = repo.password_file.clone();
+    let new = repo.password_file_with("new-password", "a second password");
+    let newer = repo.password_file_with("newer-password", "a third password");
+
+    let out = repo
+        .cmd()
+        .args(["key", "add", "--new-password-file"])
+        .arg(&new)
+        .args(FAST_KDF)
+        .output()
+        .unwrap();
+    assert_success(&out, "key add");
+    assert_success(&opens_with(&repo, &new), "open with the added password");
+    assert_success(&opens_with(&repo, &old), "open with the first password");
+
+    let listed = keys(&repo, &old);
+    assert_eq!(listed.len(), 2, "{listed:#?}");
+    let old_id = current_key(&listed);
+    let new_id = current_key(&keys(&repo, &new));
+    assert_ne!(old_id, new_id);
+
+    // Remove the old key while opened with the new one, by a prefix of its id.
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", &new)
+        .args(["key", "remove", &old_id[..12]])
+        .output()
+        .unwrap();
+    assert_success(&out, "key remove");
+    assert_exit(&opens_with(&repo, &old), 12, "open with a removed password");
+    let listed = keys(&repo, &new);
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(current_key(&listed), new_id);
+
+    // Change the password in use.
+    let out = repo
+        .cmd()
+        .env("REPRISE_PASSWORD_FILE", &new)
+        .args(["key", "passwd", "--new-password-file"])
+        .arg(&newer)
+        .args(FAST_KDF)
+        .output()
+        .unwrap();
+    assert_success(&out, "key passwd");
+    assert_exit(
+        &opens_with(&repo, &new),
+        12,
+        "open with the replaced password",
+    );
+    assert_success(&opens_with(&repo, &newer), "open with the changed password");
+    let listed = keys(&repo, &newer);
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_ne!(current_key(&listed), new_id);
+}
+
+#[test]
+fn removing_the_key_in_use_is_refused() {
+    let repo = TestRepo::new();
+    let second = repo.password_file_with("second", "second password");
+    let out = repo
+        .cmd()
+        .args(["key", "add", "--new-password-file"])
+        .arg(&second)
+        .args(FAST_KDF)
+        .output()
+        .unwrap();
+    assert_success(&out, "key add");
+    let in_use = current_key(&keys(&repo, &repo.password_file));
+    let out = repo
+        .cmd()
+        .args(["key", "remove", &in_use])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "key remove of the key in use");
+    assert!(stderr_of(&out).contains("refusing"), "{}", describe(&out));
+    assert_eq!(keys(&repo, &repo.password_file).len(), 2);
+    assert_success(&opens_with(&repo, &repo.password_file), "still opens");
+}
+
+// ---------------------------------------------------------------------------
+// Snapshot selectors
+
+/// Backs up `content` from standard input as /which.txt for `host`; returns the snapshot id.
+fn stdin_backup(repo: &TestRepo, host: &str, content: &str) -> String {
+    let out = repo
+        .cmd()
+        .args([
+            "backup",
+            "--json",
+            "--stdin",
+            "--stdin-filename",
+            "which.txt",
+            "--host",
+            host,
+        ])
+        .write_stdin(content.as_bytes().to_vec())
+        .output()
+        .unwrap();
+    assert_success(&out, "backup --stdin");
+    parse_json(&out.stdout)["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn dump_which(repo: &TestRepo, args: &[&str]) -> std::process::Output {
+    let out = repo
+        .cmd()
+        .arg("dump")
+        .args(args)
+        .arg("/which.txt")
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    out
+}
+
+#[test]
+fn snapshot_selectors_prefixes_latest_and_host_filters() {
+    let repo = TestRepo::new();
+    // 17 snapshots: two ids must share their first hex digit.
+    let mut made: Vec<(String, String)> = Vec::new();
+    for i in 0..17 {
+        let host = if i % 2 == 0 { "alpha" } else { "beta" };
+        let content = format!("{host}-{i}");
+        let id = stdin_backup(&repo, host, &content);
+        made.push((id, content));
+    }
+
+    // latest, and latest of each host.
+    let out = dump_which(&repo, &["latest"]);
+    assert_success(&out, "dump latest");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha-16");
+    let out = dump_which(&repo, &["latest", "--host", "beta"]);
+    assert_success(&out, "dump latest --host beta");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "beta-15");
+    let out = dump_which(&repo, &["latest", "--host", "alpha"]);
+    assert_success(&out, "dump latest --host alpha");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha-16");
+    let out = dump_which(&repo, &["latest", "--host", "gamma"]);
+    assert_exit(&out, 1, "latest of a host without snapshots");
+    assert!(
+        stderr_of(&out).contains("no snapshot"),
+        "{}",
+        describe(&out)
+    );
+
+    // Every snapshot by its shortest unique prefix, and by its full id.
+    for (id, content) in &made {
+        let len = (1..=id.len())
+            .find(|&n| made.iter().filter(|(o, _)| o.starts_with(&id[..n])).count() == 1)
+            .unwrap();
+        let out = dump_which(&repo, &[&id[..len]]);
+        assert_success(&out, &format!("dump by unique prefix {}", &id[..len]));
+        assert_eq!(&String::from_utf8_lossy(&out.stdout), content);
+        let out = dump_which(&repo, &[id]);
+        assert_success(&out, "dump by full id");
+        assert_eq!(&String::from_utf8_lossy(&out.stdout), content);
+    }
+
+    // An ambiguous prefix.
+    let ambiguous = (0..16u32)
+        .map(|d| char::from_digit(d, 16).unwrap().to_string())
+        .find(|p| {
+            made.iter()
+                .filter(|(id, _)| id.starts_with(p.as_str()))
+                .count()
+                > 1
+        })
+        .expect("17 ids share a first digit");
+    let out = dump_which(&repo, &[&ambiguous]);
+    assert_exit(&out, 1, "ambiguous prefix");
+    let err = stderr_of(&out);
+    assert!(err.contains("several snapshots"), "{}", describe(&out));
+    assert!(
+        err.contains(&format!("{ambiguous:?}")),
+        "{}",
+        describe(&out)
+    );
+
+    // Unknown prefixes.
+    let unknown = (0..=0xffffu32)
+        .map(|n| format!("{n:04x}"))
+        .find(|p| !made.iter().any(|(id, _)| id.starts_with(p.as_str())))
+        .unwrap();
+    for bad in [unknown.as_str(), "not-an-id"] {
+        let out = dump_which(&repo, &[bad]);
+        assert_exit(&out, 1, &format!("unknown selector {bad}"));
+        let err = stderr_of(&out);
+        assert!(err.contains("no snapshot matches"), "{}", describe(&out));
+        assert!(err.contains(bad), "{}", describe(&out));
+    }
+}
