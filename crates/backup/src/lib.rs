@@ -71,6 +71,22 @@ pub struct BackupOptions {
     pub force_read: bool,
 }
 
+impl BackupOptions {
+    /// Backs up `paths` for `hostname`, with no tags, no excludes, crossing
+    /// file systems, and skipping files the parent snapshot shows unchanged.
+    pub fn new(paths: Vec<PathBuf>, hostname: impl Into<String>) -> Self {
+        BackupOptions {
+            paths,
+            excludes: PathPatterns::default(),
+            one_file_system: false,
+            tags: Vec::new(),
+            hostname: hostname.into(),
+            stdin: None,
+            force_read: false,
+        }
+    }
+}
+
 /// The part of [`BackupOptions`] the walking threads share.
 pub(crate) struct WalkSettings {
     pub excludes: PathPatterns,

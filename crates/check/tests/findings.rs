@@ -1,6 +1,6 @@
 //! What `check` reports for repositories damaged or tampered with in known ways.
 
-use reprise_backup::{BackupOptions, BackupProgress, PathPatterns};
+use reprise_backup::{BackupOptions, BackupProgress};
 use reprise_check::{CheckOptions, CheckProgress, CheckReport, Severity};
 use reprise_crypto::KdfParams;
 use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};
@@ -9,18 +9,6 @@ use reprise_storage::{Backend, LocalBackend, ObjectKind};
 use std::path::Path;
 use std::sync::Arc;
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// A repository holding one snapshot of three files of random data.
 fn backed_up(tmp: &Path) -> (Arc<dyn Backend>, Repository) {
     let source = tmp.join("source");
@@ -28,7 +16,7 @@ fn backed_up(tmp: &Path) -> (Arc<dyn Backend>, Repository) {
     for i in 0..3u64 {
         std::fs::write(
             source.join(format!("f{i}.bin")),
-            pseudo_random(300_000, i + 1),
+            reprise_sample::random_bytes(300_000, i),
         )
         .unwrap();
     }
@@ -42,15 +30,7 @@ fn backed_up(tmp: &Path) -> (Arc<dyn Backend>, Repository) {
         ..InitOptions::default()
     };
     let repo = Repository::init(Arc::clone(&backend), b"pw", &options).unwrap();
-    let backup = BackupOptions {
-        paths: vec![source],
-        excludes: PathPatterns::default(),
-        one_file_system: false,
-        tags: vec![],
-        hostname: "h".into(),
-        stdin: None,
-        force_read: false,
-    };
+    let backup = BackupOptions::new(vec![source], "h");
     reprise_backup::run(&repo, backup, &BackupProgress::default()).unwrap();
     (backend, repo)
 }

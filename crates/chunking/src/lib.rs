@@ -130,18 +130,6 @@ mod tests {
         }
     }
 
-    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
-
     fn stream_all(data: &[u8], params: ChunkerParams, batch: usize) -> Vec<Vec<u8>> {
         let mut chunker = Chunker::new(data, params, batch);
         let mut out = Vec::new();
@@ -153,7 +141,7 @@ mod tests {
 
     #[test]
     fn streaming_cuts_match_whole_buffer_cuts() {
-        let data = pseudo_random(200_000, 3);
+        let data = reprise_sample::random_bytes(200_000, 3);
         let whole: Vec<Vec<u8>> = cut_all(&data, small())
             .into_iter()
             .map(|r| data[r].to_vec())
@@ -166,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_seed_changes_the_boundaries() {
-        let data = pseudo_random(100_000, 9);
+        let data = reprise_sample::random_bytes(100_000, 9);
         let other = ChunkerParams { seed: 8, ..small() };
         assert_ne!(cut_all(&data, small()), cut_all(&data, other));
     }
@@ -175,7 +163,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn boundaries_after_an_insertion_are_stable(seed in any::<u64>(), at in 0usize..50_000, insert in proptest::collection::vec(any::<u8>(), 1..100)) {
-            let data = pseudo_random(100_000, seed);
+            let data = reprise_sample::random_bytes(100_000, seed);
             let mut edited = data[..at].to_vec();
             edited.extend_from_slice(&insert);
             edited.extend_from_slice(&data[at..]);

@@ -43,16 +43,7 @@ fn reprise(repo: &Path, password_file: &Path) -> Command {
 }
 
 fn random_file(path: &Path, len: usize, seed: u64) {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(path, data).unwrap();
+    std::fs::write(path, reprise_sample::random_bytes(len, seed)).unwrap();
 }
 
 #[test]

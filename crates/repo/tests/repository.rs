@@ -31,17 +31,7 @@ fn new_repo() -> (tempfile::TempDir, Arc<dyn Backend>, Repository) {
 /// Incompressible blobs of 16 KiB, different for each `i`.
 fn blobs(n: usize) -> Vec<Vec<u8>> {
     (0..n)
-        .map(|i| {
-            let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            (0..16 * 1024)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        })
+        .map(|i| reprise_sample::random_bytes(16 * 1024, i as u64))
         .collect()
 }
 

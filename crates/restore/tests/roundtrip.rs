@@ -3,7 +3,7 @@
 //! targets, non-UTF-8 names).
 
 use proptest::prelude::*;
-use reprise_backup::{BackupOptions, BackupProgress, PathPatterns};
+use reprise_backup::{BackupOptions, BackupProgress};
 use reprise_crypto::KdfParams;
 use reprise_repo::walk::resolve;
 use reprise_repo::{InitOptions, Repository};
@@ -166,15 +166,7 @@ proptest! {
         let source = tmp.path().join("source");
         write(&source, &Entry::Dir { children, mode: 0o755 }, mtime);
         let repo = cheap_repo(&tmp.path().join("repo"));
-        let options = BackupOptions {
-            paths: vec![source.clone()],
-            excludes: PathPatterns::default(),
-            one_file_system: false,
-            tags: vec![],
-            hostname: "h".into(),
-            stdin: None,
-            force_read: false,
-        };
+        let options = BackupOptions::new(vec![source.clone()], "h");
         let report = reprise_backup::run(&repo, options, &BackupProgress::default()).unwrap();
         prop_assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         let node = resolve(&repo, &report.snapshot.tree, source.as_os_str().as_bytes()).unwrap().unwrap();
@@ -202,15 +194,7 @@ fn a_file_with_the_bytes_of_a_tree_restores() {
     std::fs::create_dir_all(source.join("empty")).unwrap();
     std::fs::write(source.join("looks-like-a-tree.json"), br#"{"nodes":[]}"#).unwrap();
     let repo = cheap_repo(&tmp.path().join("repo"));
-    let options = BackupOptions {
-        paths: vec![source.clone()],
-        excludes: PathPatterns::default(),
-        one_file_system: false,
-        tags: vec![],
-        hostname: "h".into(),
-        stdin: None,
-        force_read: false,
-    };
+    let options = BackupOptions::new(vec![source.clone()], "h");
     let report = reprise_backup::run(&repo, options, &BackupProgress::default()).unwrap();
     let node = resolve(&repo, &report.snapshot.tree, source.as_os_str().as_bytes())
         .unwrap()

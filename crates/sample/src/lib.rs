@@ -16,3 +16,12 @@ mod writer;
 
 pub use share::{generate_share, ShareSpec, ShareSummary};
 pub use workday::{simulate_workday, ChangeSummary};
+
+/// `len` incompressible bytes, the same for the same `seed`: test data for
+/// chunking, packs and damage, where only randomness matters.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = rng::derived_rng(seed, "random_bytes");
+    let mut out = vec![0u8; len];
+    rng.fill(&mut out);
+    out
+}

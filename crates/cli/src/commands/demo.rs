@@ -6,7 +6,7 @@
 use crate::cli::{DemoArgs, GlobalOptions};
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
-use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns};
+use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
 use reprise_check::{CheckOptions, CheckProgress};
 use reprise_repo::walk::resolve;
 use reprise_repo::{InitOptions, Repository};
@@ -49,15 +49,8 @@ impl Demo {
 }
 
 fn backup(repo: &Repository, share: &Path) -> Result<BackupReport> {
-    let options = BackupOptions {
-        paths: vec![share.to_path_buf()],
-        excludes: PathPatterns::default(),
-        one_file_system: false,
-        tags: vec!["demo".into()],
-        hostname: "mairie-saint-exemple".into(),
-        stdin: None,
-        force_read: false,
-    };
+    let mut options = BackupOptions::new(vec![share.to_path_buf()], "mairie-saint-exemple");
+    options.tags = vec!["demo".into()];
     Ok(reprise_backup::run(
         repo,
         options,
