@@ -116,11 +116,25 @@ impl MasterKey {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
+        self.seal_parts_into(aad, &[plaintext], out)
+    }
+
+    /// Seals the concatenation of `parts` as one plaintext, appending to
+    /// `out`: each byte is copied once, straight into place, then encrypted there.
+    pub fn seal_parts_into(
+        &self,
+        aad: &[u8],
+        parts: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(&mut nonce)?;
         let start = out.len();
+        out.reserve(NONCE_LEN + parts.iter().map(|p| p.len()).sum::<usize>() + TAG_LEN);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
+        for part in parts {
+            out.extend_from_slice(part);
+        }
         let body = &mut out[start + NONCE_LEN..];
         let tag = self
             .cipher()

@@ -56,11 +56,53 @@ fn compression_pays(raw_len: usize, compressed_len: usize) -> bool {
 /// Largest plaintext a blob may have (a tree of a huge directory included).
 pub const BLOB_RAW_LEN_MAX: usize = 1 << 30;
 
+/// Payloads up to this size are always tried with zstd; larger ones are
+/// first measured on samples (see [`samples_compress`]).
+const SAMPLE_FREE_LEN: usize = 64 * 1024;
+const SAMPLE_LEN: usize = 16 * 1024;
+
 fn aad(blob_type: BlobType, id: &BlobId) -> [u8; 33] {
     let mut aad = [0u8; 33];
     aad[0] = blob_type.to_byte();
     aad[1..].copy_from_slice(id.as_bytes());
     aad
+}
+
+thread_local! {
+    /// One zstd context per thread and level: creating a context costs more
+    /// than compressing a small file.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+    static COMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Compresses `data` into `out` (cleared first) with this thread's context.
+fn compress_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> bool {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = zstd::bulk::Compressor::new(level).ok().map(|c| (level, c));
+        }
+        let Some((_, compressor)) = slot.as_mut() else {
+            return false;
+        };
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(data.len()));
+        compressor.compress_to_buffer(data, out).is_ok()
+    })
+}
+
+/// Whether a large payload is worth compressing, measured on three samples
+/// (start, middle, end) at the fastest level: photos, archives and
+/// encrypted files are recognised by their bytes, not their names, without
+/// spending a full compression pass on them.
+fn samples_compress(data: &[u8]) -> bool {
+    let mut sample = Vec::with_capacity(3 * SAMPLE_LEN);
+    for start in [0, data.len() / 2 - SAMPLE_LEN / 2, data.len() - SAMPLE_LEN] {
+        sample.extend_from_slice(data.get(start..start + SAMPLE_LEN).unwrap_or_default());
+    }
+    let mut out = Vec::new();
+    compress_into(&sample, 1, &mut out) && compression_pays(sample.len(), out.len())
 }
 
 /// Compresses `data` when that pays and seals it, appending the sealed frame to `out`.
@@ -74,25 +116,23 @@ pub fn seal_blob(
     out: &mut Vec<u8>,
 ) -> Result<usize, FormatError> {
     let start = out.len();
-    let compressed = zstd::bulk::compress(data, zstd_level).ok();
-    let mut frame;
-    match compressed {
-        Some(c) if compression_pays(data.len(), c.len()) => {
-            frame = Vec::with_capacity(c.len() + 1);
-            frame.push(Compression::Zstd as u8);
-            frame.extend_from_slice(&c);
+    let aad = aad(blob_type, id);
+    let try_zstd = data.len() <= SAMPLE_FREE_LEN || samples_compress(data);
+    let sealed = COMPRESSED.with(|cell| {
+        let mut compressed = cell.borrow_mut();
+        if try_zstd
+            && compress_into(data, zstd_level, &mut compressed)
+            && compression_pays(data.len(), compressed.len())
+        {
+            key.seal_parts_into(&aad, &[&[Compression::Zstd as u8], &compressed], out)
+        } else {
+            key.seal_parts_into(&aad, &[&[Compression::None as u8], data], out)
         }
-        _ => {
-            frame = Vec::with_capacity(data.len() + 1);
-            frame.push(Compression::None as u8);
-            frame.extend_from_slice(data);
-        }
-    }
-    key.seal_into(&aad(blob_type, id), &frame, out)
-        .map_err(|source| FormatError::Sealed {
-            what: "blob",
-            source,
-        })?;
+    });
+    sealed.map_err(|source| FormatError::Sealed {
+        what: "blob",
+        source,
+    })?;
     Ok(out.len() - start)
 }
 
