@@ -76,6 +76,24 @@ thread_local! {
     static COMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Decompresses with this thread's context, into at most `capacity` bytes.
+fn decompress(payload: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(payload, capacity),
+            None => zstd::bulk::decompress(payload, capacity),
+        }
+    })
+}
+
 /// Compresses `data` into `out` (cleared first) with this thread's context.
 fn compress_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> bool {
     COMPRESSOR.with(|cell| {
@@ -162,7 +180,7 @@ pub fn open_blob(
         .ok_or_else(|| FormatError::malformed("blob", "empty frame"))?;
     match kind {
         0 => Ok(payload.to_vec()),
-        1 => zstd::bulk::decompress(payload, raw_len)
+        1 => decompress(payload, raw_len)
             .map_err(|e| FormatError::malformed("blob", format!("zstd: {e}"))),
         other => Err(FormatError::malformed(
             "blob",

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use reprise_format::{BlobId, BlobType};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A chunk of the file and where it goes.
 struct Placed {
@@ -59,22 +59,26 @@ pub(crate) fn restore_file(shared: &Shared, entry: &PlannedEntry) {
             .fetch_add(size, Ordering::Relaxed);
         return;
     }
-    if let Err(message) = write_content(shared, entry, existing) {
-        shared.fail(&entry.path, message);
-        return;
-    }
-    if let Err(e) = metadata::apply(&entry.path, &entry.node, shared.as_root) {
+    let file = match write_content(shared, entry, existing) {
+        Ok(file) => file,
+        Err(message) => {
+            shared.fail(&entry.path, message);
+            return;
+        }
+    };
+    if let Err(e) = metadata::apply_to_file(&file, &entry.node, shared.as_root) {
         shared.fail(&entry.path, format!("cannot set metadata: {e}"));
     }
     shared.restored.fetch_add(1, Ordering::Relaxed);
     shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Writes the content and returns the open file, for its metadata.
 fn write_content(
     shared: &Shared,
     entry: &PlannedEntry,
     existing: Option<std::fs::Metadata>,
-) -> Result<(), String> {
+) -> Result<File, String> {
     let existing_len = match &existing {
         Some(m) if m.is_file() => m.len(),
         Some(m) if m.is_dir() => return Err("a directory is in the way".into()),
@@ -92,27 +96,40 @@ fn write_content(
         .truncate(false)
         .open(&entry.path)
         .map_err(|e| format!("cannot create: {e}"))?;
-    let write = |c: &Placed| write_chunk(shared, &file, c, existing_len);
+    let covered_end = AtomicU64::new(0);
+    let write = |c: &Placed| write_chunk(shared, &file, c, existing_len, &covered_end);
     if chunks.len() > 1 {
         chunks.par_iter().try_for_each(write)?;
     } else {
         chunks.iter().try_for_each(write)?;
     }
-    file.set_len(entry.node.size)
-        .map_err(|e| format!("cannot set length: {e}"))
+    // The length is already right when the last byte was written over a
+    // file no longer than the snapshot's; otherwise (a hole at the end, or
+    // a longer old file) it is set explicitly.
+    let size = entry.node.size;
+    if existing_len > size || covered_end.into_inner() != size {
+        file.set_len(size)
+            .map_err(|e| format!("cannot set length: {e}"))?;
+    }
+    Ok(file)
 }
 
+/// Writes one chunk unless the file already holds it; `covered_end` tracks
+/// the end of the furthest chunk whose bytes are now in the file.
 fn write_chunk(
     shared: &Shared,
     file: &File,
     chunk: &Placed,
     existing_len: u64,
+    covered_end: &AtomicU64,
 ) -> Result<(), String> {
     shared
         .progress
         .bytes_done
         .fetch_add(chunk.len, Ordering::Relaxed);
-    if chunk.offset + chunk.len <= existing_len && same_content(shared, file, chunk) {
+    let end = chunk.offset + chunk.len;
+    if end <= existing_len && same_content(shared, file, chunk) {
+        covered_end.fetch_max(end, Ordering::Relaxed);
         return Ok(());
     }
     let data = shared
@@ -125,6 +142,7 @@ fn write_chunk(
     }
     file.write_all_at(&data, chunk.offset)
         .map_err(|e| format!("write error: {e}"))?;
+    covered_end.fetch_max(end, Ordering::Relaxed);
     shared
         .bytes_written
         .fetch_add(data.len() as u64, Ordering::Relaxed);

@@ -31,11 +31,7 @@ pub(crate) fn apply(path: &Path, node: &Node, as_root: bool) -> io::Result<()> {
     for x in &node.xattrs {
         let name = std::ffi::OsStr::from_bytes(x.name.as_bytes());
         if let Err(e) = xattr::set(path, name, &x.value) {
-            // Without privileges, the security and trusted namespaces are refused:
-            // that is expected and not worth failing the file for.
-            let privileged = x.name.as_bytes().starts_with(b"security.")
-                || x.name.as_bytes().starts_with(b"trusted.");
-            if as_root || !privileged {
+            if as_root || !is_privileged_xattr(x.name.as_bytes()) {
                 return Err(io::Error::new(
                     e.kind(),
                     format!("xattr {}: {e}", x.name.display()),
@@ -44,6 +40,38 @@ pub(crate) fn apply(path: &Path, node: &Node, as_root: bool) -> io::Result<()> {
         }
     }
     filetime::set_symlink_file_times(path, file_time(node.atime_ns), file_time(node.mtime_ns))
+}
+
+/// Like [`apply`] for a regular file already open, through its descriptor:
+/// no path lookups.
+pub(crate) fn apply_to_file(file: &std::fs::File, node: &Node, as_root: bool) -> io::Result<()> {
+    use xattr::FileExt;
+    if as_root {
+        std::os::unix::fs::fchown(file, Some(node.uid), Some(node.gid))?;
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(node.mode))?;
+    for x in &node.xattrs {
+        let name = std::ffi::OsStr::from_bytes(x.name.as_bytes());
+        if let Err(e) = file.set_xattr(name, &x.value) {
+            if as_root || !is_privileged_xattr(x.name.as_bytes()) {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("xattr {}: {e}", x.name.display()),
+                ));
+            }
+        }
+    }
+    filetime::set_file_handle_times(
+        file,
+        Some(file_time(node.atime_ns)),
+        Some(file_time(node.mtime_ns)),
+    )
+}
+
+/// Without privileges, the security and trusted namespaces are refused:
+/// that is expected and not worth failing the file for.
+fn is_privileged_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"security.") || name.starts_with(b"trusted.")
 }
 
 /// Creates a directory, replacing a non-directory in its way.

@@ -13,16 +13,28 @@
 //! A crash leaves at worst a stray file in `tmp/`, never a partial object.
 
 use crate::{validate_name, Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// A repository in a local directory.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     root: PathBuf,
+    /// Open pack files and their sizes: a restore reads many small blobs
+    /// from each pack in turn, and an open and an fstat per blob would cost
+    /// more than the read. Objects never change, so a handle never goes stale.
+    open_packs: Arc<Mutex<HashMap<String, OpenPack>>>,
 }
+
+/// An open pack file and its size.
+type OpenPack = (Arc<File>, u64);
+
+/// Enough handles for the packs a parallel restore is reading at once.
+const OPEN_PACKS_MAX: usize = 64;
 
 fn io_err(path: &Path, source: io::Error) -> StorageError {
     match source.kind() {
@@ -38,7 +50,10 @@ fn io_err(path: &Path, source: io::Error) -> StorageError {
 
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalBackend { root: root.into() }
+        LocalBackend {
+            root: root.into(),
+            open_packs: Arc::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -95,6 +110,32 @@ impl LocalBackend {
         } else {
             io_err(path, e)
         }
+    }
+
+    /// Opens an object for ranged reads, through the handle cache for packs.
+    fn open_with_size(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        path: &Path,
+    ) -> Result<(Arc<File>, u64)> {
+        if kind == ObjectKind::Pack {
+            let cache = self.open_packs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((file, size)) = cache.get(name) {
+                return Ok((Arc::clone(file), *size));
+            }
+        }
+        let file = File::open(path).map_err(|e| self.map_read_err(kind, name, path, e))?;
+        let size = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let file = Arc::new(file);
+        if kind == ObjectKind::Pack {
+            let mut cache = self.open_packs.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= OPEN_PACKS_MAX {
+                cache.clear();
+            }
+            cache.insert(name.to_string(), (Arc::clone(&file), size));
+        }
+        Ok((file, size))
     }
 
     fn temp_path(&self) -> Result<PathBuf> {
@@ -198,10 +239,9 @@ impl Backend for LocalBackend {
 
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         let path = self.path_of(kind, name)?;
-        let file = File::open(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        let (file, size) = self.open_with_size(kind, name, &path)?;
         // Check the object's real size before allocating: `len` may come from
         // a forged index entry.
-        let size = file.metadata().map_err(|e| io_err(&path, e))?.len();
         if offset.checked_add(len).is_none_or(|end| end > size) {
             return Err(StorageError::ShortRead {
                 kind,
@@ -259,6 +299,12 @@ impl Backend for LocalBackend {
 
     fn remove(&self, kind: ObjectKind, name: &str) -> Result<()> {
         let path = self.path_of(kind, name)?;
+        if kind == ObjectKind::Pack {
+            self.open_packs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+        }
         fs::remove_file(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
         let dir = path.parent().unwrap_or(&self.root);
         sync_dir(dir).map_err(|e| io_err(dir, e))
