@@ -3,7 +3,7 @@
 //! [`BlobSaver`] is shared by all the threads of a backup. Each thread seals
 //! its blob on its own (the expensive part) and only takes a lock to append
 //! the sealed bytes to the pack being filled. Full packs go through a
-//! bounded channel to one uploader thread, so at most a few packs are held
+//! bounded channel to two uploader threads, so at most a few packs are held
 //! in memory whatever the size of the backup. Data and trees go to separate
 //! packs so that the trees of a snapshot sit together.
 
@@ -19,8 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Packs waiting for upload: enough to keep the uploader busy, few enough to bound memory.
-const UPLOAD_QUEUE_PACKS: usize = 2;
+/// Packs waiting for upload: enough to keep the uploaders busy, few enough to bound memory.
+const UPLOAD_QUEUE_PACKS: usize = 1;
+/// Uploaders working at once, so that one pack's fsync (or network round
+/// trip) overlaps the next pack's write.
+const UPLOAD_THREADS: usize = 2;
 /// Index files are split so no single one grows without bound.
 const INDEX_PACKS_MAX: usize = 4096;
 
@@ -54,7 +57,7 @@ pub struct BlobSaver<'r> {
     data_pack: Mutex<PackBuilder>,
     tree_pack: Mutex<PackBuilder>,
     queue: Option<Sender<FinishedPack>>,
-    uploader: Option<JoinHandle<Vec<IndexPack>>>,
+    uploaders: Vec<JoinHandle<Vec<IndexPack>>>,
     upload_error: Arc<Mutex<Option<RepoError>>>,
     blobs_added: AtomicU64,
     raw_bytes_added: AtomicU64,
@@ -66,18 +69,23 @@ impl<'r> BlobSaver<'r> {
         let backend = repo.shared_backend();
         let (tx, rx) = bounded(UPLOAD_QUEUE_PACKS);
         let upload_error = Arc::new(Mutex::new(None));
-        let err = Arc::clone(&upload_error);
-        let uploader = std::thread::Builder::new()
-            .name("reprise-upload".into())
-            .spawn(move || upload_packs(backend, rx, err))
-            .ok();
+        let uploaders = (0..UPLOAD_THREADS)
+            .filter_map(|i| {
+                let (backend, rx, err) =
+                    (Arc::clone(&backend), rx.clone(), Arc::clone(&upload_error));
+                std::thread::Builder::new()
+                    .name(format!("reprise-upload-{i}"))
+                    .spawn(move || upload_packs(backend, rx, err))
+                    .ok()
+            })
+            .collect();
         BlobSaver {
             repo,
             claimed: Mutex::new(HashSet::new()),
             data_pack: Mutex::new(PackBuilder::default()),
             tree_pack: Mutex::new(PackBuilder::default()),
             queue: Some(tx),
-            uploader,
+            uploaders,
             upload_error,
             blobs_added: AtomicU64::new(0),
             raw_bytes_added: AtomicU64::new(0),
@@ -218,16 +226,20 @@ impl<'r> BlobSaver<'r> {
             }
         }
         self.queue = None;
-        // Without the uploader's own account of what it stored, nothing may be
-        // declared durable: a snapshot would reference packs never written.
-        let uploaded = self
-            .uploader
-            .take()
-            .ok_or_else(|| {
-                RepoError::UploadFailed("the upload thread could not be started".into())
-            })?
-            .join()
-            .map_err(|_| RepoError::UploadFailed("the upload thread crashed".into()))?;
+        // Without the uploaders' own account of what they stored, nothing may
+        // be declared durable: a snapshot would reference packs never written.
+        if self.uploaders.is_empty() {
+            return Err(RepoError::UploadFailed(
+                "no upload thread could be started".into(),
+            ));
+        }
+        let mut uploaded = Vec::new();
+        for handle in std::mem::take(&mut self.uploaders) {
+            let packs = handle
+                .join()
+                .map_err(|_| RepoError::UploadFailed("an upload thread crashed".into()))?;
+            uploaded.extend(packs);
+        }
         self.check_upload_error()?;
         let mut stats = self.stats();
         stats.packs_written = uploaded.len() as u64;
@@ -247,7 +259,7 @@ impl Drop for BlobSaver<'_> {
     fn drop(&mut self) {
         // Close the queue so the uploader ends even when finish() was not reached.
         self.queue = None;
-        if let Some(handle) = self.uploader.take() {
+        for handle in std::mem::take(&mut self.uploaders) {
             let _ = handle.join();
         }
     }
