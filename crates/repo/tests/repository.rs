@@ -197,9 +197,9 @@ fn a_failed_pack_write_fails_the_save_and_leaves_the_repository_readable() {
         let report = reopened.load_index().unwrap();
         assert!(reopened.read_blob(BlobType::Data, &before[1]).is_ok());
         if fault == Fault::Torn {
-            assert_eq!(
-                report.damaged_packs.len(),
-                1,
+            // Each uploader may have torn one pack before the error stopped them.
+            assert!(
+                !report.damaged_packs.is_empty(),
                 "the torn pack must be reported"
             );
         }
