@@ -17,9 +17,18 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-const WHOLE_READ_MAX: u64 = 16 * 1024 * 1024;
+/// Files up to the default maximum chunk size are read whole.
+const WHOLE_READ_MAX: u64 = 8 * 1024 * 1024;
+/// Largest read buffer a thread keeps between files.
+const RETAINED_BUFFER_MAX: usize = 1024 * 1024;
 /// Read-ahead for large files: several average chunks per parallel batch.
-const BATCH_BYTES: usize = 32 * 1024 * 1024;
+const BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// The buffer small files are read into, kept per thread: a share is
+    /// mostly small files, and a fresh buffer each would cost page faults.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// The chunks of some content (or the repository error that stopped saving
 /// them), and how many bytes were read.
@@ -109,9 +118,27 @@ pub(crate) fn save_content(
     Ok(Some((content, len)))
 }
 
-fn read_whole(ctx: &Context, mut file: File, size_hint: u64) -> std::io::Result<SavedContent> {
-    let mut data = Vec::with_capacity(size_hint as usize);
-    file.read_to_end(&mut data)?;
+fn read_whole(ctx: &Context, file: File, size_hint: u64) -> std::io::Result<SavedContent> {
+    // Taken out of the thread-local for the duration: while this thread
+    // waits for the chunks to be saved, rayon may run another file here.
+    let mut data = READ_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let result = read_and_save(ctx, file, size_hint, &mut data);
+    // Keep only a small buffer: a rare large file should not pin memory.
+    if data.capacity() <= RETAINED_BUFFER_MAX {
+        data.clear();
+        READ_BUFFER.with(|b| *b.borrow_mut() = data);
+    }
+    result
+}
+
+fn read_and_save(
+    ctx: &Context,
+    mut file: File,
+    size_hint: u64,
+    data: &mut Vec<u8>,
+) -> std::io::Result<SavedContent> {
+    data.reserve(size_hint as usize);
+    file.read_to_end(data)?;
     ctx.counters
         .bytes_read
         .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -124,9 +151,9 @@ fn read_whole(ctx: &Context, mut file: File, size_hint: u64) -> std::io::Result<
     } else if data.len() <= params.min_size {
         std::iter::once(0..data.len()).collect()
     } else {
-        cut_all(&data, params)
+        cut_all(data, params)
     };
-    Ok((save_ranges(ctx, &data, ranges), data.len() as u64))
+    Ok((save_ranges(ctx, data, ranges), data.len() as u64))
 }
 
 /// Chunks and saves a stream; returns its chunk ids and length.

@@ -15,7 +15,22 @@ mod repo_open;
 
 use clap::Parser;
 
+/// Keeps the allocator from hoarding memory. reprise moves data in buffers
+/// of a few MiB; glibc raises its mmap threshold each time such a buffer is
+/// freed, after which large buffers come from arenas that never shrink, and
+/// it adds an arena per thread. A fixed threshold returns every large buffer
+/// to the system when freed, and two arenas suffice for a few threads.
+fn bound_allocator_memory() {
+    // SAFETY: mallopt only adjusts glibc's tunables; it is called before any
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    bound_allocator_memory();
     let args = cli::Cli::parse();
     let code = match commands::dispatch(&args) {
         Ok(code) => code,

@@ -60,6 +60,8 @@ pub const BLOB_RAW_LEN_MAX: usize = 1 << 30;
 /// first measured on samples (see [`samples_compress`]).
 const SAMPLE_FREE_LEN: usize = 64 * 1024;
 const SAMPLE_LEN: usize = 16 * 1024;
+/// Largest compression buffer a thread keeps between blobs.
+const RETAINED_BUFFER_MAX: usize = 1024 * 1024;
 
 fn aad(blob_type: BlobType, id: &BlobId) -> [u8; 33] {
     let mut aad = [0u8; 33];
@@ -138,14 +140,19 @@ pub fn seal_blob(
     let try_zstd = data.len() <= SAMPLE_FREE_LEN || samples_compress(data);
     let sealed = COMPRESSED.with(|cell| {
         let mut compressed = cell.borrow_mut();
-        if try_zstd
+        let result = if try_zstd
             && compress_into(data, zstd_level, &mut compressed)
             && compression_pays(data.len(), compressed.len())
         {
             key.seal_parts_into(&aad, &[&[Compression::Zstd as u8], &compressed], out)
         } else {
             key.seal_parts_into(&aad, &[&[Compression::None as u8], data], out)
+        };
+        // Keep only a small buffer: a rare large chunk should not pin memory.
+        if compressed.capacity() > RETAINED_BUFFER_MAX {
+            *compressed = Vec::new();
         }
+        result
     });
     sealed.map_err(|source| FormatError::Sealed {
         what: "blob",

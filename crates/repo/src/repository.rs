@@ -25,7 +25,9 @@ impl Default for InitOptions {
         InitOptions {
             kdf: KdfParams::default(),
             zstd_level: 3,
-            pack_size_target: 16 * 1024 * 1024,
+            // Four packs are in memory at once during a backup (one filling,
+            // one queued, two uploading): 8 MiB keeps that near 32 MiB.
+            pack_size_target: 8 * 1024 * 1024,
             chunk_min_avg_max: (c.min_size, c.avg_size, c.max_size),
         }
     }

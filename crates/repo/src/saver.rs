@@ -58,6 +58,9 @@ pub struct BlobSaver<'r> {
     tree_pack: Mutex<PackBuilder>,
     queue: Option<Sender<FinishedPack>>,
     uploaders: Vec<JoinHandle<Vec<IndexPack>>>,
+    /// Buffers of uploaded packs, handed back for the next packs: without
+    /// this every pack is a fresh multi-MiB allocation, paid in page faults.
+    spare_buffers: Receiver<Vec<u8>>,
     upload_error: Arc<Mutex<Option<RepoError>>>,
     blobs_added: AtomicU64,
     raw_bytes_added: AtomicU64,
@@ -69,13 +72,15 @@ impl<'r> BlobSaver<'r> {
         let backend = repo.shared_backend();
         let (tx, rx) = bounded(UPLOAD_QUEUE_PACKS);
         let upload_error = Arc::new(Mutex::new(None));
+        let (spare_tx, spare_rx) = bounded(UPLOAD_THREADS + UPLOAD_QUEUE_PACKS);
         let uploaders = (0..UPLOAD_THREADS)
             .filter_map(|i| {
                 let (backend, rx, err) =
                     (Arc::clone(&backend), rx.clone(), Arc::clone(&upload_error));
+                let spare = spare_tx.clone();
                 std::thread::Builder::new()
                     .name(format!("reprise-upload-{i}"))
-                    .spawn(move || upload_packs(backend, rx, err))
+                    .spawn(move || upload_packs(backend, rx, spare, err))
                     .ok()
             })
             .collect();
@@ -86,6 +91,7 @@ impl<'r> BlobSaver<'r> {
             tree_pack: Mutex::new(PackBuilder::default()),
             queue: Some(tx),
             uploaders,
+            spare_buffers: spare_rx,
             upload_error,
             blobs_added: AtomicU64::new(0),
             raw_bytes_added: AtomicU64::new(0),
@@ -147,6 +153,10 @@ impl<'r> BlobSaver<'r> {
             BlobType::Tree => &self.tree_pack,
         };
         let mut pack = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if pack.bytes.capacity() == 0 {
+            pack.bytes = self.spare_buffers.try_recv().unwrap_or_default();
+            pack.bytes.clear();
+        }
         let offset = pack.bytes.len();
         pack.bytes.extend_from_slice(sealed);
         pack.header.entries.push(PackEntry {
@@ -268,6 +278,7 @@ impl Drop for BlobSaver<'_> {
 fn upload_packs(
     backend: Arc<dyn Backend>,
     rx: Receiver<FinishedPack>,
+    spare: Sender<Vec<u8>>,
     error: Arc<Mutex<Option<RepoError>>>,
 ) -> Vec<IndexPack> {
     let mut done = Vec::new();
@@ -282,6 +293,8 @@ fn upload_packs(
             }),
             Err(e) => *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into()),
         }
+        // A full pool just drops the buffer.
+        let _ = spare.try_send(pack.bytes);
     }
     done
 }
