@@ -6,6 +6,7 @@
 //! and compressibility.
 
 mod calendar;
+mod documents;
 mod formats;
 mod rng;
 mod sections;
@@ -14,6 +15,7 @@ mod words;
 mod workday;
 mod writer;
 
+pub use documents::{document, grow_dump, DocumentKind, DATABASE_DUMP_PATH};
 pub use share::{generate_share, ShareSpec, ShareSummary};
 pub use workday::{simulate_workday, ChangeSummary};
 
