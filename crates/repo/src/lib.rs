@@ -34,7 +34,7 @@ mod snapshots;
 pub mod walk;
 
 pub use error::RepoError;
-pub use index::{BlobLocation, Index, IndexLoadReport};
+pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, KeyInfo};
 pub use patterns::{PathPatterns, PatternError};
 pub use repository::{InitOptions, Repository};

@@ -24,6 +24,9 @@ struct Stats {
     snapshots_total_bytes: u64,
     compression_ratio: f64,
     dedup_ratio: f64,
+    /// Memory the in-memory index takes for the blobs (a sorted table).
+    index_bytes_per_blob: u64,
+    index_memory_bytes: u64,
 }
 
 pub fn run(g: &GlobalOptions) -> Result<u8> {
@@ -53,6 +56,8 @@ pub fn run(g: &GlobalOptions) -> Result<u8> {
         s.unique_bytes += loc.raw_len as u64;
         s.stored_bytes += loc.sealed_len as u64;
     }
+    s.index_bytes_per_blob = reprise_repo::INDEX_BYTES_PER_BLOB as u64;
+    s.index_memory_bytes = (s.data_blobs + s.tree_blobs) * s.index_bytes_per_blob;
     s.compression_ratio = ratio(s.unique_bytes, s.stored_bytes);
     s.dedup_ratio = ratio(s.snapshots_total_bytes, s.unique_data_bytes);
     if g.json {
@@ -78,6 +83,11 @@ pub fn run(g: &GlobalOptions) -> Result<u8> {
     );
     println!("compression ratio:     {:.2}x", s.compression_ratio);
     println!("deduplication ratio:   {:.2}x", s.dedup_ratio);
+    println!(
+        "index in memory:       {} ({} bytes a blob)",
+        output::bytes(s.index_memory_bytes),
+        s.index_bytes_per_blob
+    );
     Ok(exit::OK)
 }
 
