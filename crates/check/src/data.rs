@@ -124,10 +124,31 @@ fn as_entry(id: &BlobId, loc: &BlobLocation) -> PackEntry {
     }
 }
 
+thread_local! {
+    /// One pack buffer per thread: packs are read one after another, and a
+    /// fresh multi-MiB buffer each time would cost a page fault per 4 KiB.
+    static PACK_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn check_pack(repo: &Repository, pack: &PackId, expected: &[(BlobId, BlobLocation)]) -> PackResult {
+    let mut buffer = PACK_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let result = check_pack_in(repo, pack, expected, &mut buffer);
+    PACK_BUFFER.with(|b| *b.borrow_mut() = buffer);
+    result
+}
+
+fn check_pack_in(
+    repo: &Repository,
+    pack: &PackId,
+    expected: &[(BlobId, BlobLocation)],
+    buffer: &mut Vec<u8>,
+) -> PackResult {
     let mut result = PackResult::default();
-    let bytes = match repo.backend().read(ObjectKind::Pack, &pack.to_hex()) {
-        Ok(b) => b,
+    let bytes: &[u8] = match repo
+        .backend()
+        .read_into(ObjectKind::Pack, &pack.to_hex(), buffer)
+    {
+        Ok(()) => buffer,
         Err(e) => {
             result.findings.push(pack_finding(
                 Severity::Error,
@@ -142,7 +163,7 @@ fn check_pack(repo: &Repository, pack: &PackId, expected: &[(BlobId, BlobLocatio
             return result;
         }
     };
-    if reprise_crypto::storage_hash(&bytes) != *pack.as_bytes() {
+    if reprise_crypto::storage_hash(bytes) != *pack.as_bytes() {
         result.findings.push(pack_finding(
             Severity::Error,
             "pack_damaged",
@@ -150,7 +171,7 @@ fn check_pack(repo: &Repository, pack: &PackId, expected: &[(BlobId, BlobLocatio
             "content does not match its name: the pack was modified after it was written",
         ));
     }
-    let entries: Vec<PackEntry> = match PackHeader::from_pack_bytes(repo.key(), &bytes) {
+    let entries: Vec<PackEntry> = match PackHeader::from_pack_bytes(repo.key(), bytes) {
         Ok(header) => {
             for (id, loc) in expected {
                 if !header.entries.contains(&as_entry(id, loc)) {
@@ -179,7 +200,7 @@ fn check_pack(repo: &Repository, pack: &PackId, expected: &[(BlobId, BlobLocatio
         }
     };
     for e in &entries {
-        match verify_entry(repo, pack, &bytes, e) {
+        match verify_entry(repo, pack, bytes, e) {
             Ok(()) => result.good.push(e.id),
             Err(reason) => result.bad.push((e.id, reason)),
         }

@@ -80,7 +80,7 @@ pub struct InitArgs {
     #[command(flatten)]
     pub kdf: KdfArgs,
     /// zstd level for compressible data (1 fastest .. 19 smallest)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub compression_level: i32,
 }
 

@@ -176,17 +176,21 @@ pub fn open_blob(
             format!("raw length {raw_len} too large"),
         ));
     }
-    let frame = key
-        .open(&aad(blob_type, id), sealed)
-        .map_err(|source| FormatError::Sealed {
-            what: "blob",
-            source,
-        })?;
+    let mut frame =
+        key.open(&aad(blob_type, id), sealed)
+            .map_err(|source| FormatError::Sealed {
+                what: "blob",
+                source,
+            })?;
     let (&kind, payload) = frame
         .split_first()
         .ok_or_else(|| FormatError::malformed("blob", "empty frame"))?;
     match kind {
-        0 => Ok(payload.to_vec()),
+        0 => {
+            // The decrypted buffer becomes the blob: no second allocation.
+            frame.drain(..1);
+            Ok(frame)
+        }
         1 => decompress(payload, raw_len)
             .map_err(|e| FormatError::malformed("blob", format!("zstd: {e}"))),
         other => Err(FormatError::malformed(

@@ -24,7 +24,7 @@ impl Default for InitOptions {
         let c = ChunkerConfig::default_with_seed(0);
         InitOptions {
             kdf: KdfParams::default(),
-            zstd_level: 3,
+            zstd_level: 1,
             // Four packs are in memory at once during a backup (one filling,
             // one queued, two uploading): 8 MiB keeps that near 32 MiB.
             pack_size_target: 8 * 1024 * 1024,

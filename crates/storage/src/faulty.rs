@@ -53,6 +53,9 @@ impl Backend for FaultyBackend {
     fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>> {
         self.inner.read(kind, name)
     }
+    fn read_into(&self, kind: ObjectKind, name: &str, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.read_into(kind, name, buf)
+    }
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         self.inner.read_range(kind, name, offset, len)
     }

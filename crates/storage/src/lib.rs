@@ -116,6 +116,13 @@ pub trait Backend: Send + Sync {
 
     fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>>;
 
+    /// Reads a whole object into `buf` (cleared first), so a caller reading
+    /// many large objects can reuse one buffer.
+    fn read_into(&self, kind: ObjectKind, name: &str, buf: &mut Vec<u8>) -> Result<()> {
+        *buf = self.read(kind, name)?;
+        Ok(())
+    }
+
     /// `len` bytes at `offset`; fails rather than returning fewer.
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
 

@@ -237,6 +237,15 @@ impl Backend for LocalBackend {
         fs::read(&path).map_err(|e| self.map_read_err(kind, name, &path, e))
     }
 
+    fn read_into(&self, kind: ObjectKind, name: &str, buf: &mut Vec<u8>) -> Result<()> {
+        use std::io::Read;
+        let path = self.path_of(kind, name)?;
+        let mut file = File::open(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        buf.clear();
+        file.read_to_end(buf).map_err(|e| io_err(&path, e))?;
+        Ok(())
+    }
+
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         let path = self.path_of(kind, name)?;
         let (file, size) = self.open_with_size(kind, name, &path)?;
