@@ -309,7 +309,7 @@ pub fn run(
         tree,
         paths: path_strings,
         hostname: options.hostname.clone(),
-        username: metadata::current_username(),
+        username: reprise_repo::username(),
         uid: process_uid(),
         gid: process_gid(),
         tags: options.tags.clone(),

@@ -66,10 +66,6 @@ fn lookup_group(gid: u32) -> Option<String> {
     )
 }
 
-pub(crate) fn current_username() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-}
-
 pub(crate) fn kind_of(meta: &Metadata) -> NodeKind {
     let t = meta.file_type();
     if t.is_dir() {

@@ -5,13 +5,13 @@
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use fastrand::Rng;
-use reprise_sample::{document, grow_dump, DocumentKind, DATABASE_DUMP_PATH};
+use reprise_sample::{append, document, grow_dump, DocumentKind, DATABASE_DUMP_PATH};
 
 use crate::layout::request_for;
 use crate::tree::{derived_rng, regular_files, MARKER};
@@ -106,14 +106,6 @@ fn is_text(extension: &str) -> bool {
         extension,
         "txt" | "csv" | "eml" | "mbox" | "log" | "sql" | "sh" | "xml" | "html"
     ) || DocumentKind::from_extension(extension).is_some_and(DocumentKind::is_text)
-}
-
-fn append(path: &Path, bytes: &[u8]) -> io::Result<u64> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)?
-        .write_all(bytes)?;
-    Ok(bytes.len() as u64)
 }
 
 /// Corrects a passage in place, same length: its ASCII letters and digits change, so the

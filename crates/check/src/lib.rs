@@ -83,7 +83,7 @@ impl CheckReport {
 /// Objects found damaged, with what they are: used to attribute damage to files.
 #[derive(Debug, Default)]
 pub(crate) struct Damage {
-    /// Blob → (code, object, message) of the finding it belongs to.
+    /// Blob → position in `CheckReport::findings` of the finding that reports it.
     pub blobs: HashMap<BlobId, usize>,
 }
 

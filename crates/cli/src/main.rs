@@ -29,8 +29,19 @@ fn bound_allocator_memory() {
     }
 }
 
+/// Lets a closed pipe end reprise quietly (`reprise ls latest | head`), as
+/// it ends other command-line tools. Rust ignores SIGPIPE, which turns every
+/// later print into a panic.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: restoring the default disposition of one signal, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     bound_allocator_memory();
+    die_quietly_on_closed_pipe();
     let args = cli::Cli::parse();
     let code = match commands::dispatch(&args) {
         Ok(code) => code,

@@ -21,6 +21,12 @@ pub fn json_line<T: Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Prints one line of text on standard output, reporting write errors.
+pub fn line(text: &str) -> Result<()> {
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    Ok(())
+}
+
 /// 1536 -> "1.5 KiB".
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -718,3 +718,38 @@ fn snapshot_selectors_prefixes_latest_and_host_filters() {
         assert!(err.contains(bad), "{}", describe(&out));
     }
 }
+
+/// Regression: `reprise ls latest | head -1` panicked on the closed pipe.
+#[test]
+fn a_reader_that_stops_early_ends_the_listing_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let repo = TestRepo::new();
+    let src = repo.path().join("src");
+    for i in 0..2000 {
+        let dir = src.join(format!("d{}", i % 20));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+    }
+    repo.backup_json(&[&src]);
+    let mut child = repo
+        .std_cmd()
+        .args(["ls", "latest"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The pipe's reading end is dropped here, like `head` exiting.
+    let out = child.wait_with_output().unwrap();
+    assert!(!first.is_empty());
+    assert_no_panic(&out);
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{}",
+        describe(&out)
+    );
+}

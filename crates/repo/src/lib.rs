@@ -35,7 +35,7 @@ pub mod walk;
 
 pub use error::RepoError;
 pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
-pub use keys::{hostname, KeyInfo};
+pub use keys::{hostname, username, KeyInfo};
 pub use patterns::{PathPatterns, PatternError};
 pub use repository::{InitOptions, Repository};
 pub use saver::{BlobSaver, SaverStats};

@@ -17,7 +17,7 @@ mod writer;
 
 pub use documents::{document, grow_dump, DocumentKind, DATABASE_DUMP_PATH};
 pub use share::{generate_share, ShareSpec, ShareSummary};
-pub use workday::{simulate_workday, ChangeSummary};
+pub use workday::{append, simulate_workday, ChangeSummary};
 
 /// `len` incompressible bytes, the same for the same `seed`: test data for
 /// chunking, packs and damage, where only randomness matters.

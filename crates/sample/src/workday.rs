@@ -257,7 +257,8 @@ fn append_altered_lines(
     append(path, &addition)
 }
 
-fn append(path: &Path, bytes: &[u8]) -> io::Result<u64> {
+/// Appends `bytes` to an existing file; returns how many were appended.
+pub fn append(path: &Path, bytes: &[u8]) -> io::Result<u64> {
     OpenOptions::new()
         .append(true)
         .open(path)?

@@ -54,19 +54,22 @@ pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
     let start = args.path.clone().unwrap_or_else(|| "/".into());
+    // An output error (a full disk behind a redirection) stops the listing
+    // and is reported once the walk returns.
+    let mut failed: Option<anyhow::Error> = None;
     let mut print = |path: &[u8], node: &Node| -> reprise_repo::Result<bool> {
-        if g.json {
-            output::json_line(&node_json(path, node))
-                .map_err(|e| reprise_repo::RepoError::Key(e.to_string()))?;
-            return Ok(true);
+        if failed.is_some() {
+            return Ok(false);
         }
-        let line = if args.long {
-            long_line(path, node)
+        let printed = if g.json {
+            output::json_line(&node_json(path, node))
+        } else if args.long {
+            output::line(&long_line(path, node))
         } else {
-            output::lossy(path)
+            output::line(&output::lossy(path))
         };
-        println!("{line}");
-        Ok(true)
+        failed = printed.err();
+        Ok(failed.is_none())
     };
     match resolve(&repo, &snapshot.tree, start.as_bytes())? {
         None => walk(&repo, &snapshot.tree, b"/", &mut print)?,
@@ -78,5 +81,8 @@ pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
             }
         }
     }
-    Ok(exit::OK)
+    match failed {
+        Some(e) => Err(e.context("cannot write the listing")),
+        None => Ok(exit::OK),
+    }
 }
