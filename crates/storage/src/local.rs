@@ -11,6 +11,12 @@
 //!    survives a power loss.
 //!
 //! A crash leaves at worst a stray file in `tmp/`, never a partial object.
+//!
+//! Objects of 1 MiB or more (packs) are written with O_DIRECT where the file
+//! system allows it: a backup writes data nobody will read soon, and copying
+//! it through the page cache cost a third of a backup's CPU time on two
+//! cores while evicting the server's useful cache. The fsync stays, for the
+//! unaligned tail and the file's metadata.
 
 use crate::{validate_name, Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};
 use std::collections::HashMap;
@@ -149,9 +155,91 @@ impl LocalBackend {
 
     fn write_temp(&self, temp: &Path, data: &[u8]) -> io::Result<()> {
         let mut f = OpenOptions::new().write(true).create_new(true).open(temp)?;
-        f.write_all(data)?;
+        let direct = if data.len() >= DIRECT_MIN {
+            write_direct(&mut f, data)?
+        } else {
+            0
+        };
+        f.write_all(&data[direct..])?;
         f.sync_all()
     }
+}
+
+/// Objects at least this large are written around the page cache (see `write_direct`).
+const DIRECT_MIN: usize = 1 << 20;
+/// O_DIRECT needs block-aligned memory, offsets and lengths; a page satisfies every
+/// block size Linux file systems use.
+const DIRECT_ALIGN: usize = 4096;
+const BOUNCE_LEN: usize = 1 << 20;
+
+/// A page-aligned window into an over-sized Vec: O_DIRECT needs aligned memory and std
+/// has no aligned Vec, and slicing at the right offset needs no unsafe code.
+struct Bounce(Vec<u8>);
+
+impl Bounce {
+    fn new() -> Bounce {
+        Bounce(vec![0; BOUNCE_LEN + DIRECT_ALIGN])
+    }
+    fn slice(&mut self) -> &mut [u8] {
+        let start = self.0.as_ptr().align_offset(DIRECT_ALIGN).min(DIRECT_ALIGN);
+        &mut self.0[start..start + BOUNCE_LEN]
+    }
+}
+
+thread_local! {
+    static BOUNCE: std::cell::RefCell<Option<Bounce>> = const { std::cell::RefCell::new(None) };
+}
+
+fn set_direct(f: &File, on: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain fcntl calls on an fd we own.
+    let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::O_DIRECT
+    } else {
+        flags & !libc::O_DIRECT
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes what it can of `data` with O_DIRECT, in whole pages, and returns how many bytes
+/// it wrote; the caller writes the rest through the page cache. A file system that refuses
+/// O_DIRECT (tmpfs, some FUSE) just gets everything the ordinary way.
+fn write_direct(f: &mut File, data: &[u8]) -> io::Result<usize> {
+    if set_direct(f, true).is_err() {
+        return Ok(0);
+    }
+    let aligned = data.len() / DIRECT_ALIGN * DIRECT_ALIGN;
+    let written = BOUNCE.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let bounce = cell.get_or_insert_with(Bounce::new).slice();
+        let mut done = 0;
+        while done < aligned {
+            let n = (aligned - done).min(BOUNCE_LEN);
+            bounce[..n].copy_from_slice(&data[done..done + n]);
+            match f.write(&bounce[..n]) {
+                Ok(k) => {
+                    done += k;
+                    if k != n {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    })?;
+    set_direct(f, false)?;
+    Ok(written)
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -329,6 +417,33 @@ mod tests {
         let b = LocalBackend::new(dir.path().join("repo"));
         b.create().unwrap();
         (dir, b)
+    }
+
+    /// Large objects take the O_DIRECT path: aligned and unaligned lengths, unaligned
+    /// source memory, and a file system without O_DIRECT (tmpfs, where there is one)
+    /// all come back byte for byte.
+    #[test]
+    fn large_objects_round_trip_through_direct_writes() {
+        let (_d, b) = repo();
+        let shm = Path::new("/dev/shm");
+        let tmpfs_dir = shm.is_dir().then(|| tempfile::tempdir_in(shm).unwrap());
+        let tmpfs = tmpfs_dir.as_ref().map(|d| {
+            let b = LocalBackend::new(d.path().join("repo"));
+            b.create().unwrap();
+            b
+        });
+        let pattern: Vec<u8> = (0..(5 << 20) + 1).map(|i| (i * 7 % 251) as u8).collect();
+        for (i, len) in [DIRECT_MIN, 3 * DIRECT_MIN + 123, BOUNCE_LEN * 4]
+            .iter()
+            .enumerate()
+        {
+            let data = &pattern[1..=*len];
+            for backend in std::iter::once(&b).chain(tmpfs.as_ref()) {
+                let name = format!("{i:02}");
+                backend.write_once(ObjectKind::Pack, &name, data).unwrap();
+                assert_eq!(backend.read(ObjectKind::Pack, &name).unwrap(), data);
+            }
+        }
     }
 
     #[test]
