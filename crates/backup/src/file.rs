@@ -8,7 +8,8 @@
 use crate::{BackupError, Context};
 use rayon::prelude::*;
 use reprise_chunking::{cut_all, Chunker};
-use reprise_format::{BlobId, BlobType, Node};
+use reprise_detect::Sampler;
+use reprise_format::{BlobId, BlobType, ContentStats, Node};
 use reprise_repo::RepoError;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -31,8 +32,12 @@ thread_local! {
 }
 
 /// The chunks of some content (or the repository error that stopped saving
-/// them), and how many bytes were read.
-pub(crate) type SavedContent = (Result<Vec<BlobId>, RepoError>, u64);
+/// them), how many bytes were read, and the content's statistics for
+/// ransomware detection (none when detection is off).
+pub(crate) type SavedContent = (Result<Vec<BlobId>, RepoError>, u64, Option<ContentStats>);
+
+/// What a file's read gave: its chunks, its length, its statistics.
+pub(crate) type FileContent = (Vec<BlobId>, u64, Option<ContentStats>);
 
 /// Opens without following a swap to a FIFO or device (O_NONBLOCK keeps a
 /// FIFO from blocking) and without touching atime when permitted.
@@ -68,7 +73,7 @@ pub(crate) fn save_content(
     ctx: &Context,
     path: &Path,
     node: &Node,
-) -> Result<Option<(Vec<BlobId>, u64)>, BackupError> {
+) -> Result<Option<FileContent>, BackupError> {
     let file = match open_for_backup(path) {
         Ok(f) => f,
         Err(e) => {
@@ -93,10 +98,10 @@ pub(crate) fn save_content(
     let result = if before.len() <= WHOLE_READ_MAX {
         read_whole(ctx, file, before.len())
     } else {
-        save_reader(ctx, Box::new(file))
+        save_reader(ctx, Box::new(file), before.len())
     };
-    let (content, len) = match result {
-        Ok((content, len)) => (content?, len),
+    let (content, len, stats) = match result {
+        Ok((content, len, stats)) => (content?, len, stats),
         Err(e) => {
             ctx.warn(path, format!("read error: {e}"));
             return Ok(None);
@@ -115,7 +120,7 @@ pub(crate) fn save_content(
     if changed {
         ctx.notice(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
     }
-    Ok(Some((content, len)))
+    Ok(Some((content, len, stats)))
 }
 
 fn read_whole(ctx: &Context, file: File, size_hint: u64) -> std::io::Result<SavedContent> {
@@ -145,6 +150,8 @@ fn read_and_save(
     ctx.progress
         .bytes_done
         .fetch_add(data.len() as u64, Ordering::Relaxed);
+    // Measured on the bytes already in memory: detection never reads twice.
+    let stats = ctx.options.detection.then(|| Sampler::of(data));
     let params = ctx.repo.chunker_params();
     let ranges = if data.is_empty() {
         Vec::new()
@@ -153,19 +160,28 @@ fn read_and_save(
     } else {
         cut_all(data, params)
     };
-    Ok((save_ranges(ctx, data, ranges), data.len() as u64))
+    Ok((save_ranges(ctx, data, ranges), data.len() as u64, stats))
 }
 
-/// Chunks and saves a stream; returns its chunk ids and length.
+/// Chunks and saves a stream of about `size_hint` bytes (0: unknown);
+/// returns its chunk ids, length and statistics.
 pub(crate) fn save_reader(
     ctx: &Context,
     reader: Box<dyn Read + Send>,
+    size_hint: u64,
 ) -> std::io::Result<SavedContent> {
     let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);
+    let mut sampler = ctx.options.detection.then(|| match size_hint {
+        0 => Sampler::new_stream(),
+        size => Sampler::new(size),
+    });
     let mut content = Vec::new();
     let mut total = 0u64;
     while let Some((buf, ranges)) = chunker.next_batch()? {
         let batch_len: usize = ranges.iter().map(|r| r.len()).sum();
+        if let (Some(sampler), Some(first)) = (sampler.as_mut(), ranges.first()) {
+            sampler.feed(total, &buf[first.start..first.start + batch_len]);
+        }
         total += batch_len as u64;
         ctx.counters
             .bytes_read
@@ -175,8 +191,8 @@ pub(crate) fn save_reader(
             .fetch_add(batch_len as u64, Ordering::Relaxed);
         match save_ranges(ctx, buf, ranges) {
             Ok(ids) => content.extend(ids),
-            Err(e) => return Ok((Err(e), total)),
+            Err(e) => return Ok((Err(e), total, None)),
         }
     }
-    Ok((Ok(content), total))
+    Ok((Ok(content), total, sampler.map(Sampler::finish)))
 }

@@ -21,7 +21,7 @@ pub use scan::scan_totals;
 
 use chrono::Utc;
 use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
-use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotFilter};
+use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotFilter, SnapshotList};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +69,8 @@ pub struct BackupOptions {
     pub stdin: Option<(Box<dyn Read + Send>, String)>,
     /// Read every file even if the parent snapshot says it is unchanged.
     pub force_read: bool,
+    /// Measure every file read and analyse the snapshot for ransomware.
+    pub detection: bool,
 }
 
 impl BackupOptions {
@@ -83,6 +85,7 @@ impl BackupOptions {
             hostname: hostname.into(),
             stdin: None,
             force_read: false,
+            detection: true,
         }
     }
 }
@@ -92,6 +95,7 @@ pub(crate) struct WalkSettings {
     pub excludes: PathPatterns,
     pub one_file_system: bool,
     pub force_read: bool,
+    pub detection: bool,
 }
 
 /// Live counters, read by the progress display.
@@ -114,6 +118,8 @@ pub struct BackupReport {
     pub snapshot: Snapshot,
     pub parent: Option<SnapshotId>,
     pub warnings: Vec<BackupWarning>,
+    /// The ransomware analysis, unless detection was off.
+    pub detection: Option<reprise_detect::Report>,
 }
 
 #[derive(Default)]
@@ -204,19 +210,17 @@ fn normalize(path: &std::path::Path) -> PathBuf {
 
 /// The newest snapshot of the same host and paths: the parent for change detection.
 fn find_parent(
-    repo: &Repository,
+    list: &SnapshotList,
     hostname: &str,
     paths: &[String],
-) -> Result<Option<(SnapshotId, Snapshot)>, RepoError> {
-    let list = repo.list_snapshots()?;
+) -> Option<(SnapshotId, Snapshot)> {
     let filter = SnapshotFilter {
         hosts: vec![hostname.to_string()],
         ..Default::default()
     };
     let mut wanted = paths.to_vec();
     wanted.sort();
-    Ok(list
-        .filtered(&filter)
+    list.filtered(&filter)
         .into_iter()
         .rev()
         .find(|(_, s)| {
@@ -224,7 +228,7 @@ fn find_parent(
             p.sort();
             p == wanted
         })
-        .cloned())
+        .cloned()
 }
 
 /// Backs up `options.paths` (or stdin) and writes the snapshot.
@@ -245,11 +249,11 @@ pub fn run(
         Some((_, name)) => vec![format!("/{}", name.trim_start_matches('/'))],
         None => paths.iter().map(|p| p.display().to_string()).collect(),
     };
-    let parent = if options.force_read {
-        None
-    } else {
-        find_parent(repo, &options.hostname, &path_strings)?
-    };
+    let list = repo.list_snapshots()?;
+    // The previous snapshot of this source, even with force_read: detection
+    // compares with it whether or not its content is reused.
+    let previous = find_parent(&list, &options.hostname, &path_strings);
+    let parent = previous.clone().filter(|_| !options.force_read);
     // After the snapshot list, so the parent's chunks are all in the index.
     let index_report = repo.load_index()?;
     if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
@@ -261,6 +265,7 @@ pub fn run(
         excludes: options.excludes.clone(),
         one_file_system: options.one_file_system,
         force_read: options.force_read,
+        detection: options.detection,
     };
     let ctx = Context {
         repo,
@@ -303,7 +308,7 @@ pub fn run(
         errors: warnings.iter().filter(|w| w.skipped).count() as u64,
         duration_s: started.elapsed().as_secs_f64(),
     };
-    let snapshot = Snapshot {
+    let mut snapshot = Snapshot {
         version: FORMAT_VERSION,
         time,
         tree,
@@ -317,6 +322,14 @@ pub fn run(
         excludes: options.excludes.patterns().to_vec(),
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         summary: Some(summary),
+        detection: None,
+    };
+    let detection = if options.detection {
+        let report = analyze(repo, &list, &snapshot, previous.as_ref().map(|(_, s)| s))?;
+        snapshot.detection = Some(reprise_detect::summary_of(&report));
+        Some(report)
+    } else {
+        None
     };
     let snapshot_id = repo.save_snapshot(&snapshot)?;
     Ok(BackupReport {
@@ -324,7 +337,21 @@ pub fn run(
         snapshot,
         parent: parent.map(|(id, _)| id),
         warnings,
+        detection,
     })
+}
+
+/// The ransomware analysis of the new snapshot against the previous one of
+/// its source, before the snapshot is written so that it carries the verdict.
+fn analyze(
+    repo: &Repository,
+    list: &SnapshotList,
+    snapshot: &Snapshot,
+    previous: Option<&Snapshot>,
+) -> Result<reprise_detect::Report, RepoError> {
+    let earlier = reprise_detect::earlier_snapshots(list, snapshot);
+    let history = reprise_detect::history(&earlier);
+    reprise_detect::analyze_snapshot(repo, snapshot, previous, &history)
 }
 
 fn process_uid() -> u32 {

@@ -196,11 +196,12 @@ fn save_file(
             .fetch_add(node.size, Ordering::Relaxed);
         return Ok(true);
     }
-    let Some((content, len)) = save_content(ctx, path, node)? else {
+    let Some((content, len, stats)) = save_content(ctx, path, node)? else {
         return Ok(false);
     };
     node.content = content;
     node.size = len;
+    node.stats = stats;
     c.total_bytes.fetch_add(node.size, Ordering::Relaxed);
     let counter = match parent {
         None => &c.files_new,
@@ -263,9 +264,10 @@ pub(crate) fn save_stdin(
     node.atime_ns = now;
     node.ctime_ns = now;
     node.links = 1;
-    let (content, size) = save_reader(ctx, reader).map_err(BackupError::Stdin)?;
+    let (content, size, stats) = save_reader(ctx, reader, 0).map_err(BackupError::Stdin)?;
     node.content = content?;
     node.size = size;
+    node.stats = stats;
     let c = &ctx.counters;
     c.total_files.fetch_add(1, Ordering::Relaxed);
     c.total_bytes.fetch_add(size, Ordering::Relaxed);

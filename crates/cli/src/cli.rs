@@ -8,7 +8,7 @@ use std::path::PathBuf;
     name = "reprise",
     version,
     about = "Backups a town hall can restore after ransomware: deduplicated, compressed, encrypted snapshots.",
-    after_help = "Exit codes: 0 ok, 1 fatal error, 2 usage, 3 done but incomplete, 4 attack detected (reserved), 10 no repository, 12 wrong password."
+    after_help = "Exit codes: 0 ok, 1 fatal error, 2 usage, 3 done but incomplete, 4 ransomware attack detected, 10 no repository, 12 wrong password."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -48,6 +48,8 @@ pub enum Command {
     Ls(LsArgs),
     /// Show what changed between two snapshots
     Diff(DiffArgs),
+    /// Analyse a snapshot for ransomware against the previous one of its source
+    Detect(DetectArgs),
     /// Find every version of files matching a pattern across snapshots
     Find(FindArgs),
     /// Write a file (or a directory, as tar) from a snapshot to standard output
@@ -126,6 +128,22 @@ pub struct BackupArgs {
     /// Read every file, even those the previous snapshot shows unchanged
     #[arg(long)]
     pub force: bool,
+    /// Skip ransomware detection (content statistics and analysis)
+    #[arg(long)]
+    pub no_detection: bool,
+    /// Run this shell command, with the detection report (JSON) on its
+    /// standard input, when the verdict is not clean
+    #[arg(long, value_name = "CMD")]
+    pub alert_command: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// Snapshot: id, unique id prefix, or "latest" (the default)
+    #[arg(default_value = "latest")]
+    pub snapshot: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +198,10 @@ pub struct RestoreArgs {
     /// Read back every restored file and check it against the snapshot
     #[arg(long)]
     pub verify: bool,
+    /// Put back the newest clean version of every file an attack encrypted,
+    /// leave out ransom notes and encrypted copies, keep everything else
+    #[arg(long)]
+    pub last_clean: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

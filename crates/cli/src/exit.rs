@@ -6,7 +6,7 @@
 //! | 1  | fatal error, or `check` found damage |
 //! | 2  | wrong usage (unknown option, missing argument) |
 //! | 3  | done, but incomplete: a backup skipped unreadable files (its snapshot is written), or a restore could not restore some files |
-//! | 4  | reserved: a backup's ransomware detection raised an attack alarm |
+//! | 4  | ransomware: a backup's detection (or `reprise detect`) concluded `attack`; the snapshot is written |
 //! | 10 | the repository does not exist |
 //! | 12 | wrong password |
 
@@ -15,6 +15,7 @@ use reprise_repo::RepoError;
 pub const OK: u8 = 0;
 pub const FATAL: u8 = 1;
 pub const INCOMPLETE: u8 = 3;
+pub const ATTACK: u8 = 4;
 pub const NO_REPOSITORY: u8 = 10;
 pub const WRONG_PASSWORD: u8 = 12;
 

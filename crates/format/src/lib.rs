@@ -24,8 +24,8 @@ pub use config::{ChunkerConfig, RepoConfig, FORMAT_VERSION};
 pub use id::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
 pub use index::{IndexFile, IndexPack};
 pub use pack::{PackEntry, PackHeader};
-pub use snapshot::{Snapshot, SnapshotSummary};
-pub use tree::{Node, NodeKind, RawBytes, Tree, Xattr};
+pub use snapshot::{DetectionSummary, Snapshot, SnapshotSummary};
+pub use tree::{ContentStats, Node, NodeKind, RawBytes, Tree, Xattr};
 
 /// Errors found while decoding repository bytes. Each names what was being decoded.
 #[derive(Debug, thiserror::Error)]

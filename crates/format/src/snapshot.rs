@@ -29,6 +29,24 @@ pub struct SnapshotSummary {
     pub duration_s: f64,
 }
 
+/// What ransomware detection concluded about a snapshot, compared with its
+/// parent. The full report is recomputed from the trees by `reprise detect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionSummary {
+    /// `clean`, `suspicious` or `attack`.
+    pub verdict: String,
+    /// 0 to 100.
+    pub score: f64,
+    /// Files that look encrypted by an attack, and ransom notes.
+    pub flagged_files: u64,
+    /// The evidence, in plain language, most telling first.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    /// Version of the detector that judged (reprise's version).
+    #[serde(default)]
+    pub detector: String,
+}
+
 /// One backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -49,6 +67,8 @@ pub struct Snapshot {
     pub program_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<SnapshotSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionSummary>,
 }
 
 impl Snapshot {

@@ -95,18 +95,41 @@ pub struct Xattr {
     pub value: Vec<u8>,
 }
 
-/// What the content of a file looked like when it was backed up. Filled by
-/// ransomware detection; every field is optional so older snapshots still read.
+/// What the content of a file looked like when it was backed up, measured by
+/// ransomware detection on windows sampled across the data as it streamed
+/// through (docs/DETECTION.md). Absent on files backed up with detection off.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContentStats {
+    /// Type recognised from the first bytes: a format name such as `pdf`,
+    /// `zip`, `ooxml`, `jpeg`, `sqlite`, `pgp`; or `text`, `random`
+    /// (ciphertext-like), `data` (other binary) or `empty`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Format recognised from the last bytes, for formats with a trailer
+    /// (`zip`, `pdf`, `jpeg`, `png`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entropy_bits_per_byte: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub randomness: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detected_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compressed_ratio: Option<f32>,
+    pub tail: Option<String>,
+    /// Windows sampled (4 KiB each, at most 16).
+    pub windows: u32,
+    /// Windows whose bytes are indistinguishable from ciphertext.
+    pub random: u32,
+    /// Windows of text.
+    pub text: u32,
+    /// Windows of base64 text that decodes to ciphertext-like bytes.
+    #[serde(default, skip_serializing_if = "is_zero32")]
+    pub armoured: u32,
+    /// Shannon entropy of all sampled bytes, in bits per byte.
+    pub entropy: f32,
+    /// Chi-square statistic of all sampled bytes against the uniform
+    /// distribution, divided by its 255 degrees of freedom: close to 1 for
+    /// ciphertext, far above for compressed data and text.
+    pub chi2: f32,
+    /// Bytes sampled.
+    pub sampled: u64,
+}
+
+fn is_zero32(v: &u32) -> bool {
+    *v == 0
 }
 
 fn is_zero(v: &u64) -> bool {

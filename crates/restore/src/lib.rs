@@ -26,6 +26,7 @@ pub use plan::{Plan, PlannedEntry};
 use rayon::prelude::*;
 use reprise_format::{Node, NodeKind};
 use reprise_repo::{PathPatterns, RepoError, Repository};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -49,6 +50,23 @@ pub struct RestoreOptions {
     pub excludes: PathPatterns,
     /// Re-read every restored file and check it against the snapshot.
     pub verify: bool,
+    /// Changes to the snapshot's trees, applied as they are read (a
+    /// last-clean restore).
+    pub overlay: Overlay,
+}
+
+/// Changes to apply to a snapshot's trees while restoring, keyed by snapshot
+/// path (`/dir/name`). Nodes may come from other snapshots of the same
+/// repository: their content is addressed by id, so any snapshot's chunks
+/// can be restored.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    /// Entries left out.
+    pub omit: BTreeSet<Vec<u8>>,
+    /// Entries restored with another node (same name).
+    pub replace: BTreeMap<Vec<u8>, Node>,
+    /// Entries added to a directory, unless it already has that name.
+    pub add: BTreeMap<Vec<u8>, Vec<Node>>,
 }
 
 /// Live counters for the progress display.

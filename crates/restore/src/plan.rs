@@ -64,7 +64,7 @@ impl Builder<'_> {
         dir: &Path,
         included: bool,
     ) -> Result<()> {
-        for node in nodes {
+        for node in self.overlaid(nodes, base) {
             let snap_path = join(base, node.name.as_bytes());
             let snap_path_os = Path::new(OsStr::from_bytes(&snap_path));
             if self.options.excludes.matches(snap_path_os) {
@@ -83,6 +83,32 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A directory's entries with the overlay applied: left-out entries
+    /// dropped, replaced ones swapped, added ones inserted in name order.
+    fn overlaid(&self, nodes: Vec<Node>, base: &[u8]) -> Vec<Node> {
+        let overlay = &self.options.overlay;
+        let mut out: Vec<Node> = nodes
+            .into_iter()
+            .filter_map(|node| {
+                let path = join(base, node.name.as_bytes());
+                if overlay.omit.contains(&path) {
+                    return None;
+                }
+                Some(overlay.replace.get(&path).cloned().unwrap_or(node))
+            })
+            .collect();
+        let key = if base.is_empty() { &b"/"[..] } else { base };
+        if let Some(added) = overlay.add.get(key) {
+            for node in added {
+                if !out.iter().any(|n| n.name == node.name) {
+                    out.push(node.clone());
+                }
+            }
+            out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        }
+        out
     }
 
     fn add_dir(

@@ -1,10 +1,12 @@
 //! `reprise backup`: one snapshot of the given paths or of standard input.
 
 use crate::cli::{BackupArgs, GlobalOptions};
+use crate::commands::detect;
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns};
+use reprise_detect::Verdict;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
         hostname: args.host.clone().unwrap_or_else(reprise_repo::hostname),
         stdin,
         force_read: args.force,
+        detection: !args.no_detection,
     };
     let progress = Arc::new(BackupProgress::default());
     let ticker = {
@@ -70,11 +73,23 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     drop(ticker);
     let report = result.context("backup failed")?;
     print_report(g, &report)?;
-    Ok(if report.is_incomplete() {
-        exit::INCOMPLETE
-    } else {
-        exit::OK
+    alert(args, &report);
+    Ok(match &report.detection {
+        // An attack outranks an incomplete snapshot: it is what to act on first.
+        Some(d) if d.verdict == Verdict::Attack => exit::ATTACK,
+        _ if report.is_incomplete() => exit::INCOMPLETE,
+        _ => exit::OK,
     })
+}
+
+fn alert(args: &BackupArgs, report: &BackupReport) {
+    let (Some(command), Some(detection)) = (&args.alert_command, &report.detection) else {
+        return;
+    };
+    if detection.verdict != Verdict::Clean {
+        let doc = detect::report_json(&report.snapshot_id, report.parent.as_ref(), detection);
+        detect::run_alert(command, &doc);
+    }
 }
 
 fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
@@ -97,6 +112,7 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
             "blobs_added": s.blobs_added,
             "duration_s": s.duration_s,
             "warnings": report.warnings,
+            "detection": report.detection.as_ref().map(detect::summary_json),
         }));
     }
     for w in &report.warnings {
@@ -127,5 +143,14 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
         );
     }
     println!("snapshot {} saved", report.snapshot_id.short());
+    if let Some(d) = &report.detection {
+        detect::print_verdict(d)?;
+        if d.verdict == Verdict::Attack {
+            println!(
+                "The snapshot was kept as evidence. Recover with: reprise restore {} --target DIR --last-clean (exit status 4)",
+                report.snapshot_id.short()
+            );
+        }
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod demo;
+mod detect;
 mod diff;
 mod dump;
 mod find;
@@ -26,6 +27,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Snapshots(a) => snapshots::run(g, a),
         Command::Ls(a) => ls::run(g, a),
         Command::Diff(a) => diff::run(g, a),
+        Command::Detect(a) => detect::run(g, a),
         Command::Find(a) => find::run(g, a),
         Command::Dump(a) => dump::run(g, a),
         Command::Restore(a) => restore::run(g, a),

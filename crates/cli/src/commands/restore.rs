@@ -1,14 +1,15 @@
 //! `reprise restore`: a snapshot, or one path of it (`SNAPSHOT:/path`), into a directory.
 
 use crate::cli::{GlobalOptions, RestoreArgs};
-use crate::commands::select;
+use crate::commands::{filter_of, snapshots_then_index};
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
+use reprise_detect::LastClean;
 use reprise_format::NodeKind;
 use reprise_repo::walk::resolve;
 use reprise_repo::PathPatterns;
-use reprise_restore::{RestoreOptions, RestoreProgress, RestoreReport};
+use reprise_restore::{Overlay, RestoreOptions, RestoreProgress, RestoreReport};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,7 +19,17 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         Some((s, p)) => (s, p),
         None => (args.snapshot.as_str(), "/"),
     };
-    let (id, snapshot) = select(&repo, selector, &args.filter)?;
+    let list = snapshots_then_index(&repo)?;
+    let (id, snapshot) = list.select(selector, &filter_of(&args.filter))?;
+    let last_clean = if args.last_clean {
+        Some(
+            reprise_detect::last_clean(&repo, &list, &id, &snapshot).with_context(|| {
+                format!("cannot find the clean versions for snapshot {}", id.short())
+            })?,
+        )
+    } else {
+        None
+    };
     let (nodes, base) = match resolve(&repo, &snapshot.tree, subpath.as_bytes())? {
         None => (repo.load_tree(&snapshot.tree)?.nodes, "/".to_string()),
         Some(node) if node.kind == NodeKind::Dir => {
@@ -41,6 +52,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         includes: PathPatterns::new(args.includes.clone())?,
         excludes: PathPatterns::new(args.excludes.clone())?,
         verify: args.verify,
+        overlay: last_clean.as_ref().map(overlay_of).unwrap_or_default(),
     };
     let progress = Arc::new(RestoreProgress::default());
     let ticker = {
@@ -75,6 +87,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         id.short(),
         started.elapsed().as_secs_f64(),
         &args.target,
+        last_clean.as_ref(),
     )?;
     Ok(if report.failures.is_empty() {
         exit::OK
@@ -89,10 +102,14 @@ fn print_report(
     id: String,
     secs: f64,
     target: &std::path::Path,
+    last_clean: Option<&LastClean>,
 ) -> Result<()> {
     if g.json {
         let mut doc = serde_json::to_value(r)?;
         doc["duration_s"] = secs.into();
+        if let Some(plan) = last_clean {
+            doc["last_clean"] = serde_json::to_value(plan)?;
+        }
         return output::json(&doc);
     }
     for f in &r.failures {
@@ -118,6 +135,51 @@ fn print_report(
             "{} path(s) could not be restored (exit status 3)",
             r.failures.len()
         );
+    }
+    if let Some(plan) = last_clean {
+        print_last_clean(plan)?;
+    }
+    Ok(())
+}
+
+fn overlay_of(plan: &LastClean) -> Overlay {
+    Overlay {
+        omit: plan.omit.clone(),
+        replace: plan.replace.clone(),
+        add: plan.add.clone(),
+    }
+}
+
+/// What the last-clean restore put back, from where, and what each file may
+/// have lost.
+fn print_last_clean(plan: &LastClean) -> Result<()> {
+    output::line(&format!(
+        "last clean: {} file(s) recovered from earlier snapshots, {} ransom note(s) left out, {} file(s) without a clean version ({} snapshots examined)",
+        plan.recovered.len(),
+        plan.notes_left_out.len(),
+        plan.unrecoverable.len(),
+        plan.snapshots_examined
+    ))?;
+    for r in &plan.recovered {
+        let copy = r
+            .encrypted_copy
+            .as_ref()
+            .map(|c| format!(", encrypted copy {c} left out"))
+            .unwrap_or_default();
+        output::line(&format!(
+            "  recovered {} from snapshot {} ({}); changes between then and {} are lost ({:.1} h){copy}",
+            r.path,
+            r.from_snapshot,
+            r.clean_as_of.format("%Y-%m-%d %H:%M"),
+            r.encrypted_by.format("%Y-%m-%d %H:%M"),
+            r.loss_window_hours
+        ))?;
+    }
+    for u in &plan.unrecoverable {
+        output::line(&format!("  NO CLEAN VERSION: {} ({})", u.path, u.why))?;
+    }
+    for n in &plan.notes_left_out {
+        output::line(&format!("  left out ransom note {n}"))?;
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
                     "id": id, "short_id": id.short(), "time": s.time, "tree": s.tree,
                     "paths": s.paths, "hostname": s.hostname, "username": s.username,
                     "tags": s.tags, "parent": s.parent, "summary": s.summary,
+                    "verdict": s.detection.as_ref().map(|d| d.verdict.as_str()),
+                    "detection": s.detection,
                 })
             })
             .collect();
@@ -27,8 +29,8 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     println!(
-        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  paths",
-        "ID", "time", "host", "tags", "size"
+        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  paths",
+        "ID", "time", "host", "tags", "size", "verdict"
     );
     for (id, s) in &shown {
         let size = s
@@ -36,13 +38,15 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             .as_ref()
             .map(|x| output::bytes(x.total_bytes))
             .unwrap_or_default();
+        let verdict = s.detection.as_ref().map_or("-", |d| d.verdict.as_str());
         println!(
-            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {}",
+            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {}",
             id.short(),
             s.time.format("%Y-%m-%d %H:%M:%S"),
             s.hostname,
             s.tags.join(","),
             size,
+            verdict,
             s.paths.join(" ")
         );
     }

@@ -1,0 +1,295 @@
+//! Content statistics of one file, from windows sampled while its bytes
+//! stream through the backup: no second read.
+//!
+//! A file of up to 64 KiB is looked at whole, in consecutive 4 KiB windows.
+//! A larger one gets 16 windows spread evenly from its first byte to its
+//! last, so encryption of the head only, of the tail, or of blocks at a
+//! stride through a large file still lands in some window. The head and the
+//! tail also give the file type from magic bytes and trailers.
+
+use crate::magic;
+use crate::window::{self, Histogram, WindowClass};
+use reprise_format::ContentStats;
+
+/// Bytes per window.
+pub const WINDOW: usize = 4096;
+/// Windows per file at most.
+pub const MAX_WINDOWS: usize = 16;
+
+/// Accumulates the statistics of one file, fed in order.
+pub struct Sampler {
+    size: u64,
+    /// Start offsets of the windows, ascending, non-overlapping.
+    starts: Vec<u64>,
+    /// The window being filled.
+    current: usize,
+    buffer: Vec<u8>,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    total: Histogram,
+    sampled: u64,
+    windows: u32,
+    random: u32,
+    text: u32,
+    armoured: u32,
+    binary: u32,
+    head_class: Option<WindowClass>,
+}
+
+impl Sampler {
+    /// A sampler for a file expected to be `size` bytes long (its length when
+    /// listed; if it changes while read, the windows that fall beyond the
+    /// new end are simply not filled).
+    pub fn new(size: u64) -> Sampler {
+        Sampler {
+            size,
+            starts: window_starts(size),
+            current: 0,
+            buffer: Vec::with_capacity(WINDOW.min(usize::try_from(size).unwrap_or(WINDOW))),
+            head: Vec::new(),
+            tail: Vec::new(),
+            total: [0; 256],
+            sampled: 0,
+            windows: 0,
+            random: 0,
+            text: 0,
+            armoured: 0,
+            binary: 0,
+            head_class: None,
+        }
+    }
+
+    /// A sampler for a stream of unknown length (standard input): windows at
+    /// doubling offsets (0, 64 KiB, 1 MiB, 2 MiB, 4 MiB...) and the last
+    /// bytes, whatever the length turns out to be.
+    pub fn new_stream() -> Sampler {
+        let mut s = Sampler::new(u64::MAX);
+        s.starts = std::iter::once(0)
+            .chain(
+                (0..MAX_WINDOWS as u32 - 1)
+                    .map(|i| if i == 0 { 1 << 16 } else { 1u64 << (19 + i) }),
+            )
+            .collect();
+        s.buffer = Vec::with_capacity(WINDOW);
+        s
+    }
+
+    /// The statistics of `data`, a whole file.
+    pub fn of(data: &[u8]) -> ContentStats {
+        let mut s = Sampler::new(data.len() as u64);
+        s.feed(0, data);
+        s.finish()
+    }
+
+    /// Gives the bytes at `offset` (feeds must come in order).
+    pub fn feed(&mut self, offset: u64, data: &[u8]) {
+        self.capture_tail(offset, data);
+        let end = offset + data.len() as u64;
+        while let Some(&start) = self.starts.get(self.current) {
+            let window_end = (start + WINDOW as u64).min(self.size);
+            let from = start + self.buffer.len() as u64;
+            if from >= end {
+                return;
+            }
+            if from < offset {
+                // A window that began before this feed and was not filled:
+                // the caller skipped bytes. Drop it rather than mis-sample.
+                self.buffer.clear();
+                self.current += 1;
+                continue;
+            }
+            let upto = window_end.min(end);
+            let a = (from - offset) as usize;
+            let b = (upto - offset) as usize;
+            self.buffer.extend_from_slice(&data[a..b]);
+            if upto == window_end {
+                self.close_window();
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn capture_tail(&mut self, offset: u64, data: &[u8]) {
+        let tail_start = match self.size {
+            u64::MAX => 0,
+            size => size.saturating_sub(WINDOW as u64),
+        };
+        let end = offset + data.len() as u64;
+        if end <= tail_start {
+            return;
+        }
+        let from = tail_start.max(offset);
+        let part = &data[(from - offset) as usize..];
+        // Bounded even if the file grew far beyond its announced size.
+        self.tail
+            .extend_from_slice(&part[part.len().saturating_sub(WINDOW)..]);
+        let excess = self.tail.len().saturating_sub(WINDOW);
+        self.tail.drain(..excess);
+    }
+
+    fn close_window(&mut self) {
+        let window = std::mem::take(&mut self.buffer);
+        let mut hist = [0u32; 256];
+        window::add_to_histogram(&mut hist, &window);
+        for (t, h) in self.total.iter_mut().zip(hist.iter()) {
+            *t += h;
+        }
+        self.sampled += window.len() as u64;
+        let class = window::classify(&window, &hist);
+        if self.current == 0 {
+            self.head_class = Some(class);
+            self.head = window.clone();
+        }
+        self.windows += 1;
+        match class {
+            WindowClass::Text => self.text += 1,
+            WindowClass::Random => self.random += 1,
+            WindowClass::Armoured => self.armoured += 1,
+            WindowClass::Binary => self.binary += 1,
+        }
+        self.current += 1;
+        self.buffer = window;
+        self.buffer.clear();
+    }
+
+    /// The statistics of what was fed.
+    pub fn finish(mut self) -> ContentStats {
+        if !self.buffer.is_empty() {
+            // The file ended early (it shrank while read): judge what came.
+            self.close_window();
+        }
+        let kind = self.kind();
+        let tail = magic::tail_kind(&self.tail).map(str::to_string);
+        ContentStats {
+            kind,
+            tail,
+            windows: self.windows,
+            random: self.random,
+            text: self.text,
+            armoured: self.armoured,
+            entropy: window::entropy(&self.total) as f32,
+            chi2: window::chi2_per_dof(&self.total) as f32,
+            sampled: self.sampled,
+        }
+    }
+
+    fn kind(&self) -> String {
+        if self.sampled == 0 {
+            return "empty".into();
+        }
+        if let Some(kind) = magic::head_kind(&self.head) {
+            return kind.into();
+        }
+        match self.head_class {
+            Some(WindowClass::Text | WindowClass::Armoured) => "text",
+            Some(WindowClass::Random) => "random",
+            _ => "data",
+        }
+        .into()
+    }
+}
+
+/// Where the windows of a file of `size` bytes start.
+fn window_starts(size: u64) -> Vec<u64> {
+    let window = WINDOW as u64;
+    if size <= window * MAX_WINDOWS as u64 {
+        return (0..size.div_ceil(window)).map(|i| i * window).collect();
+    }
+    let last = size - window;
+    let gaps = MAX_WINDOWS as u64 - 1;
+    // In u128: `i * last` overflows u64 for sizes near its limit.
+    (0..MAX_WINDOWS as u64)
+        .map(|i| (i as u128 * last as u128 / gaps as u128) as u64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::tests::pseudo_random;
+    use proptest::prelude::*;
+
+    #[test]
+    fn windows_cover_small_files_and_spread_over_large_ones() {
+        assert_eq!(window_starts(0), Vec::<u64>::new());
+        assert_eq!(window_starts(5000), vec![0, 4096]);
+        let large = window_starts(100 << 20);
+        assert_eq!(large.len(), MAX_WINDOWS);
+        assert_eq!(large[0], 0);
+        assert_eq!(*large.last().unwrap(), (100 << 20) - 4096);
+        assert!(large.windows(2).all(|w| w[1] >= w[0] + 4096));
+        let just_over = window_starts(64 * 1024 + 1);
+        assert!(just_over.windows(2).all(|w| w[1] >= w[0] + 4096));
+    }
+
+    #[test]
+    fn ciphertext_text_and_pdf_are_told_apart() {
+        let random = Sampler::of(&pseudo_random(1, 100_000));
+        assert_eq!(random.kind, "random");
+        assert_eq!(random.random, random.windows);
+        assert!(random.chi2 < 1.2, "{}", random.chi2);
+        let text = Sampler::of(
+            "Délibération du conseil municipal.\n"
+                .repeat(3000)
+                .as_bytes(),
+        );
+        assert_eq!(text.kind, "text");
+        assert_eq!(text.text, text.windows);
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        pdf.extend(pseudo_random(2, 50_000));
+        pdf.extend(b"\ntrailer\n%%EOF\n");
+        let pdf = Sampler::of(&pdf);
+        assert_eq!(
+            (pdf.kind.as_str(), pdf.tail.as_deref()),
+            ("pdf", Some("pdf"))
+        );
+        assert_eq!(Sampler::of(b"").kind, "empty");
+    }
+
+    #[test]
+    fn streams_of_unknown_length_are_sampled_at_doubling_offsets() {
+        let data = pseudo_random(5, 3 << 20);
+        let mut s = Sampler::new_stream();
+        for (i, piece) in data.chunks(100_000).enumerate() {
+            s.feed(i as u64 * 100_000, piece);
+        }
+        let stats = s.finish();
+        // 0, 64 KiB, 1 MiB and 2 MiB.
+        assert_eq!(
+            (stats.windows, stats.random, stats.kind.as_str()),
+            (4, 4, "random")
+        );
+        let mut text = Sampler::new_stream();
+        text.feed(0, b"CREATE TABLE naissances (id integer);\n");
+        assert_eq!(text.finish().kind, "text");
+    }
+
+    proptest! {
+        /// Feeding in pieces gives the same statistics as feeding at once.
+        #[test]
+        fn streaming_equals_whole(len in 0usize..300_000, cuts in proptest::collection::vec(1usize..70_000, 1..8)) {
+            let data = pseudo_random(len as u64, len);
+            let whole = Sampler::of(&data);
+            let mut s = Sampler::new(len as u64);
+            let mut offset = 0;
+            for cut in cuts.iter().cycle() {
+                if offset >= len { break; }
+                let end = (offset + cut).min(len);
+                s.feed(offset as u64, &data[offset..end]);
+                offset = end;
+            }
+            prop_assert_eq!(s.finish(), whole);
+        }
+
+        /// A file that turns out shorter or longer than announced is no panic.
+        #[test]
+        fn size_changes_are_harmless(announced in 0u64..200_000, actual in 0usize..200_000) {
+            let data = pseudo_random(3, actual);
+            let mut s = Sampler::new(announced);
+            s.feed(0, &data);
+            let stats = s.finish();
+            prop_assert!(stats.sampled <= actual as u64);
+        }
+    }
+}
