@@ -129,3 +129,41 @@ fn a_flipped_byte_names_the_damaged_file_and_its_snapshot() {
     assert!(finding.affected[0].path.ends_with(".bin"), "{finding:?}");
     assert!(report.findings.iter().any(|f| f.code == "pack_damaged"));
 }
+
+/// Path of a pack file in the local layout.
+fn pack_path(tmp: &Path, pack: &str) -> std::path::PathBuf {
+    tmp.join("repo/data").join(&pack[..2]).join(pack)
+}
+
+/// `check` skips hashing a pack whose authenticated blobs and header cover
+/// every byte; these are the damages that skip must not hide.
+#[test]
+fn a_pack_swapped_for_another_or_grown_is_an_error() {
+    for damage in ["swapped", "appended"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (backend, repo) = backed_up(tmp.path());
+        let index = repo.index();
+        let pack_of = |t: BlobType| {
+            let (_, loc) = index.blobs().find(|(_, l)| l.blob_type == t).unwrap();
+            index.pack_id(loc.pack).unwrap().to_hex()
+        };
+        let (data, tree) = (pack_of(BlobType::Data), pack_of(BlobType::Tree));
+        drop(index);
+        let target = pack_path(tmp.path(), &data);
+        let mut bytes = std::fs::read(&target).unwrap();
+        match damage {
+            "swapped" => bytes = std::fs::read(pack_path(tmp.path(), &tree)).unwrap(),
+            _ => bytes.extend_from_slice(b"garbage"),
+        }
+        std::fs::write(&target, bytes).unwrap();
+        let report = check(&backend);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.code == "pack_damaged" && f.severity == Severity::Error),
+            "{damage}: {:?}",
+            report.findings
+        );
+    }
+}
