@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -752,4 +753,158 @@ fn a_reader_that_stops_early_ends_the_listing_without_a_panic() {
         "{}",
         describe(&out)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Ransomware detection through the command line (the scenarios themselves
+// are in detection.rs)
+
+/// Twelve office documents and notes, and the same encrypted and renamed
+/// the way ransomware does, with a ransom note.
+fn documents_then_attack(dir: &Path) -> (PathBuf, impl Fn()) {
+    let share = dir.join("share");
+    fs::create_dir_all(share.join("compta")).unwrap();
+    for i in 0..12u64 {
+        let text = format!("Délibération n°{i} du conseil municipal.\n").repeat(200 + i as usize);
+        fs::write(share.join(format!("compta/note-{i}.txt")), text).unwrap();
+    }
+    let attacked = share.clone();
+    let attack = move || {
+        for i in 0..12u64 {
+            let path = attacked.join(format!("compta/note-{i}.txt"));
+            let plain = fs::read(&path).unwrap();
+            let key = reprise_sample::random_bytes(plain.len(), i);
+            let cipher: Vec<u8> = plain.iter().zip(key).map(|(a, b)| a ^ b).collect();
+            fs::write(path.with_extension("txt.pysa"), cipher).unwrap();
+            fs::remove_file(path).unwrap();
+        }
+        fs::write(
+            attacked.join("compta/README-DECRYPT.txt"),
+            "Your files are encrypted. Pay 1 BTC to our wallet to decrypt them.\n",
+        )
+        .unwrap();
+    };
+    (share, attack)
+}
+
+#[test]
+fn an_attack_exits_4_runs_the_alert_and_shows_in_snapshots_and_detect() {
+    let repo = TestRepo::new();
+    let (share, attack) = documents_then_attack(repo.path());
+    let first = repo.backup_json(&[&share]);
+    assert_eq!(first["detection"]["verdict"], "clean", "{first:#}");
+    attack();
+    let alert_file = repo.path().join("alert.json");
+    let out = repo
+        .cmd()
+        .arg("backup")
+        .arg(&share)
+        .arg("--alert-command")
+        .arg(format!("cat > '{}'", alert_file.display()))
+        .output()
+        .unwrap();
+    assert_exit(&out, 4, "backup after an attack");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("RANSOMWARE ATTACK: 12 files"), "{stdout}");
+    let alert: Value = serde_json::from_slice(&fs::read(&alert_file).unwrap()).unwrap();
+    assert_eq!(alert["verdict"], "attack", "{alert:#}");
+    assert_eq!(
+        alert["flagged"].as_array().map(Vec::len),
+        Some(13),
+        "{alert:#}"
+    );
+
+    let verdicts: Vec<Value> = repo
+        .snapshots()
+        .iter()
+        .map(|s| s["verdict"].clone())
+        .collect();
+    assert_eq!(verdicts, vec![Value::from("clean"), Value::from("attack")]);
+    let out = repo.cmd().args(["detect", "latest"]).output().unwrap();
+    assert_exit(&out, 4, "detect latest");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("note-3.txt.pysa"));
+    // Without detection: no verdict, no alarm.
+    let out = repo
+        .cmd()
+        .args(["backup", "--no-detection"])
+        .arg(&share)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0, "backup --no-detection");
+    assert_eq!(repo.snapshots()[2]["verdict"], Value::Null);
+}
+
+#[test]
+fn last_clean_restore_gives_back_the_documents_and_reports_where_from() {
+    let repo = TestRepo::new();
+    let (share, attack) = documents_then_attack(repo.path());
+    repo.backup_json(&[&share]);
+    let before = repo.path().join("before");
+    repo.restore_json("latest", &before);
+    attack();
+    let out = repo.cmd().arg("backup").arg(&share).output().unwrap();
+    assert_exit(&out, 4, "backup after an attack");
+    let target = repo.path().join("clean");
+    let report = repo.json([
+        OsStr::new("restore"),
+        OsStr::new("latest"),
+        OsStr::new("--target"),
+        target.as_os_str(),
+        OsStr::new("--last-clean"),
+    ]);
+    let last_clean = &report["last_clean"];
+    assert_eq!(
+        last_clean["recovered"].as_array().map(Vec::len),
+        Some(12),
+        "{report:#}"
+    );
+    assert_eq!(
+        last_clean["notes_left_out"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let first_id = &repo.snapshot_ids()[0][..8];
+    assert_eq!(last_clean["recovered"][0]["from_snapshot"], first_id);
+    let relative = share.strip_prefix("/").unwrap().join("compta");
+    let mut names: Vec<_> = fs::read_dir(target.join(&relative))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 12, "{names:?}");
+    assert!(names
+        .iter()
+        .all(|n| n.ends_with(".txt") && n.starts_with("note-")));
+    for n in &names {
+        assert_eq!(
+            fs::read(target.join(&relative).join(n)).unwrap(),
+            fs::read(before.join(&relative).join(n)).unwrap(),
+            "{n}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_raises_the_alarm_and_recovers_the_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = reprise()
+        .args(["demo", "--size-mib", "4", "--json", "--dir"])
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    assert_success(&out, "reprise demo");
+    let doc = parse_json(&out.stdout);
+    assert_eq!(doc["ok"], true);
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "third backup: the alarm",
+        "restore --last-clean",
+        "compare with the pre-attack share",
+    ] {
+        assert!(steps.contains(&wanted), "{wanted} missing from {steps:?}");
+    }
 }

@@ -1,7 +1,10 @@
 //! `reprise demo`: the main job on a sample town share, end to end, with
 //! timings: generate Saint-Exemple's share, create a repository, back up,
 //! simulate a working day, back up again, restore, compare byte for byte,
-//! and verify every byte of the repository.
+//! and verify every byte of the repository. Then a ransomware attack: the
+//! documents are encrypted and renamed and ransom notes dropped, the next
+//! backup raises the alarm, and the last clean version of every file is
+//! restored and compared with the share as it was before the attack.
 
 use crate::cli::{DemoArgs, GlobalOptions};
 use crate::{exit, output};
@@ -10,7 +13,7 @@ use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
 use reprise_check::{CheckOptions, CheckProgress};
 use reprise_repo::walk::resolve;
 use reprise_repo::{InitOptions, Repository};
-use reprise_restore::{RestoreOptions, RestoreProgress};
+use reprise_restore::{Overlay, RestoreOptions, RestoreProgress};
 use reprise_sample::{generate_share, simulate_workday, ShareSpec};
 use reprise_storage::LocalBackend;
 use serde::Serialize;
@@ -60,8 +63,9 @@ fn backup(repo: &Repository, share: &Path) -> Result<BackupReport> {
 
 fn backup_detail(r: &BackupReport) -> String {
     let s = r.snapshot.summary.clone().unwrap_or_default();
+    let verdict = r.detection.as_ref().map_or("-", |d| d.verdict.as_str());
     format!(
-        "snapshot {}: {} new, {} changed, {} unmodified files; read {}, added {}",
+        "snapshot {}: {} new, {} changed, {} unmodified files; read {}, added {}; verdict {verdict}",
         r.snapshot_id.short(),
         s.files_new,
         s.files_changed,
@@ -69,6 +73,91 @@ fn backup_detail(r: &BackupReport) -> String {
         output::bytes(s.bytes_read),
         output::bytes(s.bytes_added)
     )
+}
+
+/// The name of the ransom note the demo's attack drops.
+const RANSOM_NOTE: &str = "Restore-My-Files.txt";
+
+const RANSOM_TEXT: &str = "Vos fichiers sont chiffrés. All your files are encrypted.\n\
+To decrypt them, pay 2 BTC to the wallet below and contact us with the Tor browser at \
+lockdemo5x7.onion. Do not rename the files or you will lose them.\n";
+
+/// What ransomware does to a directory: every file encrypted (XOR with a
+/// random keystream, then a random trailer such as the encrypted key real
+/// families append), written as `<name>.lockbit`, the original deleted, and a
+/// ransom note in every directory. Returns (files encrypted, notes dropped).
+fn strike(dir: &Path, seed: &mut u64) -> Result<(u64, u64)> {
+    let mut encrypted = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            let (e, _) = strike(&path, seed)?;
+            encrypted += e;
+        } else if kind.is_file() {
+            *seed += 1;
+            let mut data = std::fs::read(&path)?;
+            let keystream = reprise_sample::random_bytes(data.len(), *seed);
+            data.iter_mut().zip(keystream).for_each(|(b, k)| *b ^= k);
+            data.extend(reprise_sample::random_bytes(512, !*seed));
+            let mut locked = path.clone().into_os_string();
+            locked.push(".lockbit");
+            std::fs::write(&locked, data)?;
+            std::fs::remove_file(&path)?;
+            encrypted += 1;
+        }
+    }
+    std::fs::write(dir.join(RANSOM_NOTE), RANSOM_TEXT)?;
+    let notes = count_named(dir, RANSOM_NOTE)?;
+    Ok((encrypted, notes))
+}
+
+fn count_named(dir: &Path, name: &str) -> Result<u64> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            n += count_named(&entry.path(), name)?;
+        } else if entry.file_name() == name {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Restores the share's directory of `snapshot` into `target`, with the
+/// attack undone when `last_clean` is given.
+fn restore_share(
+    repo: &Repository,
+    snapshot: &reprise_format::Snapshot,
+    share: &Path,
+    target: &Path,
+    overlay: Overlay,
+) -> Result<reprise_restore::RestoreReport> {
+    let share_path = share.as_os_str().as_encoded_bytes();
+    let node =
+        resolve(repo, &snapshot.tree, share_path)?.context("share missing from the snapshot")?;
+    let nodes = repo
+        .load_tree(&node.subtree.context("share is not a directory")?)?
+        .nodes;
+    let options = RestoreOptions {
+        overlay,
+        ..RestoreOptions::default()
+    };
+    let r = reprise_restore::run(
+        repo,
+        nodes,
+        share_path,
+        target,
+        &options,
+        &RestoreProgress::default(),
+    )?;
+    if !r.failures.is_empty() {
+        bail!("restore failed for {} paths", r.failures.len());
+    }
+    Ok(r)
 }
 
 pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
@@ -145,26 +234,13 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         Ok((r, d))
     })?;
     demo.timed("restore the latest snapshot", || {
-        let node = resolve(
+        let r = restore_share(
             &repo,
-            &second.snapshot.tree,
-            share.as_os_str().as_encoded_bytes(),
-        )?
-        .context("share missing from the snapshot")?;
-        let nodes = repo
-            .load_tree(&node.subtree.context("share is not a directory")?)?
-            .nodes;
-        let r = reprise_restore::run(
-            &repo,
-            nodes,
-            b"/",
+            &second.snapshot,
+            &share,
             &restored,
-            &RestoreOptions::default(),
-            &RestoreProgress::default(),
+            Overlay::default(),
         )?;
-        if !r.failures.is_empty() {
-            bail!("restore failed for {} paths", r.failures.len());
-        }
         Ok((
             (),
             format!(
@@ -199,6 +275,13 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
             ),
         ))
     })?;
+    ransomware(
+        &mut demo,
+        &repo,
+        &share,
+        &restored,
+        &work.join("restauration-propre"),
+    )?;
     if g.json {
         output::json(&serde_json::json!({ "workdir": work, "steps": demo.steps, "ok": true }))?;
     } else {
@@ -207,12 +290,85 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
             "  export REPRISE_REPOSITORY={} REPRISE_PASSWORD=saint-exemple-demo",
             repo_dir.display()
         );
-        println!("  reprise snapshots; reprise diff <first> latest; reprise find '*.odt'");
+        println!("  reprise snapshots; reprise detect latest; reprise diff <first> latest");
+        println!("  reprise restore latest --target /tmp/propre --last-clean");
         if args.dir.is_none() {
             println!("(the demo's temporary directory is removed on exit: use --dir to keep it)");
         }
     }
     Ok(exit::OK)
+}
+
+/// The attack, its alarm, and the recovery of the last clean versions.
+fn ransomware(
+    demo: &mut Demo,
+    repo: &Repository,
+    share: &Path,
+    before_attack: &Path,
+    recovered: &Path,
+) -> Result<()> {
+    let documents = share.join("partage");
+    demo.timed("ransomware encrypts partage/", || {
+        let (files, notes) = strike(&documents, &mut 1000)?;
+        let detail = format!(
+            "{files} files encrypted and renamed *.lockbit, {notes} ransom notes {RANSOM_NOTE}"
+        );
+        Ok(((), detail))
+    })?;
+    let (third, summary) = demo.timed("third backup: the alarm", || {
+        let r = backup(repo, share)?;
+        let Some(d) = r
+            .detection
+            .as_ref()
+            .filter(|d| d.verdict == reprise_detect::Verdict::Attack)
+        else {
+            bail!(
+                "the backup after the attack did not raise the alarm: {:?}",
+                r.detection
+            );
+        };
+        let detail = format!(
+            "snapshot {}: verdict ATTACK, score {:.0}/100 (a real backup exits with status 4)",
+            r.snapshot_id.short(),
+            d.score
+        );
+        let summary = d.summary.clone();
+        Ok(((r, summary), detail))
+    })?;
+    if !demo.json {
+        println!("{:>9}  {summary}", "");
+    }
+    let plan = demo.timed("find the last clean versions", || {
+        let list = repo.list_snapshots()?;
+        let plan = reprise_detect::last_clean(repo, &list, &third.snapshot_id, &third.snapshot)?;
+        let detail = format!(
+            "{} files to recover from earlier snapshots, {} ransom notes to leave out, {} without a clean version",
+            plan.recovered.len(),
+            plan.notes_left_out.len(),
+            plan.unrecoverable.len()
+        );
+        Ok((plan, detail))
+    })?;
+    demo.timed("restore --last-clean", || {
+        let overlay = Overlay {
+            omit: plan.omit.clone(),
+            replace: plan.replace.clone(),
+            add: plan.add.clone(),
+        };
+        let r = restore_share(repo, &third.snapshot, share, recovered, overlay)?;
+        Ok((
+            (),
+            format!("{} files into {}", r.files_restored, recovered.display()),
+        ))
+    })?;
+    demo.timed("compare with the pre-attack share", || {
+        let n = compare_trees(before_attack, recovered)?;
+        Ok((
+            (),
+            format!("{n} entries identical: nothing lost, no ransom note, no encrypted copy"),
+        ))
+    })?;
+    Ok(())
 }
 
 /// Compares two trees entry by entry; returns how many entries matched.
