@@ -144,6 +144,10 @@ pub(crate) struct Context<'r> {
     pub counters: Counters,
     pub warnings: Mutex<Vec<BackupWarning>>,
     pub users: metadata::NameCache,
+    /// The changed files of every directory, collected during the walk for
+    /// ransomware detection when the walk compares with the previous
+    /// snapshot of the source (or there is none).
+    pub changes: Option<Mutex<Vec<reprise_detect::changes::DirChanges>>>,
 }
 
 impl Context<'_> {
@@ -267,6 +271,9 @@ pub fn run(
         force_read: options.force_read,
         detection: options.detection,
     };
+    // The walk compares with `parent`; detection compares with `previous`.
+    // When they are the same, the walk collects the changes for detection.
+    let walk_sees_changes = stdin.is_none() && (parent.is_some() || previous.is_none());
     let ctx = Context {
         repo,
         saver: BlobSaver::new(repo),
@@ -275,6 +282,7 @@ pub fn run(
         counters: Counters::default(),
         warnings: Mutex::new(Vec::new()),
         users: metadata::NameCache::default(),
+        changes: (options.detection && walk_sees_changes).then(|| Mutex::new(Vec::new())),
     };
     let parent_tree = match &parent {
         Some((_, s)) => repo.load_tree(&s.tree).ok(),
@@ -288,8 +296,10 @@ pub fn run(
         saver,
         counters,
         warnings,
+        changes,
         ..
     } = ctx;
+    let changes = changes.map(|c| c.into_inner().unwrap_or_else(|p| p.into_inner()));
     let saved = saver.finish(index_report.adopted_packs)?;
     let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -325,7 +335,8 @@ pub fn run(
         detection: None,
     };
     let detection = if options.detection {
-        let report = analyze(repo, &list, &snapshot, previous.as_ref().map(|(_, s)| s))?;
+        let previous = previous.as_ref().map(|(_, s)| s);
+        let report = analyze(repo, &list, &snapshot, previous, changes)?;
         snapshot.detection = Some(reprise_detect::summary_of(&report));
         Some(report)
     } else {
@@ -342,16 +353,23 @@ pub fn run(
 }
 
 /// The ransomware analysis of the new snapshot against the previous one of
-/// its source, before the snapshot is written so that it carries the verdict.
+/// its source, before the snapshot is written so that it carries the verdict:
+/// from the changes the walk collected, else by comparing the trees.
 fn analyze(
     repo: &Repository,
     list: &SnapshotList,
     snapshot: &Snapshot,
     previous: Option<&Snapshot>,
+    changes: Option<Vec<reprise_detect::changes::DirChanges>>,
 ) -> Result<reprise_detect::Report, RepoError> {
     let earlier = reprise_detect::earlier_snapshots(list, snapshot);
     let history = reprise_detect::history(&earlier);
-    reprise_detect::analyze_snapshot(repo, snapshot, previous, &history)
+    match changes {
+        Some(dirs) => Ok(reprise_detect::analyze_changes(
+            repo, &dirs, snapshot, &history,
+        )),
+        None => reprise_detect::analyze_snapshot(repo, snapshot, previous, &history),
+    }
 }
 
 fn process_uid() -> u32 {

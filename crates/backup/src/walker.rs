@@ -8,13 +8,15 @@ use crate::file::{save_content, save_reader};
 use crate::metadata::{kind_of, node_from_metadata, unchanged_since};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
+use reprise_detect::changes::DirChanges;
 use reprise_format::{BlobId, BlobType, Node, NodeKind, Tree};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 /// The directories above and including the backed-up paths.
 enum Virtual {
@@ -116,7 +118,50 @@ fn save_virtual(
             }
         })
         .collect::<Result<_, _>>()?;
+    if let Some(changes) = &ctx.changes {
+        record_changes(changes, dir, &nodes, &parent_nodes);
+    }
     save_tree(ctx, nodes.into_iter().flatten().collect())
+}
+
+/// Notes what changed among this directory's files since the parent
+/// snapshot, for ransomware detection: the backup has both versions in hand
+/// here, so the analysis need not read the trees back from the repository.
+fn record_changes(
+    changes: &Mutex<Vec<DirChanges>>,
+    dir: &Path,
+    nodes: &[Option<Node>],
+    parent: &HashMap<Vec<u8>, Node>,
+) {
+    let mut here = DirChanges {
+        dir: dir.as_os_str().as_bytes().to_vec(),
+        ..Default::default()
+    };
+    let mut present = HashSet::new();
+    for node in nodes.iter().flatten().filter(|n| n.kind == NodeKind::File) {
+        present.insert(node.name.as_bytes());
+        match parent
+            .get(node.name.as_bytes())
+            .filter(|p| p.kind == NodeKind::File)
+        {
+            Some(before) if before.content != node.content => {
+                here.modified.push((before.clone(), node.clone()))
+            }
+            Some(_) => {}
+            None => here.added.push(node.clone()),
+        }
+    }
+    here.removed = parent
+        .values()
+        .filter(|p| p.kind == NodeKind::File && !present.contains(p.name.as_bytes()))
+        .cloned()
+        .collect();
+    // The parent's entries come from a map: sort, so matching is deterministic.
+    here.removed
+        .sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    if !(here.added.is_empty() && here.modified.is_empty() && here.removed.is_empty()) {
+        changes.lock().unwrap_or_else(|p| p.into_inner()).push(here);
+    }
 }
 
 /// Backs up one entry of any kind; `None` if it could not be read at all.
@@ -247,6 +292,9 @@ fn save_dir(
             save_entry(ctx, &path, name, parent_nodes.get(name), fs_device)
         })
         .collect::<Result<_, _>>()?;
+    if let Some(changes) = &ctx.changes {
+        record_changes(changes, dir, &nodes, &parent_nodes);
+    }
     save_tree(ctx, nodes.into_iter().flatten().collect())
 }
 

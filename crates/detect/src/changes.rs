@@ -1,7 +1,10 @@
 //! The regular files that differ between two snapshots' trees, directory by
 //! directory. Subtrees with the same id are skipped unread, so the cost
-//! follows the size of the change, not of the share.
+//! follows the size of the change, not of the share; subdirectories are
+//! compared in parallel (after a first backup, every tree is new and must be
+//! read: the analysis runs while the backup waits to write its snapshot).
 
+use rayon::prelude::*;
 use reprise_format::{BlobId, Node, NodeKind, Tree};
 use reprise_repo::walk::join;
 use reprise_repo::{Repository, Result};
@@ -26,9 +29,7 @@ pub fn changed_dirs(
     old: Option<&BlobId>,
     new: &BlobId,
 ) -> Result<Vec<DirChanges>> {
-    let mut out = Vec::new();
-    compare(repo, old, Some(new), b"", &mut out)?;
-    Ok(out)
+    compare(repo, old, Some(new), b"")
 }
 
 fn load(repo: &Repository, id: Option<&BlobId>) -> Result<Vec<Node>> {
@@ -43,10 +44,10 @@ fn compare(
     old: Option<&BlobId>,
     new: Option<&BlobId>,
     dir: &[u8],
-    out: &mut Vec<DirChanges>,
-) -> Result<()> {
+) -> Result<Vec<DirChanges>> {
+    let mut out = Vec::new();
     if old == new {
-        return Ok(());
+        return Ok(out);
     }
     let mut entries: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>)> = BTreeMap::new();
     for node in load(repo, old)? {
@@ -87,20 +88,10 @@ fn compare(
     if !(here.modified.is_empty() && here.added.is_empty() && here.removed.is_empty()) {
         out.push(here);
     }
-    for (path, before, after) in subdirs {
-        compare_subdir(repo, before, after, &path, out)?;
-    }
-    Ok(())
-}
-
-/// A directory on either side: an empty directory (no subtree) compares as
-/// an empty tree, and one that is only on one side compares with nothing.
-fn compare_subdir(
-    repo: &Repository,
-    before: Option<BlobId>,
-    after: Option<BlobId>,
-    path: &[u8],
-    out: &mut Vec<DirChanges>,
-) -> Result<()> {
-    compare(repo, before.as_ref(), after.as_ref(), path, out)
+    let below: Vec<Vec<DirChanges>> = subdirs
+        .par_iter()
+        .map(|(path, before, after)| compare(repo, before.as_ref(), after.as_ref(), path))
+        .collect::<Result<_>>()?;
+    out.extend(below.into_iter().flatten());
+    Ok(out)
 }

@@ -98,9 +98,20 @@ pub fn analyze_snapshot(
     history: &History,
 ) -> Result<Report> {
     let dirs = changes::changed_dirs(repo, previous.map(|p| &p.tree), &snapshot.tree)?;
+    Ok(analyze_changes(repo, &dirs, snapshot, history))
+}
+
+/// Analyses the changes of `snapshot` already listed by directory (a backup
+/// collects them during its walk); only candidate ransom notes are read.
+pub fn analyze_changes(
+    repo: &Repository,
+    dirs: &[changes::DirChanges],
+    snapshot: &Snapshot,
+    history: &History,
+) -> Report {
     let total = snapshot.summary.as_ref().map_or(0, |s| s.total_files);
     let reader = |node: &Node| read_small(repo, node);
-    Ok(analysis::analyze(&dirs, total, history, &reader))
+    analysis::analyze(dirs, total, history, &reader)
 }
 
 /// The part of a report stored in the snapshot.

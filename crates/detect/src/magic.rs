@@ -113,11 +113,11 @@ pub fn tail_kind(tail: &[u8]) -> Option<&'static str> {
         return Some("png");
     }
     let last_kib = &end[end.len().saturating_sub(1024)..];
-    if last_kib.windows(5).any(|w| w == b"%%EOF") {
+    if memchr::memmem::rfind(last_kib, b"%%EOF").is_some() {
         return Some("pdf");
     }
     // End of central directory: 22 bytes plus a comment, usually empty.
-    if tail.windows(4).rev().take(4096).any(|w| w == b"PK\x05\x06") {
+    if memchr::memmem::rfind(tail, b"PK\x05\x06").is_some() {
         return Some("zip");
     }
     None

@@ -15,6 +15,9 @@ use reprise_format::ContentStats;
 pub const WINDOW: usize = 4096;
 /// Windows per file at most.
 pub const MAX_WINDOWS: usize = 16;
+/// Enough of the first window for every magic number `magic` knows (tar's
+/// is at 257, the name of a zip's first member within 512).
+const HEAD_BYTES: usize = 512;
 
 /// Accumulates the statistics of one file, fed in order.
 pub struct Sampler {
@@ -74,16 +77,22 @@ impl Sampler {
         s
     }
 
-    /// The statistics of `data`, a whole file.
+    /// The statistics of `data`, a whole file: windows are read in place and
+    /// the tail is the end of `data`, with nothing copied.
     pub fn of(data: &[u8]) -> ContentStats {
         let mut s = Sampler::new(data.len() as u64);
-        s.feed(0, data);
-        s.finish()
+        s.feed_windows(0, data);
+        let tail = &data[data.len().saturating_sub(WINDOW)..];
+        s.finish_with_tail(tail)
     }
 
     /// Gives the bytes at `offset` (feeds must come in order).
     pub fn feed(&mut self, offset: u64, data: &[u8]) {
         self.capture_tail(offset, data);
+        self.feed_windows(offset, data);
+    }
+
+    fn feed_windows(&mut self, offset: u64, data: &[u8]) {
         let end = offset + data.len() as u64;
         while let Some(&start) = self.starts.get(self.current) {
             let window_end = (start + WINDOW as u64).min(self.size);
@@ -101,9 +110,14 @@ impl Sampler {
             let upto = window_end.min(end);
             let a = (from - offset) as usize;
             let b = (upto - offset) as usize;
+            if self.buffer.is_empty() && upto == window_end {
+                // The whole window is in this feed: no copy.
+                self.close_window(&data[a..b]);
+                continue;
+            }
             self.buffer.extend_from_slice(&data[a..b]);
             if upto == window_end {
-                self.close_window();
+                self.close_buffered_window();
             } else {
                 return;
             }
@@ -128,18 +142,26 @@ impl Sampler {
         self.tail.drain(..excess);
     }
 
-    fn close_window(&mut self) {
+    fn close_buffered_window(&mut self) {
         let window = std::mem::take(&mut self.buffer);
+        self.close_window(&window);
+        self.buffer = window;
+        self.buffer.clear();
+    }
+
+    fn close_window(&mut self, window: &[u8]) {
         let mut hist = [0u32; 256];
-        window::add_to_histogram(&mut hist, &window);
+        window::add_half_to_histogram(&mut hist, window);
+        let mut counted = 0u64;
         for (t, h) in self.total.iter_mut().zip(hist.iter()) {
             *t += h;
+            counted += *h as u64;
         }
-        self.sampled += window.len() as u64;
-        let class = window::classify(&window, &hist);
+        self.sampled += counted;
+        let class = window::classify(window, &hist);
         if self.current == 0 {
             self.head_class = Some(class);
-            self.head = window.clone();
+            self.head = window[..window.len().min(HEAD_BYTES)].to_vec();
         }
         self.windows += 1;
         match class {
@@ -149,18 +171,21 @@ impl Sampler {
             WindowClass::Binary => self.binary += 1,
         }
         self.current += 1;
-        self.buffer = window;
-        self.buffer.clear();
     }
 
     /// The statistics of what was fed.
     pub fn finish(mut self) -> ContentStats {
+        let tail = std::mem::take(&mut self.tail);
+        self.finish_with_tail(&tail)
+    }
+
+    fn finish_with_tail(mut self, tail: &[u8]) -> ContentStats {
         if !self.buffer.is_empty() {
             // The file ended early (it shrank while read): judge what came.
-            self.close_window();
+            self.close_buffered_window();
         }
         let kind = self.kind();
-        let tail = magic::tail_kind(&self.tail).map(str::to_string);
+        let tail = magic::tail_kind(tail).map(str::to_string);
         ContentStats {
             kind,
             tail,
