@@ -239,6 +239,7 @@ fn find_clean(
     mut j: usize,
     mut path: Vec<u8>,
 ) -> Result<std::result::Result<(usize, Node), String>> {
+    let first = j;
     while j < chain.snapshots.len() {
         let Some(node) = trees.node(&chain.snapshots[j].1.tree, &path)? else {
             return Ok(Err(format!(
@@ -254,10 +255,12 @@ fn find_clean(
             }
         }
     }
-    Ok(Err(format!(
-        "every snapshot examined holds an encrypted version of {}",
-        String::from_utf8_lossy(&path)
-    )))
+    let why = if j == first {
+        "no earlier snapshot of this source exists"
+    } else {
+        "every earlier snapshot examined holds an encrypted version"
+    };
+    Ok(Err(format!("{why} ({})", String::from_utf8_lossy(&path))))
 }
 
 /// `/a/b/c` → (`/a/b`, `c`).
