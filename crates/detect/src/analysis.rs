@@ -130,6 +130,10 @@ pub fn analyze(
 struct Findings {
     flagged: Vec<Flagged>,
     unusual: Vec<Flagged>,
+    /// Files that replaced another under a new extension (renamed, or
+    /// written anew and the original deleted) and that the judge found
+    /// nothing against: (path, the file replaced).
+    renamed_unjudged: Vec<(Vec<u8>, Vec<u8>)>,
     counts: ChangeCounts,
 }
 
@@ -172,6 +176,15 @@ fn judge_dir(dir: &DirChanges, found: &mut Findings) {
     for (i, added) in dir.added.iter().enumerate() {
         let original = matches[i].map(|r| &dir.removed[r]);
         let Some(j) = judge(version(added), original.map(version)) else {
+            if let Some(o) = original {
+                let (new, old) = (added.name.as_bytes(), o.name.as_bytes());
+                if magic::extension(new).is_some() && magic::extension(new) != magic::extension(old)
+                {
+                    found
+                        .renamed_unjudged
+                        .push((join(&dir.dir, new), join(&dir.dir, old)));
+                }
+            }
             continue;
         };
         let path = join(&dir.dir, added.name.as_bytes());
@@ -316,7 +329,10 @@ struct NameEvidence {
 
 /// What the names of flagged files say: a common new extension, a known
 /// ransomware extension, or a random extension per file. Unusual files that
-/// share such an extension with flagged ones are promoted to flagged.
+/// share such an extension with flagged ones are promoted to flagged, and so
+/// are files renamed to it whose content told nothing (a note of 30 bytes
+/// turned into 40 characters of base64 cannot be told from text): the
+/// attack renamed them with the rest.
 fn extension_evidence(found: &mut Findings) -> NameEvidence {
     // New extensions of files that replaced another (renamed or rewritten),
     // and extensions ransomware is known for on any suspect file.
@@ -375,6 +391,16 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
         f.strength = Strength::Strong;
         f
     }));
+    for (path, replaced) in std::mem::take(&mut found.renamed_unjudged) {
+        let Some(extension) = magic::extension(&path).filter(|e| marked.contains(e)) else {
+            continue;
+        };
+        let judgment = Judgment {
+            strength: Strength::Strong,
+            reason: Reason::RenamedLikeEncrypted { extension },
+        };
+        found.push(path, judgment, Some(replaced));
+    }
     let renamed_as = match marked.first() {
         Some(ext) => Some(format!("*.{ext}")),
         None => random_extensions.then(|| "with a different random extension each".to_string()),
@@ -438,6 +464,7 @@ fn conclude(found: Findings, names: NameEvidence, total_files: u64, history: &Hi
         mut flagged,
         unusual,
         counts,
+        ..
     } = found;
     flagged.sort_by(|a, b| a.path_bytes.cmp(&b.path_bytes));
     let notes = flagged
@@ -542,6 +569,7 @@ fn reason_group(reason: &Reason) -> String {
         Reason::ReplacedByEncryptedFile { .. } | Reason::EncryptedFile { .. } => {
             "were replaced by encrypted files".into()
         }
+        Reason::RenamedLikeEncrypted { .. } => "were renamed like the encrypted files".into(),
         Reason::RansomNote => "are ransom notes".into(),
     }
 }
@@ -701,6 +729,45 @@ mod tests {
             report.summary,
             report.evidence
         );
+    }
+
+    /// Files renamed to the extension of the encrypted ones are flagged even
+    /// when their content is too small to judge; a renaming to an extension
+    /// no encrypted file has is not.
+    #[test]
+    fn files_renamed_like_the_encrypted_ones_are_flagged() {
+        let mut removed: Vec<Node> = (0..10)
+            .map(|i| file(&format!("doc{i}.docx"), "ooxml", 2, i))
+            .collect();
+        let mut added: Vec<Node> = (0..10)
+            .map(|i| file(&format!("doc{i}.docx.b64"), "random", 3, 100 + i))
+            .collect();
+        removed.push(file("todo.txt", "text", 0, 50));
+        added.push(file("todo.txt.b64", "text", 0, 51));
+        removed.push(file("plan.txt", "text", 0, 52));
+        added.push(file("plan.txt.old", "text", 0, 53));
+        let dir = DirChanges {
+            dir: b"/s".to_vec(),
+            removed,
+            added,
+            ..Default::default()
+        };
+        let report = analyze(&[dir], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack);
+        let todo = report
+            .flagged
+            .iter()
+            .find(|f| f.path == "/s/todo.txt.b64")
+            .unwrap();
+        assert_eq!(
+            todo.reason,
+            Reason::RenamedLikeEncrypted {
+                extension: "b64".into()
+            }
+        );
+        assert_eq!(todo.replaced.as_deref(), Some("/s/todo.txt"));
+        assert!(!report.flagged.iter().any(|f| f.path == "/s/plan.txt.old"));
+        assert_eq!(report.flagged.len(), 11);
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum Reason {
     RansomNote,
     /// Ciphertext-like files appeared where files were deleted.
     ReplacedDeletedFiles,
+    /// Renamed to the new extension of the files found encrypted, its
+    /// content too small or too plain to tell on its own.
+    RenamedLikeEncrypted { extension: String },
 }
 
 impl Reason {
@@ -69,6 +72,9 @@ impl Reason {
             Reason::RansomNote => "ransom note".into(),
             Reason::ReplacedDeletedFiles => {
                 "random-looking file that appeared where files were deleted".into()
+            }
+            Reason::RenamedLikeEncrypted { extension } => {
+                format!("renamed *.{extension} like the files found encrypted")
             }
         }
     }

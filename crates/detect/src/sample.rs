@@ -1,8 +1,9 @@
 //! Content statistics of one file, from windows sampled while its bytes
 //! stream through the backup: no second read.
 //!
-//! A file of up to 64 KiB is looked at whole, in consecutive 4 KiB windows.
-//! A larger one gets 16 windows spread evenly from its first byte to its
+//! A file of up to 64 KiB is looked at whole, in consecutive 4 KiB windows,
+//! the last one taking the remainder (up to 8 KiB): no window is too short
+//! to judge, but in a file under 4 KiB. A larger one gets 16 windows spread evenly from its first byte to its
 //! last, so encryption of the head only, of the tail, or of blocks at a
 //! stride through a large file still lands in some window. The head and the
 //! tail also give the file type from magic bytes and trailers.
@@ -95,7 +96,7 @@ impl Sampler {
     fn feed_windows(&mut self, offset: u64, data: &[u8]) {
         let end = offset + data.len() as u64;
         while let Some(&start) = self.starts.get(self.current) {
-            let window_end = (start + WINDOW as u64).min(self.size);
+            let window_end = self.window_end(start);
             let from = start + self.buffer.len() as u64;
             if from >= end {
                 return;
@@ -121,6 +122,17 @@ impl Sampler {
             } else {
                 return;
             }
+        }
+    }
+
+    /// Where the window starting at `start` ends: 4 KiB later, but for the
+    /// last window of a small file, which runs to its end.
+    fn window_end(&self, start: u64) -> u64 {
+        let small = self.size <= (WINDOW * MAX_WINDOWS) as u64;
+        if small && self.starts.get(self.current + 1).is_none() {
+            self.size
+        } else {
+            (start + WINDOW as u64).min(self.size)
         }
     }
 
@@ -215,11 +227,14 @@ impl Sampler {
     }
 }
 
-/// Where the windows of a file of `size` bytes start.
+/// Where the windows of a file of `size` bytes start. A small file's last
+/// window takes the remainder: a file of 5 000 bytes is one window, not one
+/// of 4 096 bytes and one of 904.
 fn window_starts(size: u64) -> Vec<u64> {
     let window = WINDOW as u64;
     if size <= window * MAX_WINDOWS as u64 {
-        return (0..size.div_ceil(window)).map(|i| i * window).collect();
+        let count = if size == 0 { 0 } else { (size / window).max(1) };
+        return (0..count).map(|i| i * window).collect();
     }
     let last = size - window;
     let gaps = MAX_WINDOWS as u64 - 1;
@@ -238,7 +253,10 @@ mod tests {
     #[test]
     fn windows_cover_small_files_and_spread_over_large_ones() {
         assert_eq!(window_starts(0), Vec::<u64>::new());
-        assert_eq!(window_starts(5000), vec![0, 4096]);
+        assert_eq!(window_starts(100), vec![0]);
+        assert_eq!(window_starts(5000), vec![0]);
+        assert_eq!(window_starts(8192), vec![0, 4096]);
+        assert_eq!(window_starts(64 * 1024).len(), MAX_WINDOWS);
         let large = window_starts(100 << 20);
         assert_eq!(large.len(), MAX_WINDOWS);
         assert_eq!(large[0], 0);
@@ -270,6 +288,26 @@ mod tests {
             ("pdf", Some("pdf"))
         );
         assert_eq!(Sampler::of(b"").kind, "empty");
+    }
+
+    /// Base64 of ciphertext whose length is not a multiple of 4 KiB: the
+    /// last window takes the remainder, so none is too short to decode into
+    /// a measurable sample, and every window counts as armoured.
+    #[test]
+    fn the_last_window_of_a_small_file_takes_the_remainder() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut armoured: Vec<u8> = pseudo_random(4, 28_672 + 45)
+            .iter()
+            .map(|b| ALPHABET[(b & 63) as usize])
+            .collect();
+        for i in (76..armoured.len()).step_by(77) {
+            armoured[i] = b'\n';
+        }
+        let stats = Sampler::of(&armoured);
+        assert_eq!((stats.kind.as_str(), stats.windows), ("text", 7));
+        assert_eq!(stats.armoured, stats.windows, "{stats:?}");
+        let random = Sampler::of(&pseudo_random(6, 4096 + 30));
+        assert_eq!((stats.windows, random.random), (7, 1));
     }
 
     #[test]

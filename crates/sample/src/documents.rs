@@ -16,7 +16,7 @@ use crate::formats::pdf::scanned_pdf;
 use crate::formats::zipper::ZipBuilder;
 use crate::rng::{derived_rng, pick};
 use crate::sections::database::{append_births, DUMP_PATH};
-use crate::sections::finances::invoice_csv;
+use crate::sections::finances::{budget_workbook, invoice_csv};
 use crate::sections::mail::push_message;
 use crate::sections::office_paragraphs;
 use crate::words::{first_name, paragraph, prose, surname};
@@ -118,6 +118,13 @@ pub fn document(kind: DocumentKind, seed: u64, approx_bytes: u64) -> io::Result<
     }
 }
 
+/// A budget workbook (`.xlsx`, a genuine one-sheet OOXML package) of about `approx_bytes`
+/// once deflated (within about 30%). Not a [`DocumentKind`], so that the benchmark data,
+/// which draws from every kind, keeps its bytes; the ransomware evaluation uses it.
+pub fn workbook(seed: u64, approx_bytes: u64) -> io::Result<Vec<u8>> {
+    budget_workbook(&mut derived_rng(seed, "xlsx"), approx_bytes)
+}
+
 /// Appends about `approx_bytes` of new rows to the database dump under `root` (the day's
 /// registrations of a busy period). Returns the bytes appended; 0 if there is no dump.
 pub fn grow_dump(root: &Path, seed: u64, approx_bytes: u64) -> io::Result<u64> {
@@ -215,6 +222,18 @@ mod tests {
             assert!((26_000..54_000).contains(&size), "{kind:?}: {size}");
             assert_eq!(DocumentKind::from_extension(kind.extension()), Some(kind));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn workbooks_are_reproducible_ooxml_of_about_the_requested_size() -> io::Result<()> {
+        let first = workbook(7, 40_000)?;
+        assert_eq!(first, workbook(7, 40_000)?);
+        assert_ne!(first, workbook(8, 40_000)?);
+        assert!(first.starts_with(b"PK\x03\x04"));
+        assert!(first.windows(19).any(|w| w == b"[Content_Types].xml"));
+        let size = first.len() as u64;
+        assert!((26_000..54_000).contains(&size), "{size}");
         Ok(())
     }
 

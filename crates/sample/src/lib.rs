@@ -15,7 +15,7 @@ mod words;
 mod workday;
 mod writer;
 
-pub use documents::{document, grow_dump, DocumentKind, DATABASE_DUMP_PATH};
+pub use documents::{document, grow_dump, workbook, DocumentKind, DATABASE_DUMP_PATH};
 pub use share::{generate_share, ShareSpec, ShareSummary};
 pub use workday::{append, simulate_workday, ChangeSummary};
 

@@ -86,7 +86,7 @@ fn push_invoice_row(rng: &mut Rng, csv: &mut String, year: u16, month: u8, numbe
     ));
 }
 
-fn budget_workbook(rng: &mut Rng, stored_bytes: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn budget_workbook(rng: &mut Rng, stored_bytes: u64) -> io::Result<Vec<u8>> {
     let text_bytes = stored_bytes * OFFICE_TEXT_PER_STORED_BYTE;
     let header = ["Chapitre", "Article", "Libellé", "Prévu", "Réalisé"];
     let mut rows = vec![header.map(|title| Cell::Text(title.to_string())).into()];
