@@ -21,7 +21,7 @@ pub use scan::scan_totals;
 
 use chrono::Utc;
 use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
-use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotFilter, SnapshotList};
+use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotList};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,20 +218,10 @@ fn find_parent(
     hostname: &str,
     paths: &[String],
 ) -> Option<(SnapshotId, Snapshot)> {
-    let filter = SnapshotFilter {
-        hosts: vec![hostname.to_string()],
-        ..Default::default()
-    };
-    let mut wanted = paths.to_vec();
-    wanted.sort();
-    list.filtered(&filter)
-        .into_iter()
+    list.snapshots
+        .iter()
         .rev()
-        .find(|(_, s)| {
-            let mut p = s.paths.clone();
-            p.sort();
-            p == wanted
-        })
+        .find(|(_, s)| reprise_detect::is_source(s, hostname, paths))
         .cloned()
 }
 

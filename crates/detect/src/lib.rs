@@ -32,12 +32,17 @@ use reprise_repo::{Repository, Result, SnapshotList};
 
 /// Two snapshots of the same source: same host, same backed-up paths.
 pub fn same_source(a: &Snapshot, b: &Snapshot) -> bool {
-    let sorted = |s: &Snapshot| {
-        let mut p = s.paths.clone();
+    is_source(a, &b.hostname, &b.paths)
+}
+
+/// Whether `snapshot` was taken of `paths` (in any order) on `hostname`.
+pub fn is_source(snapshot: &Snapshot, hostname: &str, paths: &[String]) -> bool {
+    let sorted = |p: &[String]| {
+        let mut p = p.to_vec();
         p.sort();
         p
     };
-    a.hostname == b.hostname && sorted(a) == sorted(b)
+    snapshot.hostname == hostname && sorted(&snapshot.paths) == sorted(paths)
 }
 
 /// The snapshots of the same source taken before `snapshot`, newest first.
