@@ -35,6 +35,27 @@ pub struct RepoConfig {
     pub chunker: ChunkerConfig,
     pub zstd_level: i32,
     pub pack_size_target: u32,
+    /// The Object Lock retention every object must carry (revision 1.2);
+    /// absent for repositories without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+/// The retention policy `init --object-lock` records: every object is
+/// locked, in `mode`, for at least `retention_days` after it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// `governance` or `compliance`.
+    pub mode: LockModeName,
+    pub retention_days: u32,
+}
+
+/// The S3 Object Lock mode, as written in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockModeName {
+    Governance,
+    Compliance,
 }
 
 impl RepoConfig {
@@ -141,6 +162,10 @@ mod tests {
             chunker: ChunkerConfig::default_with_seed(42),
             zstd_level: 3,
             pack_size_target: 16 << 20,
+            object_lock: Some(ObjectLockConfig {
+                mode: LockModeName::Compliance,
+                retention_days: 30,
+            }),
         };
         let mut bytes = config.seal(&key).unwrap();
         assert_eq!(RepoConfig::open(&key, &bytes).unwrap(), config);

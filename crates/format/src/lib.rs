@@ -20,7 +20,7 @@ pub mod snapshot;
 pub mod tree;
 
 pub use blob::{BlobType, Compression};
-pub use config::{ChunkerConfig, RepoConfig, FORMAT_VERSION};
+pub use config::{ChunkerConfig, LockModeName, ObjectLockConfig, RepoConfig, FORMAT_VERSION};
 pub use id::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
 pub use index::{IndexFile, IndexPack};
 pub use pack::{PackEntry, PackHeader};

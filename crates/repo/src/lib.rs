@@ -28,6 +28,7 @@ mod error;
 mod index;
 mod keys;
 mod patterns;
+pub mod reachable;
 mod repository;
 mod saver;
 mod snapshots;
@@ -37,7 +38,7 @@ pub use error::RepoError;
 pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, username, KeyInfo};
 pub use patterns::{PathPatterns, PatternError};
-pub use repository::{InitOptions, Repository};
+pub use repository::{lock_policy, InitOptions, Repository};
 pub use saver::{BlobSaver, SaverStats};
 pub use snapshots::{SnapshotFilter, SnapshotList};
 

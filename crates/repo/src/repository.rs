@@ -6,8 +6,10 @@ use reprise_chunking::ChunkerParams;
 use reprise_crypto::{KdfParams, MasterKey};
 use reprise_format::blob::open_blob;
 use reprise_format::{BlobId, BlobType, ChunkerConfig, KeyId, RepoConfig, Tree, FORMAT_VERSION};
-use reprise_storage::{Backend, ObjectKind, StorageError};
+use reprise_format::{LockModeName, ObjectLockConfig};
+use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 /// Choices made once, at `init`.
 #[derive(Debug, Clone)]
@@ -17,6 +19,8 @@ pub struct InitOptions {
     pub pack_size_target: u32,
     /// Chunk size bounds; the seed is always drawn at random.
     pub chunk_min_avg_max: (u32, u32, u32),
+    /// Object Lock retention for every object (s3: repositories only).
+    pub object_lock: Option<ObjectLockConfig>,
 }
 
 impl Default for InitOptions {
@@ -29,6 +33,7 @@ impl Default for InitOptions {
             // one queued, two uploading): 8 MiB keeps that near 32 MiB.
             pack_size_target: 8 * 1024 * 1024,
             chunk_min_avg_max: (c.min_size, c.avg_size, c.max_size),
+            object_lock: None,
         }
     }
 }
@@ -81,7 +86,10 @@ impl Repository {
             },
             zstd_level: options.zstd_level,
             pack_size_target: options.pack_size_target,
+            object_lock: options.object_lock,
         };
+        // Before the first write, so the key file and config are locked too.
+        backend.set_lock_policy(lock_policy(&config))?;
         config
             .chunker
             .validate()
@@ -110,6 +118,7 @@ impl Repository {
         let (key_id, key) = keys::unlock(backend.as_ref(), password)?;
         let config =
             RepoConfig::open(&key, &config_bytes).map_err(|e| RepoError::format("config", e))?;
+        backend.set_lock_policy(lock_policy(&config))?;
         Ok(Repository::assemble(backend, key, key_id, config))
     }
 
@@ -149,6 +158,11 @@ impl Repository {
 
     pub fn config(&self) -> &RepoConfig {
         &self.config
+    }
+
+    /// The retention lock the repository asks every object to carry.
+    pub fn lock_policy(&self) -> Option<LockPolicy> {
+        lock_policy(&self.config)
     }
 
     pub fn chunker_params(&self) -> ChunkerParams {
@@ -265,4 +279,15 @@ impl Repository {
         let bytes = self.read_blob(BlobType::Tree, id)?;
         Tree::from_json(&bytes).map_err(|e| RepoError::format(format!("tree {id}"), e))
     }
+}
+
+/// The storage-level lock policy a config records.
+pub fn lock_policy(config: &RepoConfig) -> Option<LockPolicy> {
+    config.object_lock.map(|l| LockPolicy {
+        mode: match l.mode {
+            LockModeName::Governance => LockMode::Governance,
+            LockModeName::Compliance => LockMode::Compliance,
+        },
+        retention: Duration::from_secs(u64::from(l.retention_days) * 86_400),
+    })
 }

@@ -11,10 +11,13 @@
 
 pub mod faulty;
 mod local;
+mod lock;
 
 pub use local::LocalBackend;
+pub use lock::{LockMode, LockPolicy, ObjectLock};
 
 use std::fmt;
+use std::time::SystemTime;
 
 /// The kinds of object in a repository, each in its own namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +28,8 @@ pub enum ObjectKind {
     Pack,
     Index,
     Snapshot,
+    /// Maintenance records: prune marks and damaged-blob lists (FORMAT.md §18).
+    Mark,
 }
 
 impl ObjectKind {
@@ -35,7 +40,31 @@ impl ObjectKind {
             ObjectKind::Pack => "data",
             ObjectKind::Index => "index",
             ObjectKind::Snapshot => "snapshots",
+            ObjectKind::Mark => "marks",
         }
+    }
+
+    /// Every kind, config first.
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::Config,
+        ObjectKind::Key,
+        ObjectKind::Pack,
+        ObjectKind::Index,
+        ObjectKind::Snapshot,
+        ObjectKind::Mark,
+    ];
+
+    /// The kind whose singular name (as in [`fmt::Display`]) is `name`:
+    /// `config`, `key`, `pack`, `index`, `snapshot` or `mark`. Remote
+    /// backends use these names in URLs.
+    pub fn from_name(name: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL.into_iter().find(|k| k.to_string() == name)
+    }
+
+    /// Whether objects of this kind are named by the BLAKE3 of their bytes
+    /// (all but `config`), so a server can check a name against the upload.
+    pub fn is_content_named(self) -> bool {
+        self != ObjectKind::Config
     }
 }
 
@@ -47,6 +76,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Pack => "pack",
             ObjectKind::Index => "index",
             ObjectKind::Snapshot => "snapshot",
+            ObjectKind::Mark => "mark",
         })
     }
 }
@@ -83,6 +113,35 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The storage holds the object under a retention lock.
+    #[error("{kind} {name} in {location} is locked until {until}: it can only be deleted after that date")]
+    Locked {
+        kind: ObjectKind,
+        name: String,
+        location: String,
+        until: String,
+    },
+    /// The server or the storage refused the operation for these credentials
+    /// (an append-only token asked to delete, an object already there…).
+    #[error("{location} refused to {action} {kind} {name}: {reason}")]
+    Refused {
+        action: &'static str,
+        kind: ObjectKind,
+        name: String,
+        location: String,
+        reason: String,
+    },
+    /// The credentials were missing, unknown or expired.
+    #[error("{location} did not accept the credentials: {detail}")]
+    Unauthorized { location: String, detail: String },
+    /// A network or server failure that persisted through every retry.
+    #[error("{location} failed: {detail}")]
+    Remote { location: String, detail: String },
+    #[error("{location} does not support {what}")]
+    Unsupported {
+        location: String,
+        what: &'static str,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -92,6 +151,11 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 pub struct ObjectInfo {
     pub name: String,
     pub size: u64,
+    /// When the storage received the object, where it records that. Since
+    /// objects are never modified this is their creation time, which a
+    /// client cannot forge on a server or on S3 (retention uses it to spot
+    /// snapshots that claim another date).
+    pub stored: Option<SystemTime>,
 }
 
 /// Whether `write_once` created the object or found it already there.
@@ -134,7 +198,34 @@ pub trait Backend: Send + Sync {
     fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome>;
 
     /// Deletes an object. Only administrative operations call this.
+    /// Storage with retention locks refuses with [`StorageError::Locked`].
     fn remove(&self, kind: ObjectKind, name: &str) -> Result<()>;
+
+    /// Sets the retention lock every later write gets (S3 Object Lock).
+    /// Backends without object locks accept `None` and refuse a policy.
+    fn set_lock_policy(&self, policy: Option<LockPolicy>) -> Result<()> {
+        match policy {
+            None => Ok(()),
+            Some(_) => Err(StorageError::Unsupported {
+                location: self.location(),
+                what: "object locks (only s3: repositories have them)",
+            }),
+        }
+    }
+
+    /// The retention lock on one object; `None` when it has none (or the
+    /// backend has no locks).
+    fn lock_of(&self, _kind: ObjectKind, _name: &str) -> Result<Option<ObjectLock>> {
+        Ok(None)
+    }
+
+    /// Extends an object's retention lock to `until` (never shortens it).
+    fn extend_lock(&self, _kind: ObjectKind, _name: &str, _until: SystemTime) -> Result<()> {
+        Err(StorageError::Unsupported {
+            location: self.location(),
+            what: "object locks (only s3: repositories have them)",
+        })
+    }
 }
 
 /// Object names are lowercase hex (`config` aside), which keeps them safe as

@@ -267,6 +267,7 @@ impl Backend for LocalBackend {
             self.root.join("data"),
             self.root.join("index"),
             self.root.join("snapshots"),
+            self.root.join("marks"),
             self.root.join("tmp"),
         ];
         dirs.extend((0..=255u8).map(|b| self.root.join("data").join(hex::encode([b]))));
@@ -285,6 +286,7 @@ impl Backend for LocalBackend {
                     Ok(m) => vec![ObjectInfo {
                         name: "config".into(),
                         size: m.len(),
+                        stored: m.modified().ok(),
                     }],
                     Err(_) => vec![],
                 })
@@ -310,11 +312,13 @@ impl Backend for LocalBackend {
                 if validate_name(kind, &name).is_err() {
                     continue;
                 }
-                let size = entry
-                    .metadata()
-                    .map_err(|e| io_err(&entry.path(), e))?
-                    .len();
-                out.push(ObjectInfo { name, size });
+                let meta = entry.metadata().map_err(|e| io_err(&entry.path(), e))?;
+                out.push(ObjectInfo {
+                    name,
+                    size: meta.len(),
+                    // Objects are never modified: mtime is when it was stored.
+                    stored: meta.modified().ok(),
+                });
             }
         }
         Ok(out)
@@ -380,7 +384,15 @@ impl Backend for LocalBackend {
             let _ = fs::remove_file(&temp);
             return Err(self.map_write_err(kind, name, &temp, e));
         }
-        let linked = fs::hard_link(&temp, &path);
+        let mut linked = fs::hard_link(&temp, &path);
+        if matches!(&linked, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            // A repository made before this kind of object existed lacks its
+            // directory (`marks/` came with format revision 1.2).
+            if let Some(dir) = path.parent() {
+                let _ = fs::create_dir_all(dir);
+            }
+            linked = fs::hard_link(&temp, &path);
+        }
         let _ = fs::remove_file(&temp);
         match linked {
             Ok(()) => {}
@@ -466,13 +478,10 @@ mod tests {
             b.read_range(ObjectKind::Pack, "abcd", 3, 10),
             Err(StorageError::ShortRead { .. })
         ));
-        assert_eq!(
-            b.list(ObjectKind::Pack).unwrap(),
-            vec![ObjectInfo {
-                name: "abcd".into(),
-                size: 5
-            }]
-        );
+        let listed = b.list(ObjectKind::Pack).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].name.as_str(), listed[0].size), ("abcd", 5));
+        assert!(listed[0].stored.is_some());
         assert_eq!(fs::read_dir(b.root().join("tmp")).unwrap().count(), 0);
     }
 

@@ -1,0 +1,47 @@
+//! What the snapshots still need: every blob reachable from a set of
+//! snapshots, and the packs that hold them. `prune` deletes what is not
+//! reachable; `locks extend` renews the locks of what is.
+
+use crate::{Repository, Result};
+use reprise_format::{BlobId, NodeKind, PackId, Snapshot, SnapshotId};
+use std::collections::HashSet;
+
+/// Every tree and data blob reachable from `snapshots`. Each tree is read
+/// once, however many snapshots share it.
+pub fn referenced_blobs(
+    repo: &Repository,
+    snapshots: &[(SnapshotId, Snapshot)],
+) -> Result<HashSet<BlobId>> {
+    repo.ensure_index()?;
+    let mut seen: HashSet<BlobId> = HashSet::new();
+    let mut pending: Vec<BlobId> = Vec::new();
+    for (_, s) in snapshots {
+        if seen.insert(s.tree) {
+            pending.push(s.tree);
+        }
+    }
+    while let Some(tree_id) = pending.pop() {
+        let tree = repo.load_tree(&tree_id)?;
+        for node in &tree.nodes {
+            seen.extend(node.content.iter().copied());
+            if node.kind == NodeKind::Dir {
+                if let Some(sub) = node.subtree {
+                    if seen.insert(sub) {
+                        pending.push(sub);
+                    }
+                }
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The packs holding at least one copy of one of `blobs`, per the index.
+pub fn packs_holding(repo: &Repository, blobs: &HashSet<BlobId>) -> HashSet<PackId> {
+    let index = repo.index();
+    index
+        .all_locations()
+        .filter(|(id, _)| blobs.contains(id))
+        .filter_map(|(_, loc)| index.pack_id(loc.pack))
+        .collect()
+}
