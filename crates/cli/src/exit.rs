@@ -9,8 +9,11 @@
 //! | 4  | ransomware: a backup's detection (or `reprise detect`) concluded `attack`; the snapshot is written |
 //! | 10 | the repository does not exist |
 //! | 12 | wrong password |
+//! | 13 | the storage refused: an append-only token asked to delete, or an object is under a retention lock |
+//! | 14 | the storage did not accept the credentials (token, S3 keys) |
 
 use reprise_repo::RepoError;
+use reprise_storage::StorageError;
 
 pub const OK: u8 = 0;
 pub const FATAL: u8 = 1;
@@ -18,6 +21,8 @@ pub const INCOMPLETE: u8 = 3;
 pub const ATTACK: u8 = 4;
 pub const NO_REPOSITORY: u8 = 10;
 pub const WRONG_PASSWORD: u8 = 12;
+pub const REFUSED: u8 = 13;
+pub const UNAUTHORIZED: u8 = 14;
 
 /// Prints an error with its causes and returns its exit code.
 pub fn report(err: &anyhow::Error) -> u8 {
@@ -34,9 +39,21 @@ fn code_of(err: &anyhow::Error) -> u8 {
             return match repo {
                 RepoError::NotARepository { .. } => NO_REPOSITORY,
                 RepoError::WrongPassword { .. } => WRONG_PASSWORD,
+                RepoError::Storage(storage) => code_of_storage(storage),
                 _ => FATAL,
             };
         }
+        if let Some(storage) = cause.downcast_ref::<StorageError>() {
+            return code_of_storage(storage);
+        }
     }
     FATAL
+}
+
+fn code_of_storage(err: &StorageError) -> u8 {
+    match err {
+        StorageError::Refused { .. } | StorageError::Locked { .. } => REFUSED,
+        StorageError::Unauthorized { .. } => UNAUTHORIZED,
+        _ => FATAL,
+    }
 }
