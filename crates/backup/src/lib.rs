@@ -323,6 +323,7 @@ pub fn run(
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         summary: Some(summary),
         detection: None,
+        original: None,
     };
     let detection = if options.detection {
         let previous = previous.as_ref().map(|(_, s)| s);

@@ -227,7 +227,7 @@ fn save_file(
     let reusable = parent.filter(|p| {
         !ctx.options.force_read && unchanged_since(p, node) && {
             let index = ctx.repo.index();
-            p.content.iter().all(|id| index.contains(id))
+            p.content.iter().all(|id| index.has_usable_copy(id))
         }
     });
     if let Some(p) = reusable {

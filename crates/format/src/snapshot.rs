@@ -69,6 +69,10 @@ pub struct Snapshot {
     pub summary: Option<SnapshotSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection: Option<DetectionSummary>,
+    /// For a snapshot made by `copy`: the id of the snapshot it copies, in
+    /// the repository it came from (revision 1.2). Lets the next copy skip it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<SnapshotId>,
 }
 
 impl Snapshot {

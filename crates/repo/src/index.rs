@@ -67,6 +67,12 @@ pub struct Index {
     /// Further copies of blobs stored more than once (concurrent backups,
     /// or a forged index entry): tried when the first copy fails.
     others: HashMap<BlobId, Vec<BlobLocation>>,
+    /// Packs a prune mark names (by number): writers do not deduplicate
+    /// against them, since prune may delete them.
+    shunned_packs: HashSet<u32>,
+    /// Copies a damaged mark names: writers store the blob again, readers
+    /// try these last.
+    shunned_copies: HashSet<(BlobId, u32)>,
 }
 
 /// What loading the index found, for `check` and for warnings.
@@ -80,6 +86,11 @@ pub struct IndexLoadReport {
     pub adopted_packs: Vec<IndexPack>,
     pub damaged_packs: Vec<(PackId, String)>,
     pub pack_sizes: HashMap<PackId, u64>,
+    /// Marks read and applied (see `reprise_format::mark`).
+    pub marks: usize,
+    /// Marks that could not be read, with the reason: skipped, which is
+    /// safe since a mark only ever makes writers store more.
+    pub unreadable_marks: Vec<(String, String)>,
 }
 
 impl Index {
@@ -91,23 +102,65 @@ impl Index {
         self.blobs.len() == 0
     }
 
+    /// Whether any copy of the blob is known, usable or not.
     pub fn contains(&self, id: &BlobId) -> bool {
         self.blobs.get(id).is_some()
     }
 
-    pub fn get(&self, id: &BlobId) -> Option<(PackId, BlobLocation)> {
-        let loc = *self.blobs.get(id)?;
-        Some((self.pack_id(loc.pack)?, loc))
+    /// Whether a writer may deduplicate against this blob: it has a copy
+    /// that no mark shuns (not in a pack prune may delete, not known damaged).
+    pub fn has_usable_copy(&self, id: &BlobId) -> bool {
+        if self.shunned_packs.is_empty() && self.shunned_copies.is_empty() {
+            return self.contains(id);
+        }
+        self.copies(id).any(|l| !self.is_shunned(id, &l))
     }
 
-    /// Every known copy of a blob, the first one first.
+    /// The copy to read first: one no mark shuns if there is one.
+    pub fn get(&self, id: &BlobId) -> Option<(PackId, BlobLocation)> {
+        self.locations(id).into_iter().next()
+    }
+
+    /// Every known copy of a blob, the first one first and shunned ones last.
     pub fn locations(&self, id: &BlobId) -> Vec<(PackId, BlobLocation)> {
-        let first = self.blobs.get(id).into_iter().copied();
-        let rest = self.others.get(id).into_iter().flatten().copied();
-        first
-            .chain(rest)
+        let (usable, shunned): (Vec<BlobLocation>, Vec<BlobLocation>) =
+            self.copies(id).partition(|l| !self.is_shunned(id, l));
+        usable
+            .into_iter()
+            .chain(shunned)
             .filter_map(|l| Some((self.pack_id(l.pack)?, l)))
             .collect()
+    }
+
+    fn copies(&self, id: &BlobId) -> impl Iterator<Item = BlobLocation> + '_ {
+        let first = self.blobs.get(id).into_iter().copied();
+        let rest = self.others.get(id).into_iter().flatten().copied();
+        first.chain(rest)
+    }
+
+    fn is_shunned(&self, id: &BlobId, loc: &BlobLocation) -> bool {
+        self.shunned_packs.contains(&loc.pack) || self.shunned_copies.contains(&(*id, loc.pack))
+    }
+
+    /// Stops writers deduplicating against a pack (a prune mark names it).
+    pub fn shun_pack(&mut self, pack: &PackId) {
+        if let Some(n) = self.pack_numbers.get(pack) {
+            self.shunned_packs.insert(*n);
+        }
+    }
+
+    /// Marks one copy of a blob as known damaged.
+    pub fn shun_copy(&mut self, blob: &BlobId, pack: &PackId) {
+        if let Some(n) = self.pack_numbers.get(pack) {
+            self.shunned_copies.insert((*blob, *n));
+        }
+    }
+
+    /// Whether a prune mark names this pack.
+    pub fn is_pack_shunned(&self, pack: &PackId) -> bool {
+        self.pack_numbers
+            .get(pack)
+            .is_some_and(|n| self.shunned_packs.contains(n))
     }
 
     pub fn pack_id(&self, number: u32) -> Option<PackId> {
@@ -352,5 +405,34 @@ mod tests {
         assert_eq!(index.locations(&BlobId::from_bytes([3; 32])).len(), 2);
         assert_eq!(index.locations(&BlobId::from_bytes([9; 32])).len(), 2);
         assert_eq!(index.all_locations().count(), 5);
+    }
+
+    #[test]
+    fn shunned_copies_are_read_last_and_never_deduplicated_against() {
+        let mut index = Index::default();
+        let (p1, p2) = (PackId::from_bytes([1; 32]), PackId::from_bytes([2; 32]));
+        index.push_loaded(p1, &[entry(3, 0), entry(5, 10)]);
+        index.push_loaded(p2, &[entry(3, 0)]);
+        index.finish_loading();
+        let (three, five) = (BlobId::from_bytes([3; 32]), BlobId::from_bytes([5; 32]));
+        index.shun_copy(&three, &p1);
+        assert!(index.has_usable_copy(&three), "the copy in p2 is usable");
+        assert_eq!(
+            index.get(&three).unwrap().0,
+            p2,
+            "the good copy is read first"
+        );
+        assert_eq!(
+            index.locations(&three).len(),
+            2,
+            "the bad one is still tried"
+        );
+        index.shun_pack(&p2);
+        assert!(!index.has_usable_copy(&three));
+        assert!(index.contains(&three), "readers still see every copy");
+        assert!(index.has_usable_copy(&five));
+        index.shun_pack(&p1);
+        assert!(!index.has_usable_copy(&five));
+        assert!(index.is_pack_shunned(&p1));
     }
 }

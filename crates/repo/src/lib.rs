@@ -27,6 +27,7 @@
 mod error;
 mod index;
 mod keys;
+mod marks;
 mod patterns;
 pub mod reachable;
 mod repository;
@@ -37,6 +38,7 @@ pub mod walk;
 pub use error::RepoError;
 pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, username, KeyInfo};
+pub use marks::{MarkList, StoredMark};
 pub use patterns::{PathPatterns, PatternError};
 pub use repository::{lock_policy, InitOptions, Repository};
 pub use saver::{BlobSaver, SaverStats};

@@ -177,10 +177,18 @@ impl Repository {
 
     /// Loads the index (once); returns what loading found.
     pub fn load_index(&self) -> Result<IndexLoadReport> {
-        let (index, report) = Index::load(self.backend.as_ref(), &self.key)?;
+        let (index, mut report) = Index::load(self.backend.as_ref(), &self.key)?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        let marks = self.list_marks()?;
+        self.apply_marks(&marks);
+        report.marks = marks.marks.len();
+        report.unreadable_marks = marks.unreadable;
         *self.index_loaded.write().unwrap_or_else(|p| p.into_inner()) = true;
         Ok(report)
+    }
+
+    pub(crate) fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Loads the index unless it already is.

@@ -114,7 +114,7 @@ impl<'r> BlobSaver<'r> {
         data: &[u8],
     ) -> Result<(BlobId, bool)> {
         self.check_upload_error()?;
-        if self.repo.index().contains(&id) || !self.lock_claimed().insert(id) {
+        if self.repo.index().has_usable_copy(&id) || !self.lock_claimed().insert(id) {
             return Ok((id, false));
         }
         let mut sealed = Vec::with_capacity(data.len() + 64);

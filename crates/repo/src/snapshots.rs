@@ -8,6 +8,8 @@ use crate::{RepoError, Repository, Result};
 use rayon::prelude::*;
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_storage::ObjectKind;
+use std::collections::HashMap;
+use std::time::SystemTime;
 
 /// Which snapshots a command considers.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +34,9 @@ impl SnapshotFilter {
 pub struct SnapshotList {
     pub snapshots: Vec<(SnapshotId, Snapshot)>,
     pub unreadable: Vec<(String, String)>,
+    /// When the storage received each snapshot, where it records that:
+    /// unlike the snapshot's own `time`, a client cannot choose it.
+    pub stored: HashMap<SnapshotId, SystemTime>,
 }
 
 impl SnapshotList {
@@ -73,6 +78,14 @@ impl Repository {
     /// Reads every snapshot, in parallel.
     pub fn list_snapshots(&self) -> Result<SnapshotList> {
         let names = self.backend().list(ObjectKind::Snapshot)?;
+        let stored = names
+            .iter()
+            .filter_map(|o| Some((o.name.parse().ok()?, o.stored?)))
+            .collect();
+        let mut list = SnapshotList {
+            stored,
+            ..SnapshotList::default()
+        };
         let read: Vec<(String, std::result::Result<Snapshot, String>)> = names
             .par_iter()
             .map(|o| {
@@ -87,7 +100,6 @@ impl Repository {
                 (o.name.clone(), r)
             })
             .collect();
-        let mut list = SnapshotList::default();
         for (name, r) in read {
             match (r, name.parse::<SnapshotId>()) {
                 (Ok(s), Ok(id)) => list.snapshots.push((id, s)),

@@ -1,0 +1,108 @@
+//! Marks: maintenance records that every client reads with the index
+//! (format revision 1.2). Two kinds:
+//!
+//! - a **prune mark** lists packs that no snapshot referenced when `prune`
+//!   looked; writers stop deduplicating against them, and a later `prune`
+//!   deletes those still unreferenced once the grace period has passed;
+//! - a **damaged mark** lists blob copies found not to match their id
+//!   (`check --read-data`); writers store such blobs again instead of
+//!   deduplicating against the bad copy, and readers try it last.
+//!
+//! A mark only ever makes clients store *more*: a forged one costs space,
+//! never data. JSON, sealed with AAD `b"reprise mark"`, stored under
+//! `marks/` named by the BLAKE3 of the stored bytes.
+
+use crate::{BlobId, FormatError, PackId};
+use chrono::{DateTime, Utc};
+use reprise_crypto::MasterKey;
+use serde::{Deserialize, Serialize};
+
+const MARK_AAD: &[u8] = b"reprise mark";
+
+/// One maintenance record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub version: u32,
+    /// When the mark was made (informational: readers that need a time use
+    /// the storage's own record of when the object arrived).
+    pub time: DateTime<Utc>,
+    pub hostname: String,
+    #[serde(flatten)]
+    pub body: MarkBody,
+}
+
+/// What a mark records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MarkBody {
+    /// Packs that held no referenced blob when marked.
+    Prune { packs: Vec<PackId> },
+    /// Copies of blobs whose content did not match their id.
+    Damaged { blobs: Vec<DamagedCopy> },
+}
+
+/// One bad copy of a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedCopy {
+    pub blob: BlobId,
+    pub pack: PackId,
+    pub reason: String,
+}
+
+impl Mark {
+    pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
+        let json =
+            serde_json::to_vec(self).map_err(|e| FormatError::malformed("mark", e.to_string()))?;
+        key.seal(MARK_AAD, &json)
+            .map_err(|source| FormatError::Sealed {
+                what: "mark",
+                source,
+            })
+    }
+
+    pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
+        let json = key
+            .open(MARK_AAD, sealed)
+            .map_err(|source| FormatError::Sealed {
+                what: "mark",
+                source,
+            })?;
+        let mark: Mark = serde_json::from_slice(&json)
+            .map_err(|e| FormatError::malformed("mark", e.to_string()))?;
+        if mark.version > crate::FORMAT_VERSION {
+            return Err(FormatError::NewerVersion {
+                found: mark.version,
+                supported: crate::FORMAT_VERSION,
+            });
+        }
+        Ok(mark)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_round_trip_and_name_their_kind() {
+        let key = MasterKey::generate().unwrap();
+        let mark = Mark {
+            version: 1,
+            time: Utc::now(),
+            hostname: "srv".into(),
+            body: MarkBody::Damaged {
+                blobs: vec![DamagedCopy {
+                    blob: BlobId::from_bytes([1; 32]),
+                    pack: PackId::from_bytes([2; 32]),
+                    reason: "content does not match its id".into(),
+                }],
+            },
+        };
+        let sealed = mark.seal(&key).unwrap();
+        assert_eq!(Mark::open(&key, &sealed).unwrap(), mark);
+        let json = serde_json::to_string(&mark).unwrap();
+        assert!(json.contains("\"kind\":\"damaged\""), "{json}");
+        let other = MasterKey::generate().unwrap();
+        assert!(Mark::open(&other, &sealed).is_err());
+    }
+}

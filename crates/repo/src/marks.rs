@@ -1,0 +1,89 @@
+//! Reading and writing marks (prune marks, damaged-copy lists) and applying
+//! them to the index, so that every writer avoids what they name.
+
+use crate::index::verify_name;
+use crate::{keys, RepoError, Repository, Result};
+use chrono::Utc;
+use rayon::prelude::*;
+use reprise_format::{Mark, MarkBody, FORMAT_VERSION};
+use reprise_storage::ObjectKind;
+use std::time::SystemTime;
+
+/// A mark as stored: its object name and when the storage received it.
+#[derive(Debug, Clone)]
+pub struct StoredMark {
+    pub name: String,
+    /// The storage's own time for the object; `None` where it keeps none.
+    pub stored: Option<SystemTime>,
+    pub mark: Mark,
+}
+
+/// Every readable mark, and the names of those that could not be read.
+#[derive(Debug, Default)]
+pub struct MarkList {
+    pub marks: Vec<StoredMark>,
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl Repository {
+    /// Reads every mark, in parallel.
+    pub fn list_marks(&self) -> Result<MarkList> {
+        let names = self.backend().list(ObjectKind::Mark)?;
+        let read: Vec<(
+            String,
+            Option<SystemTime>,
+            std::result::Result<Mark, String>,
+        )> = names
+            .par_iter()
+            .map(|o| {
+                let r = self
+                    .backend()
+                    .read(ObjectKind::Mark, &o.name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        verify_name(&o.name, &b)?;
+                        Mark::open(self.key(), &b).map_err(|e| e.to_string())
+                    });
+                (o.name.clone(), o.stored, r)
+            })
+            .collect();
+        let mut list = MarkList::default();
+        for (name, stored, r) in read {
+            match r {
+                Ok(mark) => list.marks.push(StoredMark { name, stored, mark }),
+                Err(e) => list.unreadable.push((name, e)),
+            }
+        }
+        Ok(list)
+    }
+
+    /// Writes a new mark; returns its name.
+    pub fn save_mark(&self, body: MarkBody) -> Result<String> {
+        let mark = Mark {
+            version: FORMAT_VERSION,
+            time: Utc::now(),
+            hostname: keys::hostname(),
+            body,
+        };
+        let sealed = mark
+            .seal(self.key())
+            .map_err(|e| RepoError::format("mark", e))?;
+        let name = hex::encode(reprise_crypto::storage_hash(&sealed));
+        self.backend()
+            .write_once(ObjectKind::Mark, &name, &sealed)?;
+        Ok(name)
+    }
+
+    /// Makes the loaded index avoid what the marks name.
+    pub(crate) fn apply_marks(&self, marks: &MarkList) {
+        let mut index = self.index_mut();
+        for m in &marks.marks {
+            match &m.mark.body {
+                MarkBody::Prune { packs } => packs.iter().for_each(|p| index.shun_pack(p)),
+                MarkBody::Damaged { blobs } => {
+                    blobs.iter().for_each(|c| index.shun_copy(&c.blob, &c.pack))
+                }
+            }
+        }
+    }
+}
