@@ -78,6 +78,11 @@ pub(crate) fn read_packs(
     for (pack, r) in results {
         report.findings.extend(r.findings);
         for (blob, reason) in r.bad {
+            report.damaged_copies.push(reprise_format::DamagedCopy {
+                blob,
+                pack,
+                reason: reason.clone(),
+            });
             let intact_elsewhere = good.contains(&blob);
             if !intact_elsewhere && damage.blobs.contains_key(&blob) {
                 continue;

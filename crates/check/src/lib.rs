@@ -69,6 +69,10 @@ pub struct CheckReport {
     pub packs_read: u64,
     pub blobs_verified: u64,
     pub findings: Vec<Finding>,
+    /// Every blob copy that failed verification (with `read_data`), for a
+    /// damaged mark so that backups store those blobs again.
+    #[serde(skip)]
+    pub damaged_copies: Vec<reprise_format::DamagedCopy>,
 }
 
 impl CheckReport {

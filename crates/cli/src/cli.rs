@@ -65,6 +65,12 @@ pub enum Command {
     Key(KeyCommand),
     /// Run the demonstration: back up a sample town share, change it, back up, restore, verify
     Demo(DemoArgs),
+    /// Decide which snapshots to keep by a retention policy, and remove the others
+    Forget(ForgetArgs),
+    /// Delete the data no snapshot needs any more, in two phases (mark, then delete)
+    Prune(PruneArgs),
+    /// Copy snapshots to another repository (an offline disk, another site)
+    Copy(CopyArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -248,4 +254,71 @@ pub struct DemoArgs {
     /// Approximate size of the sample share, in MiB
     #[arg(long, default_value_t = 40)]
     pub size_mib: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Keep the N newest snapshots of each source
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_last: u32,
+    /// Keep the newest snapshot of each of the last N hours that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_hourly: u32,
+    /// Keep the newest snapshot of each of the last N days that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_daily: u32,
+    /// Keep the newest snapshot of each of the last N weeks that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_weekly: u32,
+    /// Keep the newest snapshot of each of the last N months that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_monthly: u32,
+    /// Keep the newest snapshot of each of the last N years that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_yearly: u32,
+    /// Keep every snapshot this close to the newest of its source (e.g. 14d, 1d12h)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Run `prune` afterwards
+    #[arg(long)]
+    pub prune: bool,
+    /// Grace period of the prune run (see `reprise prune --help`)
+    #[arg(
+        long,
+        default_value = "1d",
+        value_name = "DURATION",
+        requires = "prune"
+    )]
+    pub grace: String,
+    /// Show what would be removed, remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// How long packs stay marked before they are deleted. Any backup that
+    /// runs longer than this while prune runs could lose data; 0 marks and
+    /// deletes at once, safe only when no backup runs (e.g. 0, 12h, 1d)
+    #[arg(long, default_value = "1d", value_name = "DURATION")]
+    pub grace: String,
+    /// Show what would be marked and deleted, change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// The destination repository (a directory, rest:… or s3:…); create it first with `reprise init`
+    #[arg(long, value_name = "REPO")]
+    pub to: String,
+    /// File whose first line is the destination's password (else REPRISE_TO_PASSWORD)
+    #[arg(long, env = "REPRISE_TO_PASSWORD_FILE", value_name = "FILE")]
+    pub to_password_file: Option<PathBuf>,
+    /// Snapshots to copy (ids, prefixes or `latest`); all that match the filters when none
+    pub snapshots: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }

@@ -91,6 +91,10 @@ pub struct IndexLoadReport {
     /// Marks that could not be read, with the reason: skipped, which is
     /// safe since a mark only ever makes writers store more.
     pub unreadable_marks: Vec<(String, String)>,
+    /// Packs that index files mention, that are gone, and that a prune mark
+    /// names: deleted on purpose (their old index files may outlive them
+    /// where storage locks keep them).
+    pub pruned_packs: Vec<PackId>,
 }
 
 impl Index {
@@ -154,6 +158,27 @@ impl Index {
         if let Some(n) = self.pack_numbers.get(pack) {
             self.shunned_copies.insert((*blob, *n));
         }
+    }
+
+    /// Every pack's entries, rebuilt from the blob table (prune writes them
+    /// to new index files), in offset order.
+    pub fn entries_by_pack(&self) -> HashMap<PackId, Vec<PackEntry>> {
+        let mut out: HashMap<PackId, Vec<PackEntry>> = HashMap::new();
+        for (id, loc) in self.all_locations() {
+            if let Some(pack) = self.pack_id(loc.pack) {
+                out.entry(pack).or_default().push(PackEntry {
+                    blob_type: loc.blob_type,
+                    id: *id,
+                    offset: loc.offset,
+                    sealed_len: loc.sealed_len,
+                    raw_len: loc.raw_len,
+                });
+            }
+        }
+        for entries in out.values_mut() {
+            entries.sort_by_key(|e| e.offset);
+        }
+        out
     }
 
     /// Whether a prune mark names this pack.

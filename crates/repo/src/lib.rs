@@ -41,7 +41,7 @@ pub use keys::{hostname, username, KeyInfo};
 pub use marks::{MarkList, StoredMark};
 pub use patterns::{PathPatterns, PatternError};
 pub use repository::{lock_policy, InitOptions, Repository};
-pub use saver::{BlobSaver, SaverStats};
+pub use saver::{write_index_files, BlobSaver, SaverStats};
 pub use snapshots::{SnapshotFilter, SnapshotList};
 
 pub type Result<T> = std::result::Result<T, RepoError>;

@@ -5,7 +5,7 @@ use crate::index::verify_name;
 use crate::{keys, RepoError, Repository, Result};
 use chrono::Utc;
 use rayon::prelude::*;
-use reprise_format::{Mark, MarkBody, FORMAT_VERSION};
+use reprise_format::{Mark, MarkBody, PackId, FORMAT_VERSION};
 use reprise_storage::ObjectKind;
 use std::time::SystemTime;
 
@@ -23,6 +23,19 @@ pub struct StoredMark {
 pub struct MarkList {
     pub marks: Vec<StoredMark>,
     pub unreadable: Vec<(String, String)>,
+}
+
+impl MarkList {
+    /// Every pack a prune mark names.
+    pub fn pruned_packs(&self) -> impl Iterator<Item = PackId> + '_ {
+        self.marks
+            .iter()
+            .flat_map(|m| match &m.mark.body {
+                MarkBody::Prune { packs } => packs.as_slice(),
+                MarkBody::Damaged { .. } => &[],
+            })
+            .copied()
+    }
 }
 
 impl Repository {

@@ -182,7 +182,14 @@ impl Repository {
         let marks = self.list_marks()?;
         self.apply_marks(&marks);
         report.marks = marks.marks.len();
+        let pruned: std::collections::HashSet<_> = marks.pruned_packs().collect();
         report.unreadable_marks = marks.unreadable;
+        let (gone, missing) = report
+            .missing_packs
+            .iter()
+            .partition(|p| pruned.contains(p));
+        report.pruned_packs = gone;
+        report.missing_packs = missing;
         *self.index_loaded.write().unwrap_or_else(|p| p.into_inner()) = true;
         Ok(report)
     }

@@ -299,6 +299,14 @@ fn upload_packs(
     done
 }
 
+/// Writes index files for `packs`, at most 4096 packs each.
+pub fn write_index_files(repo: &Repository, packs: Vec<IndexPack>) -> Result<Vec<IndexId>> {
+    packs
+        .chunks(INDEX_PACKS_MAX)
+        .map(|group| write_index_file(repo, group.to_vec()))
+        .collect()
+}
+
 /// Writes one index file, named by its BLAKE3.
 pub(crate) fn write_index_file(repo: &Repository, packs: Vec<IndexPack>) -> Result<IndexId> {
     let file = IndexFile { packs };

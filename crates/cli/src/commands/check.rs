@@ -46,6 +46,7 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     };
     let report = reprise_check::run(&repo, &options, &progress)?;
     drop(ticker);
+    mark_damaged(g, &repo, &report);
     if g.json {
         output::json(&report)?;
     } else {
@@ -87,4 +88,47 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     } else {
         exit::FATAL
     })
+}
+
+/// Records the blob copies found damaged in a mark, so that the next backup
+/// that meets their content stores it again instead of deduplicating
+/// against the bad copy (poisoned or bit-rotted). Copies already marked are
+/// not marked twice. A repository this client may not write to keeps
+/// working; the mark is only an optimisation of healing.
+fn mark_damaged(
+    g: &GlobalOptions,
+    repo: &reprise_repo::Repository,
+    report: &reprise_check::CheckReport,
+) {
+    let known: std::collections::HashSet<(reprise_format::BlobId, reprise_format::PackId)> =
+        match repo.list_marks() {
+            Ok(list) => list
+                .marks
+                .iter()
+                .filter_map(|m| match &m.mark.body {
+                    reprise_format::MarkBody::Damaged { blobs } => Some(blobs),
+                    _ => None,
+                })
+                .flatten()
+                .map(|c| (c.blob, c.pack))
+                .collect(),
+            Err(_) => Default::default(),
+        };
+    let new: Vec<_> = report
+        .damaged_copies
+        .iter()
+        .filter(|c| !known.contains(&(c.blob, c.pack)))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let count = new.len();
+    match repo.save_mark(reprise_format::MarkBody::Damaged { blobs: new }) {
+        Ok(_) if !g.quiet && !g.json => println!(
+            "marked {count} damaged blob cop(ies): the next backups store their content again, which heals every snapshot that uses them"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not record the damaged blobs in a mark ({e}); backups will keep deduplicating against them until one is written"),
+    }
 }

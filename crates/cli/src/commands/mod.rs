@@ -2,14 +2,17 @@
 
 mod backup;
 mod check;
+mod copy;
 mod demo;
 mod detect;
 mod diff;
 mod dump;
 mod find;
+mod forget;
 mod init;
 mod key;
 mod ls;
+mod prune;
 mod restore;
 mod snapshots;
 mod stats;
@@ -35,6 +38,9 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Stats => stats::run(g),
         Command::Key(k) => key::run(g, k),
         Command::Demo(a) => demo::run(g, a),
+        Command::Forget(a) => forget::run(g, a),
+        Command::Prune(a) => prune::run(g, a),
+        Command::Copy(a) => copy::run(g, a),
     }
 }
 

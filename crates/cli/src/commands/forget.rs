@@ -1,0 +1,197 @@
+//! `reprise forget`: applies a retention policy per source and removes the
+//! snapshots it does not keep; `--prune` then deletes the data they alone
+//! used. The policy itself (and why attack-flagged or forged snapshots can
+//! never push clean ones out) lives in `reprise_maintenance::forget`.
+
+use crate::cli::{ForgetArgs, GlobalOptions, PruneArgs};
+use crate::commands::{filter_of, prune};
+use crate::{exit, output, repo_open};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use reprise_maintenance::forget::{parse_duration, Standing};
+use reprise_maintenance::{decide, Candidate, Decision, KeepPolicy};
+use reprise_storage::{ObjectKind, StorageError};
+
+pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
+    let policy = policy_of(args)?;
+    let repo = repo_open::open(g)?;
+    let list = repo.list_snapshots()?;
+    for (name, reason) in &list.unreadable {
+        eprintln!("warning: snapshot {name} is unreadable and left alone: {reason}");
+    }
+    let now = Utc::now();
+    let shown = list.filtered(&filter_of(&args.filter));
+    let candidates: Vec<Candidate> = shown
+        .iter()
+        .map(|(id, s)| {
+            let mut paths = s.paths.clone();
+            paths.sort();
+            Candidate {
+                id: *id,
+                time: s.time,
+                stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
+                hostname: s.hostname.clone(),
+                paths,
+                verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
+            }
+        })
+        .collect();
+    let decisions = decide(&candidates, &policy, now);
+    let outcome = remove_forgotten(&repo, &decisions, args.dry_run)?;
+    print_decisions(g, &candidates, &decisions, &outcome, args.dry_run)?;
+    if !outcome.locked.is_empty() && !g.quiet {
+        eprintln!(
+            "{} snapshot(s) are under a retention lock and stay until it ends; run forget again later",
+            outcome.locked.len()
+        );
+    }
+    if args.prune && !args.dry_run {
+        drop(repo);
+        return prune::run(
+            g,
+            &PruneArgs {
+                grace: args.grace.clone(),
+                dry_run: false,
+            },
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn policy_of(args: &ForgetArgs) -> Result<KeepPolicy> {
+    let within = match &args.keep_within {
+        Some(d) => Some(parse_duration(d).with_context(|| {
+            format!("--keep-within {d:?} is not a duration: write it like 14d, 12h or 1d12h")
+        })?),
+        None => None,
+    };
+    let policy = KeepPolicy {
+        last: args.keep_last,
+        hourly: args.keep_hourly,
+        daily: args.keep_daily,
+        weekly: args.keep_weekly,
+        monthly: args.keep_monthly,
+        yearly: args.keep_yearly,
+        within,
+    };
+    if policy.is_empty() {
+        bail!("no retention policy given: use at least one --keep-* option (for example --keep-daily 7 --keep-weekly 5 --keep-monthly 12)");
+    }
+    Ok(policy)
+}
+
+#[derive(Default)]
+struct Outcome {
+    removed: Vec<reprise_format::SnapshotId>,
+    locked: Vec<(reprise_format::SnapshotId, String)>,
+}
+
+fn remove_forgotten(
+    repo: &reprise_repo::Repository,
+    decisions: &[Decision],
+    dry_run: bool,
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    for d in decisions.iter().filter(|d| !d.keep) {
+        if dry_run {
+            continue;
+        }
+        match repo.backend().remove(ObjectKind::Snapshot, &d.id.to_hex()) {
+            Ok(()) | Err(StorageError::NotFound { .. }) => outcome.removed.push(d.id),
+            Err(StorageError::Locked { until, .. }) => outcome.locked.push((d.id, until)),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot remove snapshot {} (forget needs credentials that may delete: an admin token, or S3 keys with delete rights)",
+                        d.id.short()
+                    )
+                })
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn print_decisions(
+    g: &GlobalOptions,
+    candidates: &[Candidate],
+    decisions: &[Decision],
+    outcome: &Outcome,
+    dry_run: bool,
+) -> Result<()> {
+    let locked_until = |id| {
+        outcome
+            .locked
+            .iter()
+            .find(|(l, _)| *l == id)
+            .map(|(_, u)| u.clone())
+    };
+    if g.json {
+        let docs: Vec<_> = candidates
+            .iter()
+            .zip(decisions)
+            .map(|(c, d)| {
+                serde_json::json!({
+                    "id": d.id, "time": c.time, "hostname": c.hostname, "paths": c.paths,
+                    "keep": d.keep, "standing": standing_name(d.standing), "reasons": d.reasons,
+                    "removed": outcome.removed.contains(&d.id),
+                    "locked_until": locked_until(d.id),
+                })
+            })
+            .collect();
+        return output::json(&serde_json::json!({ "dry_run": dry_run, "snapshots": docs }));
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    println!(
+        "{:<8}  {:<19}  {:<16}  {:<6}  why",
+        "ID", "time", "host", "fate"
+    );
+    for (c, d) in candidates.iter().zip(decisions) {
+        let fate = match (d.keep, locked_until(d.id)) {
+            (true, _) => "keep".to_string(),
+            (false, Some(_)) => "locked".to_string(),
+            (false, None) => "remove".to_string(),
+        };
+        let mut why = d.reasons.join("; ");
+        if let Some(until) = locked_until(d.id) {
+            why = format!("{why}; locked until {until}");
+        }
+        println!(
+            "{:<8}  {:<19}  {:<16}  {:<6}  {}",
+            d.id.short(),
+            c.time.format("%Y-%m-%d %H:%M:%S"),
+            c.hostname,
+            fate,
+            if why.is_empty() {
+                "no rule keeps it".into()
+            } else {
+                why
+            }
+        );
+    }
+    let forgotten = decisions.iter().filter(|d| !d.keep).count();
+    if dry_run {
+        println!(
+            "would remove {forgotten} of {} snapshot(s) (dry run)",
+            decisions.len()
+        );
+    } else {
+        println!(
+            "removed {} of {} snapshot(s)",
+            outcome.removed.len(),
+            decisions.len()
+        );
+    }
+    Ok(())
+}
+
+fn standing_name(s: Standing) -> &'static str {
+    match s {
+        Standing::Trusted => "trusted",
+        Standing::LateArrival => "late_arrival",
+        Standing::Flagged => "flagged",
+        Standing::FutureDated => "future_dated",
+    }
+}

@@ -1,0 +1,34 @@
+//! Keeping a repository's size in check without giving an attacker a way
+//! to destroy it: which snapshots to keep ([`forget`]), deleting the data
+//! nothing needs any more in two phases ([`prune`]), and copying snapshots
+//! to another repository, such as an offline disk ([`copy`]).
+//!
+//! Every destructive step here needs storage credentials that may delete
+//! (a server's `admin` token, S3 keys with delete rights); a backup
+//! client's append-only credentials make these commands fail cleanly, and
+//! storage retention locks make them skip what is still locked.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod copy;
+pub mod forget;
+pub mod prune;
+
+pub use copy::{copy_snapshots, CopyReport};
+pub use forget::{decide, Candidate, Decision, KeepPolicy, Standing};
+pub use prune::{prune, PruneOptions, PruneReport};
+
+use reprise_repo::RepoError;
+use reprise_storage::StorageError;
+
+/// Why a maintenance command stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Prune cannot know what an unreadable snapshot references, so it
+    /// deletes nothing rather than guess.
+    #[error("snapshot {name} cannot be read ({reason}): prune would not know what it needs, so it deletes nothing; run `reprise check`, and remove the snapshot with `reprise forget` if it is beyond repair")]
+    UnreadableSnapshot { name: String, reason: String },
+}

@@ -1,0 +1,205 @@
+//! Deleting the packs no snapshot needs, in two phases, with no lock that
+//! would stop backups.
+//!
+//! 1. **Mark.** Packs holding no blob that any snapshot references are
+//!    listed in a prune mark. From then on every backup that loads the
+//!    index stores those blobs again rather than deduplicating against them.
+//! 2. **Delete**, on a later run once the mark is older than the grace
+//!    period: the references are computed again from the snapshots that
+//!    exist *now*, and a marked pack is deleted only if still unreferenced.
+//!    Index files are then replaced by ones that omit the deleted packs.
+//!
+//! A backup that was already running when a pack was marked could have
+//! deduplicated against it; it commits its snapshot before the grace period
+//! ends (if it runs for less than the grace period), so the delete phase
+//! sees the reference and keeps the pack. The grace period is measured from
+//! the storage's own time for the mark, which a client cannot backdate.
+//!
+//! Storage retention locks (S3 Object Lock, a server's retention) make some
+//! deletions fail: those packs stay marked and a later run retries them.
+//! Prune marks are never deleted: they also record which packs were removed
+//! on purpose, so that index files left behind under a lock do not make
+//! those packs look lost.
+
+use crate::MaintenanceError;
+use chrono::{DateTime, Duration, Utc};
+use reprise_format::{IndexPack, MarkBody, PackId};
+use reprise_repo::{reachable, write_index_files, Repository};
+use reprise_storage::{ObjectKind, StorageError};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// How `prune` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneOptions {
+    /// How old a mark must be before its packs are deleted. Zero marks and
+    /// deletes in one run: safe only when no backup is running.
+    pub grace: Duration,
+    /// Report what would happen, change nothing.
+    pub dry_run: bool,
+}
+
+/// What a prune did (or, dry, would do).
+#[derive(Debug, Default, Serialize)]
+pub struct PruneReport {
+    pub snapshots: usize,
+    pub packs: usize,
+    /// Packs holding at least one referenced blob.
+    pub packs_used: usize,
+    /// Unreferenced packs marked by this run.
+    pub marked: Vec<PackId>,
+    pub marked_bytes: u64,
+    /// Marked packs whose grace period has not yet passed.
+    pub waiting: Vec<PackId>,
+    pub deleted: Vec<PackId>,
+    pub deleted_bytes: u64,
+    /// Packs the storage refused to delete yet, with the lock's end.
+    pub locked: Vec<(PackId, String)>,
+    /// Index files replaced by ones without the deleted packs.
+    pub index_files_replaced: usize,
+    /// Old index files the storage kept (locked): harmless, see module doc.
+    pub index_files_locked: usize,
+    pub mark_written: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Runs one prune: deletes what earlier marks made deletable, marks what is
+/// newly unreferenced.
+pub fn prune(
+    repo: &Repository,
+    options: &PruneOptions,
+    now: DateTime<Utc>,
+) -> Result<PruneReport, MaintenanceError> {
+    // Listed first: index files written after this, by concurrent backups,
+    // are never replaced.
+    let old_index_files = repo.backend().list(ObjectKind::Index)?;
+    let snapshots = repo.list_snapshots()?;
+    if let Some((name, reason)) = snapshots.unreadable.first() {
+        return Err(MaintenanceError::UnreadableSnapshot {
+            name: name.clone(),
+            reason: reason.clone(),
+        });
+    }
+    repo.load_index()?;
+    let referenced = reachable::referenced_blobs(repo, &snapshots.snapshots)?;
+    let used = reachable::packs_holding(repo, &referenced);
+    let sizes = pack_sizes(repo)?;
+    let mut report = PruneReport {
+        snapshots: snapshots.snapshots.len(),
+        packs: sizes.len(),
+        packs_used: used.len(),
+        dry_run: options.dry_run,
+        ..PruneReport::default()
+    };
+    let marked_at = marked_since(repo)?;
+    let mut deletable = Vec::new();
+    for pack in sizes.keys().filter(|p| !used.contains(*p)) {
+        match marked_at.get(pack) {
+            Some(t) if now - *t >= options.grace => deletable.push(*pack),
+            Some(_) => report.waiting.push(*pack),
+            None => report.marked.push(*pack),
+        }
+    }
+    report.marked_bytes = report.marked.iter().filter_map(|p| sizes.get(p)).sum();
+    if options.grace <= Duration::zero() {
+        deletable.append(&mut report.marked.clone());
+    }
+    if options.dry_run {
+        report.deleted_bytes = deletable.iter().filter_map(|p| sizes.get(p)).sum();
+        report.deleted = deletable;
+        return Ok(report);
+    }
+    if !report.marked.is_empty() {
+        let packs = report.marked.clone();
+        report.mark_written = Some(repo.save_mark(MarkBody::Prune { packs })?);
+    }
+    delete_packs(repo, &deletable, &sizes, &mut report)?;
+    if !report.deleted.is_empty() {
+        let deleted = report.deleted.clone();
+        replace_index_files(repo, &deleted, &old_index_files, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn pack_sizes(repo: &Repository) -> Result<HashMap<PackId, u64>, MaintenanceError> {
+    let index = repo.index();
+    let listed = repo.backend().list(ObjectKind::Pack)?;
+    // Only packs the index knows: a pack whose header cannot be read has
+    // unknown contents and is never deleted.
+    Ok(listed
+        .into_iter()
+        .filter_map(|o| Some((o.name.parse::<PackId>().ok()?, o.size)))
+        .filter(|(id, _)| index.contains_pack(id))
+        .collect())
+}
+
+/// For every pack a prune mark names, the earliest time it was marked, by
+/// the storage's clock where the storage keeps one.
+fn marked_since(repo: &Repository) -> Result<HashMap<PackId, DateTime<Utc>>, MaintenanceError> {
+    let marks = repo.list_marks()?;
+    let mut since: HashMap<PackId, DateTime<Utc>> = HashMap::new();
+    for m in &marks.marks {
+        let MarkBody::Prune { packs } = &m.mark.body else {
+            continue;
+        };
+        // A mark's own date is whatever its writer said; the storage's is not.
+        let t = m.stored.map(DateTime::<Utc>::from).unwrap_or(m.mark.time);
+        let t = t.max(m.mark.time);
+        for p in packs {
+            since
+                .entry(*p)
+                .and_modify(|e| *e = (*e).min(t))
+                .or_insert(t);
+        }
+    }
+    Ok(since)
+}
+
+fn delete_packs(
+    repo: &Repository,
+    packs: &[PackId],
+    sizes: &HashMap<PackId, u64>,
+    report: &mut PruneReport,
+) -> Result<(), MaintenanceError> {
+    for pack in packs {
+        match repo.backend().remove(ObjectKind::Pack, &pack.to_hex()) {
+            Ok(()) | Err(StorageError::NotFound { .. }) => {
+                report.deleted.push(*pack);
+                report.deleted_bytes += sizes.get(pack).copied().unwrap_or(0);
+            }
+            Err(StorageError::Locked { until, .. }) => report.locked.push((*pack, until)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes index files for every pack still there, then deletes the index
+/// files listed before this prune began.
+fn replace_index_files(
+    repo: &Repository,
+    deleted: &[PackId],
+    old: &[reprise_storage::ObjectInfo],
+    report: &mut PruneReport,
+) -> Result<(), MaintenanceError> {
+    let gone: HashSet<&PackId> = deleted.iter().collect();
+    let packs: Vec<IndexPack> = repo
+        .index()
+        .entries_by_pack()
+        .into_iter()
+        .filter(|(id, _)| !gone.contains(id))
+        .map(|(id, entries)| IndexPack { id, entries })
+        .collect();
+    let written: HashSet<String> = write_index_files(repo, packs)?
+        .iter()
+        .map(|id| id.to_hex())
+        .collect();
+    for o in old.iter().filter(|o| !written.contains(&o.name)) {
+        match repo.backend().remove(ObjectKind::Index, &o.name) {
+            Ok(()) | Err(StorageError::NotFound { .. }) => report.index_files_replaced += 1,
+            Err(StorageError::Locked { .. }) => report.index_files_locked += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
