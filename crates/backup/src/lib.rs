@@ -248,6 +248,9 @@ pub fn run(
     // compares with it whether or not its content is reused.
     let previous = find_parent(&list, &options.hostname, &path_strings);
     let parent = previous.clone().filter(|_| !options.force_read);
+    // Announced before the index is loaded: from here until its snapshot
+    // exists, prune keeps every pack this backup might deduplicate against.
+    let session = repo.announce_start(&path_strings)?;
     // After the snapshot list, so the parent's chunks are all in the index.
     let index_report = repo.load_index()?;
     if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
@@ -324,6 +327,7 @@ pub fn run(
         summary: Some(summary),
         detection: None,
         original: None,
+        session: Some(session.clone()),
     };
     let detection = if options.detection {
         let previous = previous.as_ref().map(|(_, s)| s);

@@ -8,8 +8,13 @@
 //!   (`check --read-data`); writers store such blobs again instead of
 //!   deduplicating against the bad copy, and readers try it last.
 //!
-//! A mark only ever makes clients store *more*: a forged one costs space,
-//! never data. JSON, sealed with AAD `b"reprise mark"`, stored under
+//! - a **started mark** announces a backup (or copy) before it loads the
+//!   index; its snapshot carries the same `session`. Until that snapshot
+//!   exists, prune deletes no pack marked after the start, since the
+//!   running backup may have deduplicated against it.
+//!
+//! A mark only ever makes clients store *more* or prune delete *later*: a
+//! forged one costs space, never data. JSON, sealed with AAD `b"reprise mark"`, stored under
 //! `marks/` named by the BLAKE3 of the stored bytes.
 
 use crate::{BlobId, FormatError, PackId};
@@ -39,6 +44,8 @@ pub enum MarkBody {
     Prune { packs: Vec<PackId> },
     /// Copies of blobs whose content did not match their id.
     Damaged { blobs: Vec<DamagedCopy> },
+    /// A backup of `paths` began; its snapshot will carry `session`.
+    Started { session: String, paths: Vec<String> },
 }
 
 /// One bad copy of a blob.

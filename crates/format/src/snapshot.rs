@@ -73,6 +73,10 @@ pub struct Snapshot {
     /// the repository it came from (revision 1.2). Lets the next copy skip it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<SnapshotId>,
+    /// The `session` of the started mark the backup wrote when it began
+    /// (revision 1.2): tells prune this backup is no longer running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Snapshot {

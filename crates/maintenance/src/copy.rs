@@ -45,7 +45,6 @@ pub fn copy_snapshots(
     selected: &[(SnapshotId, Snapshot)],
 ) -> Result<CopyReport, MaintenanceError> {
     src.ensure_index()?;
-    dst.load_index()?;
     let existing = dst.list_snapshots()?;
     let mut copies: HashMap<SnapshotId, (SnapshotId, Snapshot)> = existing
         .snapshots
@@ -58,6 +57,18 @@ pub fn copy_snapshots(
     let mut ordered: Vec<&(SnapshotId, Snapshot)> = selected.iter().collect();
     ordered.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
     let ids: IdMap = RwLock::default();
+    let todo: Vec<String> = ordered
+        .iter()
+        .filter(|(id, _)| !copies.contains_key(id))
+        .flat_map(|(_, s)| s.paths.iter().cloned())
+        .collect();
+    // Like a backup, a copy announces itself so prune spares what it may use.
+    let session = if todo.is_empty() {
+        None
+    } else {
+        Some(dst.announce_start(&todo)?)
+    };
+    dst.load_index()?;
     let saver = BlobSaver::new(dst);
     let mut pending: Vec<(SnapshotId, Snapshot)> = Vec::new();
     for (src_id, snapshot) in ordered {
@@ -74,6 +85,7 @@ pub fn copy_snapshots(
         let mut copy = snapshot.clone();
         copy.tree = copy_tree(src, &saver, &ids, &snapshot.tree)?;
         copy.original = Some(*src_id);
+        copy.session.clone_from(&session);
         pending.push((*src_id, copy));
     }
     let stats = saver.finish(Vec::new())?;

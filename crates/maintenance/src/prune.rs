@@ -10,9 +10,13 @@
 //!    Index files are then replaced by ones that omit the deleted packs.
 //!
 //! A backup that was already running when a pack was marked could have
-//! deduplicated against it; it commits its snapshot before the grace period
-//! ends (if it runs for less than the grace period), so the delete phase
-//! sees the reference and keeps the pack. The grace period is measured from
+//! deduplicated against it. Every backup announces itself with a started
+//! mark before it loads the index, and its snapshot carries the same
+//! session: while a backup that started before a pack's mark has no
+//! snapshot in the listing prune works from, that pack is kept, however
+//! long the backup runs. A started mark stops counting once a later snapshot
+//! of the same source exists (the backup died) or after
+//! [`RUNNING_AT_MOST`]. The grace period adds a margin on top, measured from
 //! the storage's own time for the mark, which a client cannot backdate.
 //!
 //! Storage retention locks (S3 Object Lock, a server's retention) make some
@@ -23,11 +27,15 @@
 
 use crate::MaintenanceError;
 use chrono::{DateTime, Duration, Utc};
-use reprise_format::{IndexPack, MarkBody, PackId};
-use reprise_repo::{reachable, write_index_files, Repository};
+use reprise_format::{IndexPack, MarkBody, PackId, Snapshot, SnapshotId};
+use reprise_repo::{reachable, write_index_files, MarkList, Repository, SnapshotList, StoredMark};
 use reprise_storage::{ObjectKind, StorageError};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+
+/// How long a backup without a snapshot may still be running: older
+/// started marks are from backups that died.
+pub const RUNNING_AT_MOST: Duration = Duration::days(7);
 
 /// How `prune` runs.
 #[derive(Debug, Clone, Copy)]
@@ -49,8 +57,11 @@ pub struct PruneReport {
     /// Unreferenced packs marked by this run.
     pub marked: Vec<PackId>,
     pub marked_bytes: u64,
-    /// Marked packs whose grace period has not yet passed.
+    /// Marked packs whose grace period has not yet passed, or that a
+    /// backup still running might use.
     pub waiting: Vec<PackId>,
+    /// Backups (and copies) that were running as far as prune can tell.
+    pub backups_running: usize,
     pub deleted: Vec<PackId>,
     pub deleted_bytes: u64,
     /// Packs the storage refused to delete yet, with the lock's end.
@@ -91,17 +102,22 @@ pub fn prune(
         dry_run: options.dry_run,
         ..PruneReport::default()
     };
-    let marked_at = marked_since(repo)?;
+    let marks = repo.list_marks()?;
+    let marked_at = marked_since(&marks);
+    let (running, finished) = backups_running(&marks, &snapshots, now);
+    report.backups_running = running.len();
+    // A running backup that began before a pack was marked may use it.
+    let safe = |marked: DateTime<Utc>| running.iter().all(|start| *start > marked);
     let mut deletable = Vec::new();
     for pack in sizes.keys().filter(|p| !used.contains(*p)) {
         match marked_at.get(pack) {
-            Some(t) if now - *t >= options.grace => deletable.push(*pack),
+            Some(t) if now - *t >= options.grace && safe(*t) => deletable.push(*pack),
             Some(_) => report.waiting.push(*pack),
             None => report.marked.push(*pack),
         }
     }
     report.marked_bytes = report.marked.iter().filter_map(|p| sizes.get(p)).sum();
-    if options.grace <= Duration::zero() {
+    if options.grace <= Duration::zero() && safe(now) {
         deletable.append(&mut report.marked.clone());
     }
     if options.dry_run {
@@ -114,6 +130,10 @@ pub fn prune(
         report.mark_written = Some(repo.save_mark(MarkBody::Prune { packs })?);
     }
     delete_packs(repo, &deletable, &sizes, &mut report)?;
+    for name in finished {
+        // Only tidiness: a leftover started mark costs a few bytes.
+        let _ = repo.backend().remove(ObjectKind::Mark, &name);
+    }
     if !report.deleted.is_empty() {
         let deleted = report.deleted.clone();
         replace_index_files(repo, &deleted, &old_index_files, &mut report)?;
@@ -133,18 +153,76 @@ fn pack_sizes(repo: &Repository) -> Result<HashMap<PackId, u64>, MaintenanceErro
         .collect())
 }
 
+/// When the storage received a mark, or failing that, the mark's own date.
+fn stored_time(m: &StoredMark) -> DateTime<Utc> {
+    m.stored.map(DateTime::<Utc>::from).unwrap_or(m.mark.time)
+}
+
+/// The start times of the backups that may still be running, and the
+/// started marks of those that are over (finished or dead), for removal.
+fn backups_running(
+    marks: &MarkList,
+    snapshots: &SnapshotList,
+    now: DateTime<Utc>,
+) -> (Vec<DateTime<Utc>>, Vec<String>) {
+    let sessions: HashSet<&str> = snapshots
+        .snapshots
+        .iter()
+        .filter_map(|(_, s)| s.session.as_deref())
+        .collect();
+    let snapshot_stored = |id: &SnapshotId, s: &Snapshot| {
+        snapshots
+            .stored
+            .get(id)
+            .map(|t| DateTime::<Utc>::from(*t))
+            .unwrap_or(s.time)
+    };
+    let mut running = Vec::new();
+    let mut over = Vec::new();
+    for m in &marks.marks {
+        let MarkBody::Started { session, paths } = &m.mark.body else {
+            continue;
+        };
+        // The earlier of the two dates: a start placed too early only
+        // makes prune wait longer.
+        let start = stored_time(m).min(m.mark.time);
+        let superseded = snapshots.snapshots.iter().any(|(id, s)| {
+            s.hostname == m.mark.hostname
+                && same_paths(&s.paths, paths)
+                && snapshot_stored(id, s) > stored_time(m)
+        });
+        if sessions.contains(session.as_str())
+            || superseded
+            || now - stored_time(m) > RUNNING_AT_MOST
+        {
+            over.push(m.name.clone());
+        } else {
+            running.push(start);
+        }
+    }
+    (running, over)
+}
+
+fn same_paths(a: &[String], b: &[String]) -> bool {
+    let sorted = |p: &[String]| {
+        let mut p = p.to_vec();
+        p.sort();
+        p
+    };
+    sorted(a) == sorted(b)
+}
+
 /// For every pack a prune mark names, the earliest time it was marked, by
 /// the storage's clock where the storage keeps one.
-fn marked_since(repo: &Repository) -> Result<HashMap<PackId, DateTime<Utc>>, MaintenanceError> {
-    let marks = repo.list_marks()?;
+fn marked_since(marks: &MarkList) -> HashMap<PackId, DateTime<Utc>> {
     let mut since: HashMap<PackId, DateTime<Utc>> = HashMap::new();
     for m in &marks.marks {
         let MarkBody::Prune { packs } = &m.mark.body else {
             continue;
         };
-        // A mark's own date is whatever its writer said; the storage's is not.
-        let t = m.stored.map(DateTime::<Utc>::from).unwrap_or(m.mark.time);
-        let t = t.max(m.mark.time);
+        // A mark's own date is whatever its writer said; the storage's is
+        // not. The later of the two only makes prune wait longer.
+        let t = stored_time(m).max(m.mark.time);
         for p in packs {
             since
                 .entry(*p)
@@ -152,7 +230,7 @@ fn marked_since(repo: &Repository) -> Result<HashMap<PackId, DateTime<Utc>>, Mai
                 .or_insert(t);
         }
     }
-    Ok(since)
+    since
 }
 
 fn delete_packs(

@@ -32,7 +32,7 @@ impl MarkList {
             .iter()
             .flat_map(|m| match &m.mark.body {
                 MarkBody::Prune { packs } => packs.as_slice(),
-                MarkBody::Damaged { .. } => &[],
+                MarkBody::Damaged { .. } | MarkBody::Started { .. } => &[],
             })
             .copied()
     }
@@ -87,6 +87,19 @@ impl Repository {
         Ok(name)
     }
 
+    /// Writes a started mark for a backup of `paths`; returns the session id
+    /// its snapshot must carry.
+    pub fn announce_start(&self, paths: &[String]) -> Result<String> {
+        let mut session = [0u8; 16];
+        reprise_crypto::fill_random(&mut session).map_err(|e| RepoError::Random(e.to_string()))?;
+        let session = hex::encode(session);
+        self.save_mark(MarkBody::Started {
+            session: session.clone(),
+            paths: paths.to_vec(),
+        })?;
+        Ok(session)
+    }
+
     /// Makes the loaded index avoid what the marks name.
     pub(crate) fn apply_marks(&self, marks: &MarkList) {
         let mut index = self.index_mut();
@@ -96,6 +109,7 @@ impl Repository {
                 MarkBody::Damaged { blobs } => {
                     blobs.iter().for_each(|c| index.shun_copy(&c.blob, &c.pack))
                 }
+                MarkBody::Started { .. } => {}
             }
         }
     }
