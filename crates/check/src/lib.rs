@@ -6,9 +6,12 @@
 //! Data (with `read_data`): every pack read whole, its name checked against
 //! its BLAKE3, its header opened and compared with the index, and every
 //! blob decrypted and verified against its id.
+//! Locks (when the repository has a lock policy): every live object locked
+//! long enough in the storage (`locks.rs`).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod data;
+mod locks;
 mod trees;
 
 use reprise_format::{BlobId, PackId, SnapshotId};
@@ -39,7 +42,9 @@ pub struct Finding {
     pub severity: Severity,
     /// A stable code: `index_damaged`, `pack_missing`, `pack_damaged`,
     /// `pack_unindexed`, `snapshot_damaged`, `tree_damaged`, `blob_missing`,
-    /// `blob_damaged`, `blob_damaged_copy` (another copy is intact), `index_mismatch`.
+    /// `blob_damaged`, `blob_damaged_copy` (another copy is intact), `index_mismatch`;
+    /// with a lock policy `lock_missing`, `lock_expired`, `lock_short`,
+    /// `lock_weaker`, `lock_unreadable` and `locks_incomplete`.
     pub code: &'static str,
     /// The object concerned, e.g. `pack 3fa2…` or `blob 9c1e…`.
     pub object: String,
@@ -68,6 +73,8 @@ pub struct CheckReport {
     pub packs: u64,
     pub packs_read: u64,
     pub blobs_verified: u64,
+    /// Objects whose retention lock was checked (repositories with a lock policy).
+    pub locks_checked: u64,
     pub findings: Vec<Finding>,
     /// Every blob copy that failed verification (with `read_data`), for a
     /// damaged mark so that backups store those blobs again.
@@ -108,6 +115,9 @@ pub fn run(
         data::read_packs(repo, options, progress, &mut report, &mut damage);
     }
     trees::check_snapshots(repo, &snapshots, &mut report, &mut damage);
+    if let Some(policy) = repo.lock_policy() {
+        locks::check_locks(repo, &policy, &snapshots, &mut report)?;
+    }
     Ok(report)
 }
 

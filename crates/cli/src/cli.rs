@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOptions {
-    /// Repository location (a directory)
+    /// Repository location: a directory, or s3:https://HOST/BUCKET[/PREFIX]
     #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
     pub repo: Option<String>,
     /// File whose first line is the password
@@ -28,6 +28,10 @@ pub struct GlobalOptions {
     /// Shell command that prints the password
     #[arg(long, env = "REPRISE_PASSWORD_COMMAND", global = true)]
     pub password_command: Option<String>,
+    /// CA certificate (PEM) to check rest: servers against, instead of the
+    /// public roots: the cert.pem a server generated, for instance
+    #[arg(long, env = "REPRISE_CACERT", global = true, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Print machine-readable JSON on standard output
     #[arg(long, global = true)]
     pub json: bool,
@@ -65,12 +69,30 @@ pub enum Command {
     Key(KeyCommand),
     /// Run the demonstration: back up a sample town share, change it, back up, restore, verify
     Demo(DemoArgs),
+    /// Run the append-only repository server, or manage its configuration and tokens
+    Serve(ServeArgs),
     /// Decide which snapshots to keep by a retention policy, and remove the others
     Forget(ForgetArgs),
     /// Delete the data no snapshot needs any more, in two phases (mark, then delete)
     Prune(PruneArgs),
     /// Copy snapshots to another repository (an offline disk, another site)
     Copy(CopyArgs),
+    /// Manage the storage's retention locks (S3 Object Lock)
+    #[command(subcommand)]
+    Locks(LocksCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LocksCommand {
+    /// Renew the lock of every object the snapshots need to now + retention
+    Extend(LocksExtendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LocksExtendArgs {
+    /// Count what would be renewed, renew nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -90,6 +112,14 @@ pub struct InitArgs {
     /// zstd level for compressible data (1 fastest .. 19 smallest)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub compression_level: i32,
+    /// Lock every object in the storage (S3 Object Lock, s3: repositories
+    /// only): "governance" or "compliance"
+    #[arg(long, value_name = "MODE", requires = "retention", value_parser = ["governance", "compliance"])]
+    pub object_lock: Option<String>,
+    /// How long each object stays locked after it is written: days ("30d"),
+    /// weeks ("4w") or years of 365 days ("1y")
+    #[arg(long, value_name = "DURATION", requires = "object_lock")]
+    pub retention: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -254,6 +284,117 @@ pub struct DemoArgs {
     /// Approximate size of the sample share, in MiB
     #[arg(long, default_value_t = 40)]
     pub size_mib: u64,
+}
+
+/// `reprise serve --help`: where the full story is, and a deployment in brief.
+const SERVE_AFTER_HELP: &str = "\
+The protocol, roles, retention, quotas, audit log and a full deployment
+are described in docs/SERVER.md.
+
+Deployment on a separate machine, so that the backups survive the clients:
+  1. As root: useradd --system --home /srv/reprise reprise
+              mkdir -p /srv/reprise /etc/reprise && chown reprise: /srv/reprise /etc/reprise
+  2. As reprise: reprise serve init-config /etc/reprise/server.toml \\
+                   --data /srv/reprise --listen 0.0.0.0:8443 --retention-days 90
+  3. As reprise: reprise serve token add mairie-pc --role append --config /etc/reprise/server.toml
+     (prints the token once; give it to the client as REPRISE_TOKEN)
+  4. /etc/systemd/system/reprise-serve.service (a hardened one is in docs/SERVER.md):
+       [Unit]
+       Description=reprise append-only repository server
+       After=network-online.target
+       [Service]
+       User=reprise
+       ExecStart=/usr/local/bin/reprise serve --config /etc/reprise/server.toml
+       Restart=on-failure
+       NoNewPrivileges=yes
+       ProtectSystem=strict
+       ReadWritePaths=/srv/reprise /etc/reprise
+       [Install]
+       WantedBy=multi-user.target
+     then: systemctl daemon-reload && systemctl enable --now reprise-serve
+  5. Copy /srv/reprise/tls/cert.pem to each client, which then runs
+       REPRISE_TOKEN=... reprise --repo rest:https://SERVER:8443/mairie --cacert cert.pem init|backup
+Token changes apply without a restart. Only the server's file sets retention_days.";
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, after_help = SERVE_AFTER_HELP)]
+pub struct ServeArgs {
+    /// The server's configuration file (write one with `reprise serve init-config`)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServeCommand {
+    /// Write a commented configuration file
+    InitConfig(ServeInitArgs),
+    /// Add, list or revoke the tokens clients authenticate with
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeInitArgs {
+    /// The file to write (never replaced)
+    pub file: PathBuf,
+    /// Directory for the repositories, the audit log and the certificate
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Address and port to listen on, e.g. 0.0.0.0:8443
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Days every object is kept before even an admin token may delete it
+    #[arg(long, value_name = "N", default_value_t = 90)]
+    pub retention_days: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token and print it, once
+    Add(TokenAddArgs),
+    /// List the tokens with their role, state, limits and usage
+    List(ServeConfigArg),
+    /// Revoke a token: it is refused from then on
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeConfigArg {
+    /// The server's configuration file
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenAddArgs {
+    /// A name for the token, shown in the audit log (e.g. the client's host name)
+    pub name: String,
+    /// append: read and add (backup clients); read: read only; admin: also delete after retention
+    #[arg(long, value_parser = ["append", "read", "admin"])]
+    pub role: String,
+    #[command(flatten)]
+    pub config: ServeConfigArg,
+    /// Total bytes the token may ever add, e.g. 500G or 2TiB
+    #[arg(long, value_name = "SIZE", value_parser = reprise_server::config::parse_bytes)]
+    pub quota: Option<u64>,
+    /// When the token stops working (RFC 3339, e.g. 2027-01-01T00:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    pub expires: Option<String>,
+    /// Limit the token to this repository on the server (repeatable; all when absent)
+    // The id is the global --repo's, which this option replaces here: clap
+    // refuses two options named --repo in one command.
+    #[arg(id = "repo", long = "repo", value_name = "NAME")]
+    pub repos: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenRevokeArgs {
+    /// The token's name
+    pub name: String,
+    #[command(flatten)]
+    pub config: ServeConfigArg,
 }
 
 #[derive(Args, Debug)]

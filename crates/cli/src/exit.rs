@@ -5,7 +5,7 @@
 //! | 0  | success |
 //! | 1  | fatal error, or `check` found damage |
 //! | 2  | wrong usage (unknown option, missing argument) |
-//! | 3  | done, but incomplete: a backup skipped unreadable files (its snapshot is written), or a restore could not restore some files |
+//! | 3  | done, but incomplete: a backup skipped unreadable files (its snapshot is written), a restore could not restore some files, or `locks extend` could not renew some locks |
 //! | 4  | ransomware: a backup's detection (or `reprise detect`) concluded `attack`; the snapshot is written |
 //! | 10 | the repository does not exist |
 //! | 12 | wrong password |

@@ -904,7 +904,38 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
         "third backup: the alarm",
         "restore --last-clean",
         "compare with the pre-attack share",
+        "start an append-only server",
+        "back up through the server (rest:)",
+        "client tries to destroy backups",
+        "backups on the server intact",
     ] {
         assert!(steps.contains(&wanted), "{wanted} missing from {steps:?}");
     }
+    let detail = |step: &str| {
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == step)
+            .map(|s| s["detail"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(
+        detail("back up through the server (rest:)").contains("into rest:https://127.0.0.1:"),
+        "{doc:#}"
+    );
+    assert!(
+        detail("client tries to destroy backups").contains("3 refused"),
+        "{doc:#}"
+    );
+    assert!(
+        detail("backups on the server intact").contains("1 snapshot"),
+        "{doc:#}"
+    );
+    // The server kept a record of the refusals.
+    let audit = std::fs::read_to_string(dir.path().join("demo/serveur/audit.log")).unwrap();
+    assert!(
+        audit.contains("\"method\":\"DELETE\"") && audit.contains("\"status\":403"),
+        "{audit}"
+    );
 }

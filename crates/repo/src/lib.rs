@@ -27,6 +27,7 @@
 mod error;
 mod index;
 mod keys;
+pub mod locks;
 mod marks;
 mod patterns;
 pub mod reachable;

@@ -66,6 +66,19 @@ impl LocalBackend {
         &self.root
     }
 
+    /// One object's size and stored time, without listing its directory
+    /// (the repository server checks retention with it before a deletion).
+    pub fn info(&self, kind: ObjectKind, name: &str) -> Result<ObjectInfo> {
+        let path = self.path_of(kind, name)?;
+        let meta = fs::metadata(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        Ok(ObjectInfo {
+            name: name.to_string(),
+            size: meta.len(),
+            // Objects are never modified: mtime is when it was stored.
+            stored: meta.modified().ok(),
+        })
+    }
+
     fn path_of(&self, kind: ObjectKind, name: &str) -> Result<PathBuf> {
         validate_name(kind, name)?;
         Ok(match kind {

@@ -67,7 +67,7 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
         }
         if !g.quiet {
             println!(
-                "checked {} snapshots, {} trees, {} packs{}: {} error(s)",
+                "checked {} snapshots, {} trees, {} packs{}{}: {} error(s)",
                 report.snapshots,
                 report.trees,
                 report.packs,
@@ -76,6 +76,11 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
                         " ({} read, {} blobs verified)",
                         report.packs_read, report.blobs_verified
                     )
+                } else {
+                    String::new()
+                },
+                if report.locks_checked > 0 {
+                    format!(", {} locks", report.locks_checked)
                 } else {
                     String::new()
                 },

@@ -5,6 +5,11 @@
 //! documents are encrypted and renamed and ransom notes dropped, the next
 //! backup raises the alarm, and the last clean version of every file is
 //! restored and compared with the share as it was before the attack.
+//! Last, the recovered share is backed up to an append-only server, and the
+//! client, as ransomware holding its token would, tries to destroy those
+//! backups and is refused (see `server`).
+
+mod server;
 
 use crate::cli::{DemoArgs, GlobalOptions};
 use crate::{exit, output};
@@ -282,6 +287,7 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         &restored,
         &work.join("restauration-propre"),
     )?;
+    server::run(&mut demo, &work.join("restauration-propre"), &work)?;
     if g.json {
         output::json(&serde_json::json!({ "workdir": work, "steps": demo.steps, "ok": true }))?;
     } else {

@@ -11,9 +11,11 @@ mod find;
 mod forget;
 mod init;
 mod key;
+mod locks;
 mod ls;
 mod prune;
 mod restore;
+mod serve;
 mod snapshots;
 mod stats;
 
@@ -38,9 +40,11 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Stats => stats::run(g),
         Command::Key(k) => key::run(g, k),
         Command::Demo(a) => demo::run(g, a),
+        Command::Serve(a) => serve::run(g, a),
         Command::Forget(a) => forget::run(g, a),
         Command::Prune(a) => prune::run(g, a),
         Command::Copy(a) => copy::run(g, a),
+        Command::Locks(l) => locks::run(g, l),
     }
 }
 

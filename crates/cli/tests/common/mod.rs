@@ -19,12 +19,14 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Every environment variable the command reads; tests must never inherit them.
-pub const REPRISE_ENV: [&str; 5] = [
+pub const REPRISE_ENV: [&str; 7] = [
     "REPRISE_REPOSITORY",
     "REPRISE_PASSWORD",
     "REPRISE_PASSWORD_FILE",
     "REPRISE_PASSWORD_COMMAND",
     "REPRISE_NEW_PASSWORD",
+    "REPRISE_TOKEN",
+    "REPRISE_CACERT",
 ];
 
 /// Cheap password hashing: these tests open repositories hundreds of times.

@@ -1,0 +1,835 @@
+//! The append-only server as it is deployed: the real `reprise` binary runs
+//! `serve` on a loopback port, over TLS with the certificate it generated,
+//! and is attacked with a raw HTTPS client that sends what a compromised
+//! backup client would (DELETE, overwrites, MOVE, `..`, lying lengths,
+//! stolen or stale tokens). Every refused request must leave the stored
+//! bytes as they were and a line in the audit log. Then the whole cycle —
+//! init, backup, restore, check — runs through the server with an append
+//! token, which cannot remove a key.
+
+mod common;
+
+use common::*;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tempfile::TempDir;
+
+/// `reprise serve` in a child process, with its configuration and data.
+struct TestServer {
+    dir: TempDir,
+    config: PathBuf,
+    data: PathBuf,
+    addr: String,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// A configuration listening on a free loopback port; not started.
+    fn new(retention_days: u32, max_object_bytes: u64) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("server.toml");
+        let data = dir.path().join("data");
+        let out = reprise()
+            .args(["serve", "init-config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--retention-days"])
+            .arg(retention_days.to_string())
+            .output()
+            .unwrap();
+        assert_success(&out, "serve init-config");
+        let text = fs::read_to_string(&config).unwrap();
+        let text = text.replace(
+            "max_object_bytes = 268435456",
+            &format!("max_object_bytes = {max_object_bytes}"),
+        );
+        fs::write(&config, text).unwrap();
+        TestServer {
+            dir,
+            config,
+            data,
+            addr: String::new(),
+            child: None,
+        }
+    }
+
+    /// `serve token add NAME --role ROLE EXTRA…`: the token.
+    fn token(&self, name: &str, role: &str, extra: &[&str]) -> String {
+        let out = reprise()
+            .args([
+                "serve", "token", "add", name, "--role", role, "--json", "--config",
+            ])
+            .arg(&self.config)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&out, "serve token add");
+        parse_json(&out.stdout)["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn revoke(&self, name: &str) {
+        let out = reprise()
+            .args(["serve", "token", "revoke", name, "--config"])
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert_success(&out, "serve token revoke");
+    }
+
+    /// Starts the server and waits until it says where it listens.
+    fn start(&mut self) {
+        let stderr = fs::File::create(self.dir.path().join("serve.stderr")).unwrap();
+        let mut child = reprise_std()
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        self.child = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("reprise serve: listening on https://") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        self.addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the server did not start:\n{}", self.stderr()));
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.path().join("serve.stderr")).unwrap_or_default()
+    }
+
+    fn cacert(&self) -> PathBuf {
+        self.data.join("tls/cert.pem")
+    }
+
+    fn url(&self, repo: &str) -> String {
+        format!("rest:https://{}/{repo}", self.addr)
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        parse_json_lines(&fs::read(self.data.join("audit.log")).unwrap())
+    }
+
+    /// Sends one raw request over TLS and reads the whole answer.
+    fn raw(&self, req: &Req) -> Resp {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(self.cacert()).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let tcp = TcpStream::connect(&self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(&req.bytes(&self.addr)).unwrap();
+        tls.flush().unwrap();
+        let mut answer = Vec::new();
+        // The server closes without close_notify at times: what arrived counts.
+        let _ = tls.read_to_end(&mut answer);
+        Resp::parse(&answer, req.method == "HEAD")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How a raw request sends its body.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    None,
+    /// With a Content-Length.
+    Bytes(&'a [u8]),
+    /// With Transfer-Encoding: chunked, so only the bytes tell the size.
+    Chunked(&'a [u8]),
+    /// Announces this many bytes and sends none.
+    Announce(u64),
+}
+
+struct Req<'a> {
+    method: &'a str,
+    path: String,
+    token: Option<&'a str>,
+    headers: Vec<(&'a str, String)>,
+    body: Body<'a>,
+}
+
+fn req<'a>(method: &'a str, path: impl Into<String>, token: Option<&'a str>) -> Req<'a> {
+    Req {
+        method,
+        path: path.into(),
+        token,
+        headers: Vec::new(),
+        body: Body::None,
+    }
+}
+
+impl<'a> Req<'a> {
+    fn body(mut self, body: Body<'a>) -> Self {
+        self.body = body;
+        self
+    }
+
+    fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn bytes(&self, host: &str) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n",
+            self.method, self.path
+        );
+        if let Some(t) = self.token {
+            head += &format!("Authorization: Bearer {t}\r\n");
+        }
+        for (n, v) in &self.headers {
+            head += &format!("{n}: {v}\r\n");
+        }
+        let body: Vec<u8> = match self.body {
+            Body::None => Vec::new(),
+            Body::Bytes(b) => {
+                head += &format!("Content-Length: {}\r\n", b.len());
+                b.to_vec()
+            }
+            Body::Announce(n) => {
+                head += &format!("Content-Length: {n}\r\n");
+                Vec::new()
+            }
+            Body::Chunked(b) => {
+                head += "Transfer-Encoding: chunked\r\n";
+                let mut out = Vec::new();
+                for chunk in b.chunks(8192) {
+                    out.extend(format!("{:x}\r\n", chunk.len()).bytes());
+                    out.extend(chunk);
+                    out.extend(b"\r\n");
+                }
+                out.extend(b"0\r\n\r\n");
+                out
+            }
+        };
+        head += "\r\n";
+        let mut bytes = head.into_bytes();
+        bytes.extend(body);
+        bytes
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn parse(raw: &[u8], head: bool) -> Resp {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(raw)));
+        let text = String::from_utf8_lossy(&raw[..split]);
+        let mut lines = text.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let resp = Resp {
+            status,
+            headers,
+            body: raw[split + 4..].to_vec(),
+        };
+        if !head {
+            let len: usize = resp
+                .header("content-length")
+                .unwrap_or("0")
+                .parse()
+                .unwrap();
+            assert_eq!(resp.body.len(), len, "truncated answer: {resp:?}");
+        }
+        resp
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Requests sent, with what the audit log must say of each.
+#[derive(Default)]
+struct Journal(Vec<(String, String, u16, String)>);
+
+impl Journal {
+    /// Sends `r` as token `who`, asserts the status and that the reason
+    /// (the body, for refusals) contains `reason`, and expects an audit line.
+    fn send(&mut self, server: &TestServer, who: &str, r: Req, status: u16, reason: &str) -> Resp {
+        let what = format!("{} {} as {who}", r.method, r.path);
+        let resp = server.raw(&r);
+        assert_eq!(resp.status, status, "{what}: {}", resp.text());
+        if status >= 400 {
+            assert!(
+                resp.text().contains(reason),
+                "{what}: {:?} lacks {reason:?}",
+                resp.text()
+            );
+        }
+        self.0.push((
+            r.method.to_string(),
+            who.to_string(),
+            status,
+            reason.to_string(),
+        ));
+        resp
+    }
+
+    /// Every request has its audit line, in order, and there are no others.
+    fn assert_audited(&self, server: &TestServer) {
+        let lines = server.audit();
+        assert_eq!(lines.len(), self.0.len(), "audit lines: {lines:#?}");
+        for (line, (method, token, status, reason)) in lines.iter().zip(&self.0) {
+            let what = format!("{line}");
+            assert_eq!(line["method"], method.as_str(), "{what}");
+            assert_eq!(line["token"], token.as_str(), "{what}");
+            assert_eq!(line["status"], *status, "{what}");
+            assert!(
+                line["result"].as_str().unwrap().contains(reason.as_str()),
+                "{what}"
+            );
+            assert!(line["time"].as_str().unwrap().ends_with('Z'), "{what}");
+            assert!(
+                line["remote"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{what}"
+            );
+        }
+    }
+}
+
+fn hash(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+#[test]
+fn an_append_token_cannot_destroy_or_alter_anything() {
+    let max = 64 * 1024;
+    let mut server = TestServer::new(30, max);
+    let pc = server.token("pc", "append", &[]);
+    let small = server.token("small", "append", &["--quota", "1K"]);
+    let limited = server.token("limited", "append", &["--repo", "other"]);
+    let old = server.token("old", "append", &["--expires", "2001-01-01T00:00:00Z"]);
+    let gone = server.token("gone", "append", &[]);
+    let unknown = "0".repeat(64);
+    server.start();
+    let mut j = Journal::default();
+
+    j.send(&server, "pc", req("POST", "/mairie/", Some(&pc)), 201, "");
+    j.send(
+        &server,
+        "pc",
+        req("POST", "/mairie/", Some(&pc)),
+        409,
+        "already exists",
+    );
+    j.send(&server, "pc", req("POST", "/other", Some(&pc)), 201, "");
+    let snap = random_bytes(1, 1000);
+    let id = hash(&snap);
+    let path = format!("/mairie/snapshot/{id}");
+    let created = j.send(
+        &server,
+        "pc",
+        req("PUT", &path, Some(&pc)).body(Body::Bytes(&snap)),
+        201,
+        "",
+    );
+    assert_eq!(created.header("reprise-blake3"), Some(id.as_str()));
+    let config = b"the sealed config".to_vec();
+    let put_config = req("PUT", "/mairie/config/config", Some(&pc)).body(Body::Bytes(&config));
+    j.send(&server, "pc", put_config, 201, "");
+    let stored = server.data.join("mairie/snapshots").join(&id);
+    assert_eq!(fs::read(&stored).unwrap(), snap);
+
+    // Delete, overwrite, truncate, rename.
+    let other = random_bytes(2, 1000);
+    for r in [
+        req("DELETE", &path, Some(&pc)),
+        req("DELETE", "/mairie/config/config", Some(&pc)),
+    ] {
+        j.send(&server, "pc", r, 403, "may not delete");
+    }
+    for r in [
+        req("PUT", &path, Some(&pc)).body(Body::Bytes(&other)),
+        req("PUT", &path, Some(&pc)).body(Body::Bytes(&snap[..10])),
+        req("PUT", &path, Some(&pc)).body(Body::Bytes(&[])),
+        req("PUT", "/mairie/config/config", Some(&pc)).body(Body::Bytes(b"evil")),
+    ] {
+        j.send(&server, "pc", r, 409, "already exists");
+    }
+    let partial = req("PUT", &path, Some(&pc))
+        .header("Content-Range", "bytes 0-9/1000")
+        .body(Body::Bytes(&snap[..10]));
+    j.send(&server, "pc", partial, 405, "Content-Range");
+    for method in ["MOVE", "COPY", "PATCH", "POST"] {
+        let r = req(method, &path, Some(&pc))
+            .header("Destination", format!("/mairie/snapshot/{}", hash(b"x")))
+            .body(Body::Bytes(b"x"));
+        j.send(&server, "pc", r, 405, "not allowed");
+    }
+    let wrong = format!("/mairie/snapshot/{}", hash(b"another name"));
+    let r = req("PUT", &wrong, Some(&pc)).body(Body::Bytes(&other));
+    let resp = j.send(&server, "pc", r, 400, "not the name");
+    assert_eq!(resp.header("reprise-blake3"), Some(hash(&other).as_str()));
+
+    // Paths out of the repository.
+    for p in [
+        "/mairie/snapshot/../../../../etc/passwd".to_string(),
+        format!("/mairie/../other/snapshot/{id}"),
+        format!("/other/../mairie/snapshot/{id}"),
+        format!("/mairie/snapshot/%2e%2e%2f{id}"),
+        format!("/%2e%2e/mairie/snapshot/{id}"),
+        "//etc/passwd".to_string(),
+        "/mairie/snapshot//etc/passwd".to_string(),
+        "/tls/key.pem".to_string(),
+        "/audit.log".to_string(),
+    ] {
+        j.send(&server, "pc", req("GET", &p, Some(&pc)), 400, "");
+        let r = req("PUT", &p, Some(&pc)).body(Body::Bytes(&other));
+        j.send(&server, "pc", r, 400, "");
+        j.send(&server, "pc", req("DELETE", &p, Some(&pc)), 400, "");
+    }
+
+    // Too large: announced, then only in the bytes.
+    let big = random_bytes(3, max as usize + 1);
+    let big_path = format!("/mairie/pack/{}", hash(&big));
+    let r = req("PUT", &big_path, Some(&pc)).body(Body::Announce(10 << 20));
+    j.send(&server, "pc", r, 413, "max_object_bytes");
+    let r = req("PUT", &big_path, Some(&pc)).body(Body::Chunked(&big));
+    j.send(&server, "pc", r, 413, "max_object_bytes");
+
+    // Tokens that are unknown, absent, expired, revoked, or for another repository.
+    j.send(
+        &server,
+        "unknown",
+        req("DELETE", &path, Some(&unknown)),
+        401,
+        "unknown token",
+    );
+    j.send(
+        &server,
+        "unknown",
+        req("GET", "/mairie/snapshot/", None),
+        401,
+        "no token",
+    );
+    j.send(
+        &server,
+        "old",
+        req("DELETE", &path, Some(&old)),
+        401,
+        "expired",
+    );
+    j.send(&server, "gone", req("GET", &path, Some(&gone)), 200, "");
+    server.revoke("gone");
+    j.send(
+        &server,
+        "gone",
+        req("DELETE", &path, Some(&gone)),
+        401,
+        "revoked",
+    );
+    j.send(
+        &server,
+        "gone",
+        req("PUT", &wrong, Some(&gone)).body(Body::Bytes(&other)),
+        401,
+        "revoked",
+    );
+    for r in [
+        req("DELETE", &path, Some(&limited)),
+        req("GET", &path, Some(&limited)),
+        req("PUT", &wrong, Some(&limited)).body(Body::Bytes(&other)),
+    ] {
+        j.send(&server, "limited", r, 403, "limited to other repositories");
+    }
+
+    // A quota of 1 KiB: announced, then only in the bytes, then after a restart.
+    let (a, b, c) = (
+        random_bytes(4, 600),
+        random_bytes(5, 600),
+        random_bytes(6, 400),
+    );
+    let put = |data| {
+        let p = format!("/other/index/{}", hash(data));
+        req("PUT", p, Some(&small)).body(Body::Bytes(data))
+    };
+    j.send(&server, "small", put(&a), 201, "");
+    j.send(&server, "small", put(&b), 403, "quota exceeded");
+    let chunked =
+        req("PUT", format!("/other/index/{}", hash(&b)), Some(&small)).body(Body::Chunked(&b));
+    j.send(&server, "small", chunked, 403, "quota exceeded");
+    server.stop();
+    server.start();
+    j.send(&server, "small", put(&b), 403, "quota exceeded");
+    j.send(&server, "small", put(&c), 201, "");
+
+    // Everything is as it was written.
+    assert_eq!(fs::read(&stored).unwrap(), snap);
+    assert_eq!(fs::read(server.data.join("mairie/config")).unwrap(), config);
+    assert_eq!(names_in(&server.data.join("mairie/snapshots")).len(), 1);
+    assert!(names_in(&server.data.join("mairie/data"))
+        .iter()
+        .all(|d| names_in(&server.data.join("mairie/data").join(d)).is_empty()));
+    let got = j.send(&server, "pc", req("GET", &path, Some(&pc)), 200, "");
+    assert_eq!(got.body, snap);
+    let range = j.send(
+        &server,
+        "pc",
+        req("GET", &path, Some(&pc)).header("Range", "bytes=10-19"),
+        206,
+        "",
+    );
+    assert_eq!(range.body, &snap[10..20]);
+    assert_eq!(range.header("content-range"), Some("bytes 10-19/1000"));
+    let head = j.send(&server, "pc", req("HEAD", &path, Some(&pc)), 200, "");
+    assert_eq!(head.header("content-length"), Some("1000"));
+    let listing = j.send(
+        &server,
+        "pc",
+        req("GET", "/mairie/snapshot/", Some(&pc)),
+        200,
+        "",
+    );
+    let listing: Value = serde_json::from_slice(&listing.body).unwrap();
+    assert_eq!(listing[0]["name"], id.as_str());
+    assert_eq!(listing[0]["size"], 1000);
+    assert!(listing[0]["stored"].as_u64().unwrap() > 1_700_000_000);
+    j.assert_audited(&server);
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+#[test]
+fn an_admin_deletes_only_after_retention() {
+    let mut server = TestServer::new(1, 1 << 20);
+    let admin = server.token("admin", "admin", &[]);
+    let reader = server.token("auditor", "read", &[]);
+    server.start();
+    let mut j = Journal::default();
+    j.send(&server, "admin", req("POST", "/m/", Some(&admin)), 201, "");
+    let snap = random_bytes(7, 300);
+    let path = format!("/m/snapshot/{}", hash(&snap));
+    j.send(
+        &server,
+        "admin",
+        req("PUT", &path, Some(&admin)).body(Body::Bytes(&snap)),
+        201,
+        "",
+    );
+    j.send(
+        &server,
+        "auditor",
+        req("PUT", &path, Some(&reader)).body(Body::Bytes(&snap)),
+        403,
+        "may not write",
+    );
+    j.send(
+        &server,
+        "auditor",
+        req("DELETE", &path, Some(&reader)),
+        403,
+        "may not delete",
+    );
+
+    let locked = j.send(
+        &server,
+        "admin",
+        req("DELETE", &path, Some(&admin)),
+        423,
+        "under retention",
+    );
+    let until = locked.header("retain-until").unwrap().to_string();
+    let until = chrono::DateTime::parse_from_rfc3339(&until).unwrap();
+    let in_a_day = chrono::Utc::now() + chrono::Duration::days(1);
+    assert!(
+        (until.to_utc() - in_a_day).num_seconds().abs() < 120,
+        "{until}"
+    );
+    assert!(server.data.join("m/snapshots").join(hash(&snap)).exists());
+
+    // Two days later, as far as the file's time says.
+    let file = server.data.join("m/snapshots").join(hash(&snap));
+    let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);
+    let secs = two_days_ago
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    set_mtime(&file, secs as i64, 0);
+    j.send(
+        &server,
+        "auditor",
+        req("DELETE", &path, Some(&reader)),
+        403,
+        "may not delete",
+    );
+    j.send(
+        &server,
+        "admin",
+        req("DELETE", &path, Some(&admin)),
+        204,
+        "",
+    );
+    assert!(!file.exists());
+    j.send(
+        &server,
+        "admin",
+        req("GET", &path, Some(&admin)),
+        404,
+        "not found",
+    );
+    j.assert_audited(&server);
+    let lines = server.audit();
+    assert_eq!(lines[lines.len() - 2]["result"], "deleted");
+}
+
+/// `reprise --repo rest:… --cacert …` with `REPRISE_TOKEN`.
+fn client(server: &TestServer, token: &str, password_file: &Path) -> assert_cmd::Command {
+    let mut c = reprise();
+    c.arg("--repo")
+        .arg(server.url("mairie"))
+        .arg("--cacert")
+        .arg(server.cacert())
+        .env("REPRISE_TOKEN", token)
+        .env("REPRISE_PASSWORD_FILE", password_file);
+    c
+}
+
+#[test]
+fn a_backup_client_works_through_the_server_and_cannot_remove_a_key() {
+    let mut server = TestServer::new(30, 256 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    let scratch = tempfile::tempdir().unwrap();
+    let password = scratch.path().join("password");
+    fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let src = scratch.path().join("share");
+    fs::create_dir_all(src.join("compta/2024")).unwrap();
+    write_random_file(&src.join("compta/2024/grand-livre.ods"), 700_000, 11);
+    fs::write(
+        src.join("compta/notes.txt"),
+        "budget primitif\n".repeat(500),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("compta/notes.txt", src.join("lien")).unwrap();
+
+    let run = |args: &[&str]| {
+        let out = client(&server, &pc, &password).args(args).output().unwrap();
+        assert_success(&out, &format!("reprise {args:?} through the server"));
+        out
+    };
+    let mut init = vec!["init"];
+    init.extend(FAST_KDF);
+    run(&init);
+    let src_arg = src.to_str().unwrap();
+    let summary = parse_json(&run(&["backup", src_arg, "--json"]).stdout);
+    let snapshot = summary["snapshot_id"].as_str().unwrap().to_string();
+    let target = scratch.path().join("restored");
+    run(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    assert_same_tree(&src, &restored(&target, &src), Compare::default());
+    run(&["check", "--read-data"]);
+
+    let second = scratch.path().join("password2");
+    fs::write(&second, "another password\n").unwrap();
+    let mut add = vec![
+        "key",
+        "add",
+        "--new-password-file",
+        second.to_str().unwrap(),
+    ];
+    add.extend(FAST_KDF);
+    run(&add);
+    let keys = parse_json(&run(&["key", "list", "--json"]).stdout);
+    let other = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = client(&server, &pc, &password)
+        .args(["key", "remove", &other])
+        .output()
+        .unwrap();
+    assert_exit(&out, 13, "key remove with an append token");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains(&other),
+        "{stderr}"
+    );
+    let keys = parse_json(&run(&["key", "list", "--json"]).stdout);
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    let snapshots = parse_json(&run(&["snapshots", "--json"]).stdout);
+    assert_eq!(snapshots.as_array().unwrap().len(), 1);
+    assert_eq!(snapshots[0]["id"], snapshot.as_str());
+
+    let out = client(&server, &"f".repeat(64), &password)
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_exit(&out, 14, "an unknown token");
+    let out = reprise()
+        .args(["--repo", &server.url("mairie"), "snapshots"])
+        .env("REPRISE_TOKEN", &pc)
+        .env("REPRISE_PASSWORD_FILE", &password)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "a server certificate nobody trusts");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cacert"),
+        "{}",
+        describe(&out)
+    );
+    server.stop();
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+#[test]
+fn token_add_takes_repositories_from_its_own_option_only() {
+    let server = TestServer::new(30, 1 << 20);
+    let list = || {
+        let out = reprise()
+            .args(["serve", "token", "list", "--json", "--config"])
+            .arg(&server.config)
+            .output()
+            .unwrap();
+        assert_success(&out, "serve token list");
+        parse_json(&out.stdout)
+    };
+    // The global --repo shares the option's name; its variable must not leak in.
+    let out = reprise()
+        .args([
+            "serve", "token", "add", "pc", "--role", "append", "--config",
+        ])
+        .arg(&server.config)
+        .env("REPRISE_REPOSITORY", "mairie")
+        .output()
+        .unwrap();
+    assert_success(&out, "serve token add");
+    assert!(list()[0]["repos"].is_null(), "{}", list());
+    server.token("compta", "read", &["--repo", "compta", "--repo", "rh"]);
+    assert_eq!(list()[1]["repos"], serde_json::json!(["compta", "rh"]));
+    assert_eq!(list()[1]["state"], "active");
+}
+
+#[test]
+fn odd_requests_get_an_answer_and_never_break_the_server() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    let created = server.raw(&req("POST", "/m/", Some(&pc)));
+    assert_eq!(created.status, 201);
+    let id = hash(b"x");
+    let long = format!("/m/pack/{}", "a".repeat(129));
+    let object = format!("/m/pack/{id}");
+    let paths = [
+        "/",
+        "/m",
+        "/m/",
+        "/m/pack",
+        "/m/nope/",
+        "/M/pack/00",
+        "/m/pack/zz",
+        &long,
+        "/m/config/config",
+        &object,
+        "/m/pack/00?x=1",
+        "/m/pack/00#frag",
+        "/m/pack/00;x",
+    ];
+    let methods = [
+        "GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "TRACE", "MOVE", "PROPFIND", "X",
+    ];
+    let mut answered = 0;
+    for path in paths {
+        for method in methods {
+            let r = req(method, path, Some(&pc)).body(Body::Bytes(b"x"));
+            let resp = server.raw(&r);
+            assert!(
+                (200..500).contains(&resp.status),
+                "{method} {path}: {} {}",
+                resp.status,
+                resp.text()
+            );
+            answered += 1;
+        }
+    }
+    for (name, value) in [
+        ("Range", "bytes=99999999999999999999-"),
+        ("Range", "bytes=5-2"),
+        ("Range", "bytes=-0"),
+        ("Range", "bytes=0-0,2-3"),
+        ("Range", "pages=1"),
+        ("Authorization", "Bearer"),
+        ("Authorization", "Basic cGM6cGM="),
+    ] {
+        let token = (name != "Authorization").then_some(pc.as_str());
+        let resp = server.raw(&req("GET", &object, token).header(name, value));
+        assert!(
+            (400..500).contains(&resp.status),
+            "{name}: {value}: {}",
+            resp.status
+        );
+        answered += 1;
+    }
+    let listing = server.raw(&req("GET", "/m/pack/", Some(&pc)));
+    assert_eq!(listing.status, 200, "the server still serves");
+    assert_eq!(server.audit().len(), answered + 2);
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}

@@ -1,0 +1,188 @@
+//! The client against a real server, in process: the `Backend` contract
+//! holds over HTTPS, and the server's refusals arrive as the storage errors
+//! the command maps to exit codes.
+
+use reprise_server::{token, Config, Server, ServerHandle};
+use reprise_storage::{Backend, ObjectKind, StorageError, WriteOutcome};
+use reprise_storage_rest::RestBackend;
+use std::path::PathBuf;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    server: Option<ServerHandle>,
+    cacert: PathBuf,
+    url: String,
+    secrets: Vec<String>,
+}
+
+/// A server with one token per role given, named after the role.
+fn start(retention_days: u32, roles: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nretention_days = {retention_days}\nmax_object_bytes = 4096\n",
+        dir.path().join("data")
+    );
+    let mut secrets = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        let secret = token::generate().unwrap();
+        text += &format!(
+            "[[token]]\nname = \"{role}{i}\"\nrole = \"{role}\"\nhash = \"{}\"\n",
+            token::hash(&secret)
+        );
+        secrets.push(secret);
+    }
+    let config = Config::parse(&text, dir.path()).unwrap();
+    let server = Server::bind(&config, None).unwrap();
+    let cacert = server.generated_cert().unwrap().to_path_buf();
+    let handle = server.spawn().unwrap();
+    let url = format!("https://{}/mairie", handle.addr());
+    Fixture {
+        _dir: dir,
+        server: Some(handle),
+        cacert,
+        url,
+        secrets,
+    }
+}
+
+impl Fixture {
+    fn backend(&self, secret: usize) -> RestBackend {
+        RestBackend::new(
+            &self.url,
+            Some(self.secrets[secret].clone()),
+            Some(&self.cacert),
+        )
+        .unwrap()
+    }
+}
+
+fn named(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+#[test]
+fn objects_round_trip_and_are_written_once() {
+    let f = start(30, &["append"]);
+    let b = f.backend(0);
+    assert!(
+        b.list(ObjectKind::Snapshot).unwrap().is_empty(),
+        "no repository lists empty"
+    );
+    b.create().unwrap();
+    b.create().unwrap(); // no config yet: creating again is harmless
+    let data = b"a pack's bytes".to_vec();
+    let name = named(&data);
+    assert_eq!(
+        b.write_once(ObjectKind::Pack, &name, &data).unwrap(),
+        WriteOutcome::Created
+    );
+    assert_eq!(
+        b.write_once(ObjectKind::Pack, &name, &data).unwrap(),
+        WriteOutcome::AlreadyExisted
+    );
+    assert_eq!(b.read(ObjectKind::Pack, &name).unwrap(), data);
+    assert_eq!(
+        b.read_range(ObjectKind::Pack, &name, 2, 4).unwrap(),
+        &data[2..6]
+    );
+    assert!(b
+        .read_range(ObjectKind::Pack, &name, 0, 0)
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        b.read_range(ObjectKind::Pack, &name, 10, 100),
+        Err(StorageError::ShortRead { .. })
+    ));
+    assert_eq!(b.size(ObjectKind::Pack, &name).unwrap(), data.len() as u64);
+    let listed = b.list(ObjectKind::Pack).unwrap();
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].size),
+        (name.as_str(), 14)
+    );
+    assert!(listed[0].stored.is_some());
+    assert!(matches!(
+        b.read(ObjectKind::Snapshot, &name),
+        Err(StorageError::NotFound { .. })
+    ));
+    b.write_once(ObjectKind::Config, "config", b"any bytes")
+        .unwrap();
+    assert!(matches!(b.create(), Err(StorageError::Refused { .. })));
+}
+
+#[test]
+fn refusals_become_the_storage_errors_of_their_cause() {
+    let f = start(30, &["append", "read", "admin"]);
+    let (append, read, admin) = (f.backend(0), f.backend(1), f.backend(2));
+    append.create().unwrap();
+    let data = b"snapshot".to_vec();
+    let name = named(&data);
+    append
+        .write_once(ObjectKind::Snapshot, &name, &data)
+        .unwrap();
+
+    let err = append.remove(ObjectKind::Snapshot, &name).unwrap_err();
+    assert!(matches!(err, StorageError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains(&name), "{err}");
+    let err = read
+        .write_once(ObjectKind::Index, &named(b"i"), b"i")
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Refused { .. }), "{err}");
+    let err = admin.remove(ObjectKind::Snapshot, &name).unwrap_err();
+    let StorageError::Locked { until, .. } = &err else {
+        panic!("expected Locked, got {err}")
+    };
+    assert!(until.ends_with('Z') && until.len() == 20, "{until}");
+    let err = append
+        .write_once(ObjectKind::Pack, &named(&[0; 5000]), &[0; 5000])
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Refused { .. }), "{err}");
+    let err = append
+        .write_once(ObjectKind::Pack, &name, b"other bytes")
+        .unwrap_err();
+    assert!(err.to_string().contains("BLAKE3"), "{err}");
+
+    let stranger = RestBackend::new(&f.url, Some("0".repeat(64)), Some(&f.cacert)).unwrap();
+    let err = stranger.list(ObjectKind::Snapshot).unwrap_err();
+    assert!(matches!(err, StorageError::Unauthorized { .. }), "{err}");
+    assert!(err.to_string().contains("REPRISE_TOKEN"), "{err}");
+    assert_eq!(read.read(ObjectKind::Snapshot, &name).unwrap(), data);
+}
+
+#[test]
+fn an_admin_deletes_once_retention_is_over() {
+    let f = start(0, &["admin"]);
+    let admin = f.backend(0);
+    admin.create().unwrap();
+    let name = named(b"old");
+    admin
+        .write_once(ObjectKind::Snapshot, &name, b"old")
+        .unwrap();
+    admin.remove(ObjectKind::Snapshot, &name).unwrap();
+    assert!(matches!(
+        admin.remove(ObjectKind::Snapshot, &name),
+        Err(StorageError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn an_untrusted_certificate_fails_at_once_with_a_hint() {
+    let f = start(30, &["append"]);
+    let b = RestBackend::new(&f.url, Some(f.secrets[0].clone()), None).unwrap();
+    let start = std::time::Instant::now();
+    let err = b.list(ObjectKind::Snapshot).unwrap_err();
+    assert!(err.to_string().contains("--cacert"), "{err}");
+    assert!(
+        start.elapsed().as_secs() < 2,
+        "certificate errors must not be retried"
+    );
+}
+
+#[test]
+fn a_stopped_server_is_retried_then_reported() {
+    let mut f = start(30, &["append"]);
+    let b = f.backend(0);
+    f.server.take().unwrap().stop().unwrap();
+    let err = b.list(ObjectKind::Snapshot).unwrap_err();
+    assert!(matches!(err, StorageError::Remote { .. }), "{err}");
+    assert!(err.to_string().contains("5 times"), "{err}");
+}
