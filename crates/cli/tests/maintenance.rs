@@ -44,17 +44,6 @@ fn open(repo: &TestRepo) -> Repository {
     Repository::open(Arc::new(LocalBackend::new(&repo.repo)), PASSWORD.as_bytes()).unwrap()
 }
 
-fn same_tree(restored_root: &Path, src: &Path) {
-    assert_same_tree(
-        src,
-        &restored(restored_root, src),
-        Compare {
-            xattrs: false,
-            root_metadata: false,
-        },
-    );
-}
-
 #[test]
 fn forget_drops_what_the_policy_does_not_keep_and_prune_frees_its_space() {
     let repo = TestRepo::new();
@@ -92,7 +81,7 @@ fn forget_drops_what_the_policy_does_not_keep_and_prune_frees_its_space() {
     repo.assert_check_ok(true);
     let target = repo.path().join("target");
     repo.restore_json("latest", &target);
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
 
     let out = repo.cmd().arg("forget").output().unwrap();
     assert_exit(&out, 1, "forget without a policy");
@@ -224,7 +213,7 @@ fn copy_to_a_second_repository_is_incremental_and_restores() {
         .output()
         .unwrap();
     assert_success(&out, "restore from the offline copy");
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
     let out = offline_cmd()
         .args(["check", "--read-data"])
         .output()
@@ -280,7 +269,7 @@ fn prune_alongside_a_running_backup_loses_nothing() {
     repo.assert_check_ok(true);
     let target = repo.path().join("target");
     repo.restore_json("latest", &target);
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
 }
 
 #[test]
@@ -355,7 +344,7 @@ fn a_poisoned_chunk_is_named_by_check_and_healed_by_the_next_backup() {
     for snapshot in repo.snapshot_ids() {
         let target = repo.path().join(format!("t-{}", &snapshot[..8]));
         repo.restore_json(&snapshot, &target);
-        same_tree(&target, &src);
+        assert_restored_content(&target, &src);
     }
 }
 
@@ -453,7 +442,7 @@ fn forged_snapshots_and_garbage_index_files_do_not_hurt_the_others() {
     // Restores go on working through the garbage index files.
     let target = repo.path().join("target");
     repo.restore_json("latest", &target);
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
     // Check names the garbage, and no snapshot is affected by it.
     let out = repo.check(false);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -24,17 +24,6 @@ fn backup(repo: &S3Repo, dir: &Path) -> Value {
     ])
 }
 
-fn same_tree(restored_root: &Path, src: &Path) {
-    assert_same_tree(
-        src,
-        &restored(restored_root, src),
-        Compare {
-            xattrs: false,
-            root_metadata: false,
-        },
-    );
-}
-
 fn count(v: &Value) -> usize {
     v.as_array().map(Vec::len).unwrap_or(usize::MAX)
 }
@@ -90,7 +79,7 @@ fn forget_and_prune_free_space_on_s3_and_what_is_kept_restores() {
         .output()
         .unwrap();
     assert_success(&out, "restore after prune (s3)");
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
 }
 
 #[test]
@@ -179,7 +168,7 @@ fn copy_between_a_local_and_an_s3_repository_both_ways() {
         .output()
         .unwrap();
     assert_success(&out, "restore of the copy on s3");
-    same_tree(&target, &src);
+    assert_restored_content(&target, &src);
 
     // And back, from S3 to a new local repository.
     let back = local.path().join("back");

@@ -37,12 +37,7 @@ pub fn same_source(a: &Snapshot, b: &Snapshot) -> bool {
 
 /// Whether `snapshot` was taken of `paths` (in any order) on `hostname`.
 pub fn is_source(snapshot: &Snapshot, hostname: &str, paths: &[String]) -> bool {
-    let sorted = |p: &[String]| {
-        let mut p = p.to_vec();
-        p.sort();
-        p
-    };
-    snapshot.hostname == hostname && sorted(&snapshot.paths) == sorted(paths)
+    snapshot.is_of(hostname, paths)
 }
 
 /// The snapshots of the same source taken before `snapshot`, newest first.

@@ -80,6 +80,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether this snapshot was taken of `paths` (in any order) on
+    /// `hostname`: its *source*, which parent lookup, detection and
+    /// retention all group by.
+    pub fn is_of(&self, hostname: &str, paths: &[String]) -> bool {
+        let sorted = |p: &[String]| {
+            let mut p = p.to_vec();
+            p.sort();
+            p
+        };
+        self.hostname == hostname && sorted(&self.paths) == sorted(paths)
+    }
+
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
         let json = serde_json::to_vec(self)
             .map_err(|e| FormatError::malformed("snapshot", e.to_string()))?;

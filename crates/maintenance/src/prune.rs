@@ -187,9 +187,7 @@ fn backups_running(
         // makes prune wait longer.
         let start = stored_time(m).min(m.mark.time);
         let superseded = snapshots.snapshots.iter().any(|(id, s)| {
-            s.hostname == m.mark.hostname
-                && same_paths(&s.paths, paths)
-                && snapshot_stored(id, s) > stored_time(m)
+            s.is_of(&m.mark.hostname, paths) && snapshot_stored(id, s) > stored_time(m)
         });
         if sessions.contains(session.as_str())
             || superseded
@@ -201,15 +199,6 @@ fn backups_running(
         }
     }
     (running, over)
-}
-
-fn same_paths(a: &[String], b: &[String]) -> bool {
-    let sorted = |p: &[String]| {
-        let mut p = p.to_vec();
-        p.sort();
-        p
-    };
-    sorted(a) == sorted(b)
 }
 
 /// For every pack a prune mark names, the earliest time it was marked, by

@@ -1,10 +1,8 @@
 //! Reading and writing marks (prune marks, damaged-copy lists) and applying
 //! them to the index, so that every writer avoids what they name.
 
-use crate::index::verify_name;
 use crate::{keys, RepoError, Repository, Result};
 use chrono::Utc;
-use rayon::prelude::*;
 use reprise_format::{Mark, MarkBody, PackId, FORMAT_VERSION};
 use reprise_storage::ObjectKind;
 use std::time::SystemTime;
@@ -42,29 +40,18 @@ impl Repository {
     /// Reads every mark, in parallel.
     pub fn list_marks(&self) -> Result<MarkList> {
         let names = self.backend().list(ObjectKind::Mark)?;
-        let read: Vec<(
-            String,
-            Option<SystemTime>,
-            std::result::Result<Mark, String>,
-        )> = names
-            .par_iter()
-            .map(|o| {
-                let r = self
-                    .backend()
-                    .read(ObjectKind::Mark, &o.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        verify_name(&o.name, &b)?;
-                        Mark::open(self.key(), &b).map_err(|e| e.to_string())
-                    });
-                (o.name.clone(), o.stored, r)
-            })
-            .collect();
+        let read = self.read_sealed(ObjectKind::Mark, &names, |b| {
+            Mark::open(self.key(), b).map_err(|e| e.to_string())
+        });
         let mut list = MarkList::default();
-        for (name, stored, r) in read {
+        for (o, r) in read {
             match r {
-                Ok(mark) => list.marks.push(StoredMark { name, stored, mark }),
-                Err(e) => list.unreadable.push((name, e)),
+                Ok(mark) => list.marks.push(StoredMark {
+                    name: o.name,
+                    stored: o.stored,
+                    mark,
+                }),
+                Err(e) => list.unreadable.push((o.name, e)),
             }
         }
         Ok(list)

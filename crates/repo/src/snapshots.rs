@@ -7,7 +7,7 @@ use crate::index::verify_name;
 use crate::{RepoError, Repository, Result};
 use rayon::prelude::*;
 use reprise_format::{Snapshot, SnapshotId};
-use reprise_storage::ObjectKind;
+use reprise_storage::{ObjectInfo, ObjectKind};
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -75,6 +75,30 @@ impl SnapshotList {
 }
 
 impl Repository {
+    /// Reads the objects `names` of `kind` in parallel, checks each against
+    /// its name, and opens it with `open`; a failure is kept as its reason.
+    pub(crate) fn read_sealed<T: Send>(
+        &self,
+        kind: ObjectKind,
+        names: &[ObjectInfo],
+        open: impl Fn(&[u8]) -> std::result::Result<T, String> + Sync,
+    ) -> Vec<(ObjectInfo, std::result::Result<T, String>)> {
+        names
+            .par_iter()
+            .map(|o| {
+                let r = self
+                    .backend()
+                    .read(kind, &o.name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        verify_name(&o.name, &b)?;
+                        open(&b)
+                    });
+                (o.clone(), r)
+            })
+            .collect()
+    }
+
     /// Reads every snapshot, in parallel.
     pub fn list_snapshots(&self) -> Result<SnapshotList> {
         let names = self.backend().list(ObjectKind::Snapshot)?;
@@ -86,21 +110,11 @@ impl Repository {
             stored,
             ..SnapshotList::default()
         };
-        let read: Vec<(String, std::result::Result<Snapshot, String>)> = names
-            .par_iter()
-            .map(|o| {
-                let r = self
-                    .backend()
-                    .read(ObjectKind::Snapshot, &o.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        verify_name(&o.name, &b)?;
-                        Snapshot::open(self.key(), &b).map_err(|e| e.to_string())
-                    });
-                (o.name.clone(), r)
-            })
-            .collect();
-        for (name, r) in read {
+        let read = self.read_sealed(ObjectKind::Snapshot, &names, |b| {
+            Snapshot::open(self.key(), b).map_err(|e| e.to_string())
+        });
+        for (o, r) in read {
+            let name = o.name.clone();
             match (r, name.parse::<SnapshotId>()) {
                 (Ok(s), Ok(id)) => list.snapshots.push((id, s)),
                 (Err(e), _) => list.unreadable.push((name, e)),

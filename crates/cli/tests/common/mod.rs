@@ -612,6 +612,19 @@ fn show(p: &[u8]) -> String {
 /// (byte-exact), types, contents, permission bits, owners, mtimes to the
 /// nanosecond, symlink targets, `user.*` xattrs, hard-link groups, and that
 /// files sparse in `expected` are sparse in `actual` too.
+/// Asserts that the restore of `src` under `target` has the same names,
+/// types and contents as `src` (not its root's metadata nor xattrs).
+pub fn assert_restored_content(target: &Path, src: &Path) {
+    assert_same_tree(
+        src,
+        &restored(target, src),
+        Compare {
+            xattrs: false,
+            root_metadata: false,
+        },
+    );
+}
+
 pub fn assert_same_tree(expected: &Path, actual: &Path, opts: Compare) {
     let a = scan(expected);
     let b = scan(actual);
