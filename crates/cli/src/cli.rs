@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOptions {
-    /// Repository location: a directory, or s3:https://HOST/BUCKET[/PREFIX]
+    /// Repository location: a directory, rest:https://HOST:PORT/NAME (reprise serve) or s3:https://HOST/BUCKET[/PREFIX]
     #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
     pub repo: Option<String>,
     /// File whose first line is the password
