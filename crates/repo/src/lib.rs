@@ -41,7 +41,7 @@ pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, username, KeyInfo};
 pub use marks::{MarkList, StoredMark};
 pub use patterns::{PathPatterns, PatternError};
-pub use repository::{lock_policy, InitOptions, Repository};
+pub use repository::{lock_policy, policy_of_lock, InitOptions, Repository};
 pub use saver::{write_index_files, BlobSaver, SaverStats};
 pub use snapshots::{SnapshotFilter, SnapshotList};
 

@@ -298,11 +298,16 @@ impl Repository {
 
 /// The storage-level lock policy a config records.
 pub fn lock_policy(config: &RepoConfig) -> Option<LockPolicy> {
-    config.object_lock.map(|l| LockPolicy {
-        mode: match l.mode {
+    config.object_lock.map(policy_of_lock)
+}
+
+/// The storage-level lock policy an `object_lock` config entry stands for.
+pub fn policy_of_lock(lock: ObjectLockConfig) -> LockPolicy {
+    LockPolicy {
+        mode: match lock.mode {
             LockModeName::Governance => LockMode::Governance,
             LockModeName::Compliance => LockMode::Compliance,
         },
-        retention: Duration::from_secs(u64::from(l.retention_days) * 86_400),
-    })
+        retention: Duration::from_secs(u64::from(lock.retention_days) * 86_400),
+    }
 }

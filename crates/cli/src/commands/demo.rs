@@ -15,7 +15,7 @@ use crate::cli::{DemoArgs, GlobalOptions};
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
-use reprise_check::{CheckOptions, CheckProgress};
+use reprise_check::{CheckOptions, CheckProgress, CheckReport};
 use reprise_repo::walk::resolve;
 use reprise_repo::{InitOptions, Repository};
 use reprise_restore::{Overlay, RestoreOptions, RestoreProgress};
@@ -261,17 +261,7 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         Ok(((), format!("{n} entries identical (content, mode, mtime)")))
     })?;
     demo.timed("check every byte of the repository", || {
-        let r = reprise_check::run(
-            &repo,
-            &CheckOptions {
-                read_data: true,
-                read_data_percent: None,
-            },
-            &CheckProgress::default(),
-        )?;
-        if r.errors() > 0 {
-            bail!("check found {} error(s)", r.errors());
-        }
+        let r = check_every_byte(&repo)?;
         Ok((
             (),
             format!(
@@ -414,4 +404,20 @@ fn compare_trees(a: &Path, b: &Path) -> Result<u64> {
         count += 1;
     }
     Ok(count)
+}
+
+/// `check --read-data`, failing the demo on any error.
+fn check_every_byte(repo: &Repository) -> Result<CheckReport> {
+    let r = reprise_check::run(
+        repo,
+        &CheckOptions {
+            read_data: true,
+            read_data_percent: None,
+        },
+        &CheckProgress::default(),
+    )?;
+    if r.errors() > 0 {
+        bail!("check found {} error(s)", r.errors());
+    }
+    Ok(r)
 }

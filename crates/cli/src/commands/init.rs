@@ -5,9 +5,8 @@ use crate::{exit, output, password, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_crypto::KdfParams;
 use reprise_format::{LockModeName, ObjectLockConfig};
-use reprise_repo::{InitOptions, Repository};
-use reprise_storage::{LockMode, LockPolicy};
-use std::time::Duration;
+use reprise_maintenance::forget::parse_duration;
+use reprise_repo::{policy_of_lock, InitOptions, Repository};
 
 /// The longest retention `--retention` accepts: a century.
 const RETENTION_DAYS_MAX: u32 = 36_500;
@@ -19,32 +18,15 @@ pub fn parse_retention_days(text: &str) -> Result<u32> {
             "--retention {text:?}: expected a number of days, weeks or years such as 30d, 4w or 1y"
         )
     };
-    let text = text.trim();
-    let split = text.len().checked_sub(1).ok_or_else(usage)?;
-    let (number, unit) = (text.get(..split).ok_or_else(usage)?, text.get(split..));
-    let days_per_unit: u64 = match unit {
-        Some("d") => 1,
-        Some("w") => 7,
-        Some("y") => 365,
-        _ => return Err(usage()),
-    };
-    let number: u64 = number.parse().map_err(|_| usage())?;
-    let days = number.saturating_mul(days_per_unit);
-    if days == 0 || days > u64::from(RETENTION_DAYS_MAX) {
+    // Locks are set in whole days: the config records `retention_days`.
+    let days = parse_duration(text)
+        .filter(|d| d.num_minutes() % 1440 == 0)
+        .ok_or_else(usage)?
+        .num_days();
+    if days > i64::from(RETENTION_DAYS_MAX) {
         bail!("--retention {text:?}: must be between 1 day and {RETENTION_DAYS_MAX} days");
     }
     u32::try_from(days).map_err(|_| usage())
-}
-
-/// The storage lock policy a config's `object_lock` stands for.
-fn policy_of(lock: ObjectLockConfig) -> LockPolicy {
-    LockPolicy {
-        mode: match lock.mode {
-            LockModeName::Governance => LockMode::Governance,
-            LockModeName::Compliance => LockMode::Compliance,
-        },
-        retention: Duration::from_secs(u64::from(lock.retention_days) * 86_400),
-    }
 }
 
 /// The `--object-lock` and `--retention` options as the config records them.
@@ -79,7 +61,7 @@ pub fn run(g: &GlobalOptions, args: &InitArgs) -> Result<u8> {
     // cannot lock (a directory, a bucket without Object Lock) is refused at once.
     if let Some(lock) = object_lock {
         backend
-            .set_lock_policy(Some(policy_of(lock)))
+            .set_lock_policy(Some(policy_of_lock(lock)))
             .with_context(|| format!("--object-lock cannot be used at {location}"))?;
     }
     // init takes the password like every other command; on a terminal it is asked twice.

@@ -105,10 +105,7 @@ impl TestRepo {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let out = self.cmd().args(&args).arg("--json").output().unwrap();
-        assert_success(&out, &format!("reprise {args:?} --json"));
-        parse_json(&out.stdout)
+        run_json(self.cmd(), args)
     }
 
     /// `backup --json PATHS...`: the summary object.
@@ -198,6 +195,18 @@ impl Default for TestRepo {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Runs `cmd <args> --json`, asserts exit 0, and parses standard output.
+pub fn run_json<I, S>(mut cmd: Command, args: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = cmd.args(&args).arg("--json").output().unwrap();
+    assert_success(&out, &format!("reprise {args:?} --json"));
+    parse_json(&out.stdout)
 }
 
 pub fn parse_json(bytes: &[u8]) -> Value {

@@ -17,7 +17,7 @@
 //! says to skip them (then they print that they were skipped and pass).
 #![allow(dead_code)]
 
-use crate::common::{assert_success, parse_json, reprise_std, FAST_KDF, PASSWORD};
+use crate::common::{assert_success, reprise_std, run_json, FAST_KDF, PASSWORD};
 use assert_cmd::Command;
 use reprise_storage_s3::{S3Backend, S3Location, S3Settings};
 use serde_json::Value;
@@ -261,10 +261,7 @@ impl S3Repo {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let out = self.cmd().args(&args).arg("--json").output().unwrap();
-        assert_success(&out, &format!("reprise {args:?} --json (s3)"));
-        parse_json(&out.stdout)
+        run_json(self.cmd(), args)
     }
 
     /// `backup --json PATHS...`: the summary object.

@@ -4,9 +4,8 @@
 //! else: deleting a snapshot, replacing one, or planting a forged object is
 //! refused, and every snapshot is still there and sound afterwards.
 
-use super::{backup, backup_detail, Demo};
+use super::{backup, backup_detail, check_every_byte, Demo};
 use anyhow::{bail, Context, Result};
-use reprise_check::{CheckOptions, CheckProgress};
 use reprise_repo::{InitOptions, Repository};
 use reprise_server::{token, Config, Role, Server, ServerHandle, TokenEntry};
 use reprise_storage::{ObjectKind, StorageError, WriteOutcome};
@@ -41,19 +40,9 @@ pub(super) fn run(demo: &mut Demo, share: &Path, work: &Path) -> Result<()> {
     }
     demo.timed("backups on the server intact", || {
         let snapshots = repo.list_snapshots()?.snapshots.len();
-        let r = reprise_check::run(
-            &repo,
-            &CheckOptions {
-                read_data: true,
-                read_data_percent: None,
-            },
-            &CheckProgress::default(),
-        )?;
-        if r.errors() > 0 || snapshots != 1 {
-            bail!(
-                "check found {} error(s), {snapshots} snapshot(s)",
-                r.errors()
-            );
+        let r = check_every_byte(&repo)?;
+        if snapshots != 1 {
+            bail!("the server holds {snapshots} snapshot(s) instead of 1");
         }
         Ok((
             (),
