@@ -3,11 +3,13 @@
 //! follows the size of the change, not of the share; subdirectories are
 //! compared in parallel (after a first backup, every tree is new and must be
 //! read: the analysis runs while the backup waits to write its snapshot).
+//! Every directory and file compared is charged to a [`WalkBudget`], so a
+//! forged snapshot whose trees reuse subtrees cannot make it endless.
 
 use rayon::prelude::*;
 use reprise_format::{BlobId, Node, NodeKind, Tree};
 use reprise_repo::walk::join;
-use reprise_repo::{Repository, Result};
+use reprise_repo::{Repository, Result, WalkBudget};
 use std::collections::BTreeMap;
 
 /// The changed files of one directory.
@@ -28,8 +30,9 @@ pub fn changed_dirs(
     repo: &Repository,
     old: Option<&BlobId>,
     new: &BlobId,
+    budget: &WalkBudget,
 ) -> Result<Vec<DirChanges>> {
-    compare(repo, old, Some(new), b"")
+    compare(repo, old, Some(new), b"", budget)
 }
 
 fn load(repo: &Repository, id: Option<&BlobId>) -> Result<Vec<Node>> {
@@ -44,17 +47,21 @@ fn compare(
     old: Option<&BlobId>,
     new: Option<&BlobId>,
     dir: &[u8],
+    budget: &WalkBudget,
 ) -> Result<Vec<DirChanges>> {
     let mut out = Vec::new();
     if old == new {
         return Ok(out);
     }
     let mut entries: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>)> = BTreeMap::new();
-    for node in load(repo, old)? {
+    let (old, new) = (load(repo, old)?, load(repo, new)?);
+    budget.charge_nodes(&old)?;
+    budget.charge_nodes(&new)?;
+    for node in old {
         let name = node.name.as_bytes().to_vec();
         entries.entry(name).or_default().0 = Some(node);
     }
-    for node in load(repo, new)? {
+    for node in new {
         let name = node.name.as_bytes().to_vec();
         entries.entry(name).or_default().1 = Some(node);
     }
@@ -90,7 +97,7 @@ fn compare(
     }
     let below: Vec<Vec<DirChanges>> = subdirs
         .par_iter()
-        .map(|(path, before, after)| compare(repo, before.as_ref(), after.as_ref(), path))
+        .map(|(path, before, after)| compare(repo, before.as_ref(), after.as_ref(), path, budget))
         .collect::<Result<_>>()?;
     out.extend(below.into_iter().flatten());
     Ok(out)

@@ -28,7 +28,7 @@ pub use clean::{last_clean, LastClean, Recovered};
 pub use sample::Sampler;
 
 use reprise_format::{BlobType, DetectionSummary, Node, Snapshot, SnapshotId};
-use reprise_repo::{Repository, Result, SnapshotList};
+use reprise_repo::{Repository, Result, SnapshotList, WalkBudget};
 
 /// Two snapshots of the same source: same host, same backed-up paths.
 pub fn same_source(a: &Snapshot, b: &Snapshot) -> bool {
@@ -97,7 +97,9 @@ pub fn analyze_snapshot(
     previous: Option<&Snapshot>,
     history: &History,
 ) -> Result<Report> {
-    let dirs = changes::changed_dirs(repo, previous.map(|p| &p.tree), &snapshot.tree)?;
+    let compared: Vec<&Snapshot> = std::iter::once(snapshot).chain(previous).collect();
+    let budget = WalkBudget::for_unnamed(&compared);
+    let dirs = changes::changed_dirs(repo, previous.map(|p| &p.tree), &snapshot.tree, &budget)?;
     Ok(analyze_changes(repo, &dirs, snapshot, history))
 }
 

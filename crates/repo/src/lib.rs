@@ -24,6 +24,7 @@
 //! concurrent writers never touch the same object with different content.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod budget;
 mod error;
 mod index;
 mod keys;
@@ -36,6 +37,7 @@ mod saver;
 mod snapshots;
 pub mod walk;
 
+pub use budget::WalkBudget;
 pub use error::RepoError;
 pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, username, KeyInfo};

@@ -47,6 +47,26 @@ impl SnapshotList {
             .collect()
     }
 
+    /// The snapshots that could not be read and may be newer than `id`:
+    /// those the storage received after it, or at a time it does not
+    /// record. `latest` passes over them, so a caller should say so.
+    pub fn unreadable_not_older_than(&self, id: &SnapshotId) -> Vec<&(String, String)> {
+        let chosen = self.stored.get(id);
+        self.unreadable
+            .iter()
+            .filter(|(name, _)| {
+                let stored = name
+                    .parse::<SnapshotId>()
+                    .ok()
+                    .and_then(|other| self.stored.get(&other));
+                match (stored, chosen) {
+                    (Some(other), Some(chosen)) => other >= chosen,
+                    _ => true,
+                }
+            })
+            .collect()
+    }
+
     /// Resolves a selector to one snapshot.
     pub fn select(
         &self,

@@ -1,7 +1,7 @@
 //! Walking the trees of a snapshot: depth-first, in name order, with the
 //! path of every node. `ls`, `find`, `diff`, `check` and `restore` use it.
 
-use crate::{RepoError, Repository, Result};
+use crate::{RepoError, Repository, Result, WalkBudget};
 use reprise_format::{BlobId, Node, NodeKind};
 
 /// Path of a node inside its snapshot, as bytes (names need not be UTF-8),
@@ -19,20 +19,23 @@ pub fn join(parent: &[u8], name: &[u8]) -> SnapshotPath {
 }
 
 /// Calls `visit` for every node under `tree`, parents before children.
-/// `visit` returns false to skip a directory's contents.
+/// `visit` returns false to skip a directory's contents. Every directory
+/// and file visited is charged to `budget`.
 pub fn walk(
     repo: &Repository,
     tree: &BlobId,
     base: &[u8],
+    budget: &WalkBudget,
     visit: &mut dyn FnMut(&[u8], &Node) -> Result<bool>,
 ) -> Result<()> {
     let tree = repo.load_tree(tree)?;
+    budget.charge_nodes(&tree.nodes)?;
     for node in &tree.nodes {
         let path = join(base, node.name.as_bytes());
         let descend = visit(&path, node)?;
         if descend && node.kind == NodeKind::Dir {
             if let Some(sub) = &node.subtree {
-                walk(repo, sub, &path, visit)?;
+                walk(repo, sub, &path, budget, visit)?;
             }
         }
     }

@@ -25,7 +25,7 @@ pub use plan::{Plan, PlannedEntry};
 
 use rayon::prelude::*;
 use reprise_format::{Node, NodeKind};
-use reprise_repo::{PathPatterns, RepoError, Repository};
+use reprise_repo::{PathPatterns, RepoError, Repository, WalkBudget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +53,9 @@ pub struct RestoreOptions {
     /// Changes to the snapshot's trees, applied as they are read (a
     /// last-clean restore).
     pub overlay: Overlay,
+    /// How many directories and files the plan may hold: set from the
+    /// restored snapshot's recorded totals (see [`WalkBudget`]).
+    pub budget: WalkBudget,
 }
 
 /// Changes to apply to a snapshot's trees while restoring, keyed by snapshot
@@ -145,7 +148,7 @@ pub fn run(
     let shared = Shared {
         repo,
         progress,
-        failures: Mutex::new(Vec::new()),
+        failures: Mutex::new(plan.failures.clone()),
         bytes_written: AtomicU64::new(0),
         restored: AtomicU64::new(0),
         unchanged: AtomicU64::new(0),

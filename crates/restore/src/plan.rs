@@ -1,8 +1,14 @@
 //! The restore plan: every selected entry with its target path, computed
 //! from the snapshot's trees before anything is written.
+//!
+//! A directory whose tree cannot be read (a damaged or missing blob) is
+//! planned empty and recorded as a failure, so the rest of the snapshot is
+//! still restored. Every directory and file planned is charged to the
+//! options' [`reprise_repo::WalkBudget`]: a forged snapshot whose trees
+//! reuse subtrees is refused instead of planned for ever.
 
-use crate::RestoreOptions;
-use reprise_format::{Node, NodeKind};
+use crate::{RestoreFailure, RestoreOptions};
+use reprise_format::{BlobId, Node, NodeKind};
 use reprise_repo::walk::join;
 use reprise_repo::{Repository, Result};
 use std::collections::HashMap;
@@ -27,6 +33,8 @@ pub struct Plan {
     /// (path, existing path to link to), for the other members of hard-link groups.
     pub hard_links: Vec<(PathBuf, PathBuf)>,
     pub specials: Vec<PlannedEntry>,
+    /// Directories whose contents could not be read, and why.
+    pub failures: Vec<RestoreFailure>,
 }
 
 struct Builder<'a> {
@@ -50,6 +58,7 @@ impl Plan {
             plan: Plan::default(),
             link_leaders: HashMap::new(),
         };
+        options.budget.charge_nodes(&nodes)?;
         b.add_nodes(nodes, base, target, false)?;
         Ok(b.plan)
     }
@@ -119,7 +128,7 @@ impl Builder<'_> {
         selected: bool,
     ) -> Result<()> {
         let children = match &node.subtree {
-            Some(id) => self.repo.load_tree(id)?.nodes,
+            Some(id) => self.children(id, &path)?,
             None => Vec::new(),
         };
         let index = self.plan.dirs.len();
@@ -135,6 +144,28 @@ impl Builder<'_> {
             self.plan.dirs.pop();
         }
         Ok(())
+    }
+
+    /// The entries of the directory restored at `path`; none, with a
+    /// failure recorded, when its tree is damaged or missing.
+    fn children(&mut self, tree: &BlobId, path: &Path) -> Result<Vec<Node>> {
+        match self.repo.load_tree(tree) {
+            Ok(loaded) => {
+                self.options.budget.charge_nodes(&loaded.nodes)?;
+                Ok(loaded.nodes)
+            }
+            Err(e) if e.is_damage() => {
+                self.plan.failures.push(RestoreFailure {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "the contents of this directory cannot be read (tree {tree}): {e}; \
+                         it is restored empty"
+                    ),
+                });
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn add_file(&mut self, node: Node, path: PathBuf) {

@@ -2,7 +2,7 @@
 //! repository, re-encrypted with its keys (`reprise_maintenance::copy`).
 
 use crate::cli::{CopyArgs, GlobalOptions};
-use crate::commands::{filter_of, snapshots_then_index};
+use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::{exit, output, password, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_format::{Snapshot, SnapshotId};
@@ -22,7 +22,7 @@ pub fn run(g: &GlobalOptions, args: &CopyArgs) -> Result<u8> {
     } else {
         args.snapshots
             .iter()
-            .map(|s| list.select(s, &filter))
+            .map(|s| select_in(&list, s, &filter))
             .collect::<Result<_, _>>()?
     };
     let report = copy_snapshots(&src, &dst, &selected)

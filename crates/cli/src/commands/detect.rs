@@ -4,7 +4,7 @@
 //! command that `backup` shares.
 
 use crate::cli::{DetectArgs, GlobalOptions};
-use crate::commands::{filter_of, snapshots_then_index};
+use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use reprise_detect::{Report, Verdict};
@@ -14,7 +14,7 @@ use std::io::Write;
 pub fn run(g: &GlobalOptions, args: &DetectArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let list = snapshots_then_index(&repo)?;
-    let (id, snapshot) = list.select(&args.snapshot, &filter_of(&args.filter))?;
+    let (id, snapshot) = select_in(&list, &args.snapshot, &filter_of(&args.filter))?;
     let earlier = reprise_detect::earlier_snapshots(&list, &snapshot);
     let previous = earlier.first().copied();
     let history = reprise_detect::history(&earlier);

@@ -2,12 +2,12 @@
 //! (same tree id) are skipped without being read.
 
 use crate::cli::{DiffArgs, FilterArgs, GlobalOptions};
-use crate::commands::{filter_of, snapshots_then_index};
+use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{BlobId, Node, NodeKind, Tree};
 use reprise_repo::walk::{join, walk};
-use reprise_repo::Repository;
+use reprise_repo::{Repository, WalkBudget};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,6 +20,8 @@ struct Change {
 
 struct Differ<'a> {
     repo: &'a Repository,
+    /// Bounds the walk of forged snapshots whose trees reuse subtrees.
+    budget: WalkBudget,
     changes: Vec<Change>,
 }
 
@@ -47,7 +49,7 @@ impl Differ<'_> {
         self.push(path, change);
         if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
             let mut found = Vec::new();
-            walk(self.repo, &sub, path, &mut |p, _| {
+            walk(self.repo, &sub, path, &self.budget, &mut |p, _| {
                 found.push(p.to_vec());
                 Ok(true)
             })?;
@@ -68,11 +70,14 @@ impl Differ<'_> {
             return Ok(());
         }
         let mut entries: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>)> = BTreeMap::new();
-        for n in tree_or_empty(self.repo, a)?.nodes {
+        let (a, b) = (tree_or_empty(self.repo, a)?, tree_or_empty(self.repo, b)?);
+        self.budget.charge_nodes(&a.nodes)?;
+        self.budget.charge_nodes(&b.nodes)?;
+        for n in a.nodes {
             let name = n.name.0.clone();
             entries.entry(name).or_default().0 = Some(n);
         }
-        for n in tree_or_empty(self.repo, b)?.nodes {
+        for n in b.nodes {
             let name = n.name.0.clone();
             entries.entry(name).or_default().1 = Some(n);
         }
@@ -114,10 +119,11 @@ pub fn run(g: &GlobalOptions, args: &DiffArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let none = FilterArgs::default();
     let list = snapshots_then_index(&repo)?;
-    let (id_a, a) = list.select(&args.from, &filter_of(&none))?;
-    let (id_b, b) = list.select(&args.to, &filter_of(&none))?;
+    let (id_a, a) = select_in(&list, &args.from, &filter_of(&none))?;
+    let (id_b, b) = select_in(&list, &args.to, &filter_of(&none))?;
     let mut differ = Differ {
         repo: &repo,
+        budget: WalkBudget::for_snapshots(&[(&id_a, &a), (&id_b, &b)]),
         changes: Vec::new(),
     };
     differ.trees(Some(&a.tree), Some(&b.tree), b"/")?;

@@ -7,7 +7,7 @@ use crate::{exit, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_format::{BlobId, BlobType, Node, NodeKind};
 use reprise_repo::walk::{resolve, walk};
-use reprise_repo::Repository;
+use reprise_repo::{Repository, WalkBudget};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
@@ -96,7 +96,7 @@ fn append(
 
 pub fn run(g: &GlobalOptions, args: &DumpArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
+    let (id, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
     let node = resolve(&repo, &snapshot.tree, args.path.as_bytes())?;
     let stdout = std::io::stdout().lock();
     match node {
@@ -115,7 +115,8 @@ pub fn run(g: &GlobalOptions, args: &DumpArgs) -> Result<u8> {
             };
             let mut tar = tar::Builder::new(std::io::BufWriter::new(stdout));
             let mut failed = None;
-            walk(&repo, &tree, b"", &mut |path, node| {
+            let budget = WalkBudget::for_snapshot(&id, &snapshot);
+            walk(&repo, &tree, b"", &budget, &mut |path, node| {
                 let rel = path.strip_prefix(b"/").unwrap_or(path);
                 if let Err(e) = append(&repo, &mut tar, rel, node) {
                     failed = Some(e);

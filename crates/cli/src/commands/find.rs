@@ -8,7 +8,7 @@ use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{BlobId, Node, NodeKind};
 use reprise_repo::walk::join;
-use reprise_repo::{PathPatterns, Repository};
+use reprise_repo::{PathPatterns, Repository, WalkBudget};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -23,6 +23,9 @@ struct Finder<'a> {
     pattern: PathPatterns,
     by_name_only: bool,
     memo: HashMap<BlobId, Matches>,
+    /// Bounds the work on forged snapshots whose trees reuse subtrees: the
+    /// memo saves reading them again, not copying their matches.
+    budget: WalkBudget,
 }
 
 impl Finder<'_> {
@@ -34,7 +37,9 @@ impl Finder<'_> {
             }
         }
         let mut found = Vec::new();
-        for node in self.repo.load_tree(tree)?.nodes {
+        let nodes = self.repo.load_tree(tree)?.nodes;
+        self.budget.charge_nodes(&nodes)?;
+        for node in nodes {
             let rel = join(b"/", node.name.as_bytes());
             let full = [at, rel.as_slice()].concat();
             let full = if at == b"/" { rel.clone() } else { full };
@@ -42,7 +47,9 @@ impl Finder<'_> {
                 found.push((rel.clone(), node.clone()));
             }
             if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
-                for (p, n) in self.search(&sub, &full)?.iter() {
+                let below = self.search(&sub, &full)?;
+                self.budget.charge(below.len() as u64)?;
+                for (p, n) in below.iter() {
                     found.push(([rel.as_slice(), p.as_slice()].concat(), n.clone()));
                 }
             }
@@ -58,14 +65,17 @@ impl Finder<'_> {
 pub fn run(g: &GlobalOptions, args: &FindArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let list = snapshots_then_index(&repo)?;
+    let selected = list.filtered(&filter_of(&args.filter));
+    let named: Vec<_> = selected.iter().map(|(id, s)| (id, s)).collect();
     let mut finder = Finder {
         repo: &repo,
         pattern: PathPatterns::new(vec![args.pattern.clone()])?,
         by_name_only: !args.pattern.contains('/'),
         memo: HashMap::new(),
+        budget: WalkBudget::for_snapshots(&named),
     };
     let mut results = Vec::new();
-    for (id, snapshot) in list.filtered(&filter_of(&args.filter)) {
+    for (id, snapshot) in selected {
         for (path, node) in finder.search(&snapshot.tree, b"/")?.iter() {
             results.push((id, snapshot, path.clone(), node.clone()));
         }

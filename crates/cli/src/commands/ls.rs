@@ -6,6 +6,7 @@ use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{Node, NodeKind};
 use reprise_repo::walk::{resolve, walk};
+use reprise_repo::WalkBudget;
 
 pub fn node_json(path: &[u8], node: &Node) -> serde_json::Value {
     serde_json::json!({
@@ -52,7 +53,8 @@ pub fn long_line(path: &[u8], node: &Node) -> String {
 
 pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    let (_, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
+    let (id, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
+    let budget = WalkBudget::for_snapshot(&id, &snapshot);
     let start = args.path.clone().unwrap_or_else(|| "/".into());
     // An output error (a full disk behind a redirection) stops the listing
     // and is reported once the walk returns.
@@ -72,12 +74,12 @@ pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
         Ok(failed.is_none())
     };
     match resolve(&repo, &snapshot.tree, start.as_bytes())? {
-        None => walk(&repo, &snapshot.tree, b"/", &mut print)?,
+        None => walk(&repo, &snapshot.tree, b"/", &budget, &mut print)?,
         Some(node) => {
             let base = format!("/{}", start.trim_matches('/'));
             print(base.as_bytes(), &node)?;
             if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
-                walk(&repo, &sub, base.as_bytes(), &mut print)?;
+                walk(&repo, &sub, base.as_bytes(), &budget, &mut print)?;
             }
         }
     }

@@ -20,7 +20,7 @@ mod snapshots;
 mod stats;
 
 use crate::cli::{Cli, Command, FilterArgs};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
 
@@ -72,5 +72,41 @@ pub fn select(
     selector: &str,
     filter: &FilterArgs,
 ) -> Result<(SnapshotId, Snapshot)> {
-    Ok(snapshots_then_index(repo)?.select(selector, &filter_of(filter))?)
+    select_in(&snapshots_then_index(repo)?, selector, &filter_of(filter))
+}
+
+/// Resolves a snapshot selector in `list`. `latest` is the newest snapshot
+/// that can be read: when one that cannot be read may be newer, the user
+/// is told, with the snapshot used instead, rather than silently given an
+/// older state.
+pub fn select_in(
+    list: &SnapshotList,
+    selector: &str,
+    filter: &SnapshotFilter,
+) -> Result<(SnapshotId, Snapshot)> {
+    let selected = list.select(selector, filter);
+    if selector != "latest" {
+        return Ok(selected?);
+    }
+    let (id, snapshot) = match selected {
+        Ok(found) => found,
+        Err(e) if list.unreadable.is_empty() => return Err(e.into()),
+        Err(e) => {
+            let unreadable = list.unreadable.len();
+            return Err(e).with_context(|| {
+                format!("{unreadable} snapshot(s) cannot be read: run `reprise check`")
+            });
+        }
+    };
+    for (name, reason) in list.unreadable_not_older_than(&id) {
+        eprintln!(
+            "warning: snapshot {name} cannot be read ({reason}) and may be newer than the one used: \
+             `latest` is snapshot {} of {} ({} {})",
+            id.short(),
+            snapshot.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            snapshot.hostname,
+            snapshot.paths.join(" ")
+        );
+    }
+    Ok((id, snapshot))
 }

@@ -1,14 +1,14 @@
 //! `reprise restore`: a snapshot, or one path of it (`SNAPSHOT:/path`), into a directory.
 
 use crate::cli::{GlobalOptions, RestoreArgs};
-use crate::commands::{filter_of, snapshots_then_index};
+use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use reprise_detect::LastClean;
 use reprise_format::NodeKind;
 use reprise_repo::walk::resolve;
-use reprise_repo::PathPatterns;
+use reprise_repo::{PathPatterns, WalkBudget};
 use reprise_restore::{Overlay, RestoreOptions, RestoreProgress, RestoreReport};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         None => (args.snapshot.as_str(), "/"),
     };
     let list = snapshots_then_index(&repo)?;
-    let (id, snapshot) = list.select(selector, &filter_of(&args.filter))?;
+    let (id, snapshot) = select_in(&list, selector, &filter_of(&args.filter))?;
     let last_clean = if args.last_clean {
         Some(
             reprise_detect::last_clean(&repo, &list, &id, &snapshot).with_context(|| {
@@ -53,6 +53,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         excludes: PathPatterns::new(args.excludes.clone())?,
         verify: args.verify,
         overlay: last_clean.as_ref().map(overlay_of).unwrap_or_default(),
+        budget: WalkBudget::for_snapshot(&id, &snapshot),
     };
     let progress = Arc::new(RestoreProgress::default());
     let ticker = {
