@@ -1,6 +1,9 @@
 //! Walking every snapshot's trees: each tree readable, each chunk known and
 //! not damaged. Problems found under a tree are memoised by tree id, so a
 //! subtree shared by a hundred snapshots is read once yet reported for each.
+//! The paths reported below one tree are capped at [`PATHS_PER_TREE_MAX`]:
+//! a forged snapshot whose directories all name one damaged subtree would
+//! otherwise report 2^40 paths from 41 tree blobs.
 
 use crate::{Affected, CheckReport, Damage, Finding, Severity};
 use reprise_format::{BlobId, NodeKind};
@@ -8,6 +11,9 @@ use reprise_repo::walk::join;
 use reprise_repo::{RepoError, Repository, SnapshotList};
 use std::collections::HashMap;
 use std::rc::Rc;
+
+/// Affected paths kept below one tree; the findings themselves are all kept.
+pub const PATHS_PER_TREE_MAX: usize = 10_000;
 
 /// A problem at a path relative to the tree it was found under: empty for
 /// the tree itself, else `/name/...`.
@@ -95,14 +101,16 @@ impl Walker<'_> {
             match node.kind {
                 NodeKind::Dir => {
                     if let Some(sub) = &node.subtree {
-                        problems.extend(self.tree(sub).iter().map(|p| Problem {
+                        let room = PATHS_PER_TREE_MAX.saturating_sub(problems.len());
+                        problems.extend(self.tree(sub).iter().take(room).map(|p| Problem {
                             path: [path.as_slice(), &p.path].concat(),
                             finding: p.finding,
                         }));
                     }
                 }
                 NodeKind::File => {
-                    if let Some(finding) = self.first_bad_chunk(&node.content) {
+                    let bad = self.first_bad_chunk(&node.content);
+                    if let Some(finding) = bad.filter(|_| problems.len() < PATHS_PER_TREE_MAX) {
                         problems.push(Problem { path, finding });
                     }
                 }

@@ -122,11 +122,16 @@ fn fork_to(saver: &BlobSaver, below: BlobId) -> BlobId {
 /// The attacker's snapshot: the real one's metadata, a tree of `levels`
 /// forks over one small file, dated a second after the real one so that
 /// it is `latest`.
-fn forge_dag_snapshot(repo: &TestRepo, levels: usize) {
+/// With `missing_leaf`, the file's one chunk is in no pack.
+fn forge_dag_snapshot(repo: &TestRepo, levels: usize, missing_leaf: bool) {
     let r = open(repo);
     let (_, real) = r.list_snapshots().unwrap().snapshots.pop().unwrap();
     let saver = BlobSaver::new(&r);
     let (content, _) = saver.save(BlobType::Data, b"bonjour").unwrap();
+    let content = match missing_leaf {
+        true => BlobId::from_bytes([7; 32]),
+        false => content,
+    };
     let mut file = Node::new(b"leaf.txt".to_vec(), NodeKind::File);
     file.mode = 0o644;
     file.size = 7;
@@ -170,7 +175,7 @@ fn a_snapshot_whose_trees_reuse_subtrees_is_refused_by_every_walk() {
     let repo = TestRepo::new();
     let src = two_directories(&repo);
     backup(&repo, &src);
-    forge_dag_snapshot(&repo, 40);
+    forge_dag_snapshot(&repo, 40, false);
     let target = repo.path().join("target");
     let target = target.to_str().unwrap();
     let ids = repo.snapshot_ids();
@@ -206,13 +211,30 @@ fn a_snapshot_whose_trees_reuse_subtrees_is_refused_by_every_walk() {
 }
 
 #[test]
+fn check_of_a_graph_snapshot_over_a_missing_chunk_ends_and_names_it() {
+    let repo = TestRepo::new();
+    let src = two_directories(&repo);
+    backup(&repo, &src);
+    forge_dag_snapshot(&repo, 40, true);
+    let args = vec!["check".to_string(), "--json".to_string()];
+    let (ending, stderr) = run_bounded(&repo, &args);
+    assert!(
+        matches!(ending, Ending::Exited(Some(1))),
+        "check ends with exit 1 (damage found), not {ending:?}: {stderr}"
+    );
+    let report = fs::read_to_string(repo.path().join("walk.out")).unwrap();
+    let missing = BlobId::from_bytes([7; 32]).to_string();
+    assert!(report.contains(&missing), "names the chunk: {report}");
+}
+
+#[test]
 fn a_small_graph_snapshot_within_its_recorded_totals_is_walked() {
     // Subtrees shared honestly (identical directories) stay restorable:
     // 2^4 = 16 copies of one file is within any snapshot's margin.
     let repo = TestRepo::new();
     let src = two_directories(&repo);
     backup(&repo, &src);
-    forge_dag_snapshot(&repo, 4);
+    forge_dag_snapshot(&repo, 4, false);
     let out = repo.cmd().args(["ls", "latest"]).output().unwrap();
     assert_success(&out, "ls of a small shared-subtree snapshot");
     let listed = String::from_utf8_lossy(&out.stdout);
