@@ -85,16 +85,20 @@ fn many_dirs(src: &Path, dirs: usize, per_dir: usize) {
     }
 }
 
+/// Restores under attack; 6 of 6 sent files outside the target before the
+/// restore worked from directory handles (the first run already did).
+const RUNS: usize = 4;
+
 #[test]
 fn restore_never_follows_a_directory_swapped_for_a_symlink_while_it_runs() {
     let repo = TestRepo::new();
     let src = repo.path().join("src");
-    many_dirs(&src, 48, 40);
+    many_dirs(&src, 48, 30);
     repo.backup_json(&[&src]);
     let outside = outside_dir(&repo);
 
     let mut total_swaps = 0;
-    for run in 0..6 {
+    for run in 0..RUNS {
         let target = repo.path().join(format!("target{run}"));
         let stop = Arc::new(AtomicBool::new(false));
         let swapper = {
@@ -127,7 +131,7 @@ fn restore_never_follows_a_directory_swapped_for_a_symlink_while_it_runs() {
             );
         }
     }
-    eprintln!("{total_swaps} directories swapped for symlinks over 6 restores");
+    eprintln!("{total_swaps} directories swapped for symlinks over {RUNS} restores");
     assert!(total_swaps > 0, "the swapper never got to swap anything");
 }
 
