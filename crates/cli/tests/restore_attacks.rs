@@ -28,11 +28,27 @@ fn outside_dir(repo: &TestRepo) -> PathBuf {
 
 fn assert_outside_untouched(outside: &Path, what: &str) {
     let names: Vec<_> = names_in(outside).into_iter().collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("sentinel")], "{what}: entries appeared outside the target");
-    assert_eq!(fs::read(outside.join("sentinel")).unwrap(), SENTINEL, "{what}");
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("sentinel")],
+        "{what}: entries appeared outside the target"
+    );
+    assert_eq!(
+        fs::read(outside.join("sentinel")).unwrap(),
+        SENTINEL,
+        "{what}"
+    );
     let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode(outside), 0o700, "{what}: the outside directory's mode changed");
-    assert_eq!(mode(&outside.join("sentinel")), 0o600, "{what}: the sentinel's mode changed");
+    assert_eq!(
+        mode(outside),
+        0o700,
+        "{what}: the outside directory's mode changed"
+    );
+    assert_eq!(
+        mode(&outside.join("sentinel")),
+        0o600,
+        "{what}: the sentinel's mode changed"
+    );
 }
 
 /// Every real directory under `root` (symlinks not followed), deepest first.
@@ -40,7 +56,9 @@ fn dirs_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(e.path());
@@ -54,7 +72,12 @@ fn dirs_under(root: &Path) -> Vec<PathBuf> {
 
 /// Renames directories under `target` away and puts a symlink to `outside`
 /// in their place, until `stop` or `max_swaps`; returns the swaps made.
-fn swap_dirs_for_symlinks(target: &Path, outside: &Path, stop: &AtomicBool, max_swaps: usize) -> usize {
+fn swap_dirs_for_symlinks(
+    target: &Path,
+    outside: &Path,
+    stop: &AtomicBool,
+    max_swaps: usize,
+) -> usize {
     let mut swaps = 0;
     while !stop.load(Ordering::Relaxed) && swaps < max_swaps {
         for dir in dirs_under(target) {
@@ -63,7 +86,8 @@ fn swap_dirs_for_symlinks(target: &Path, outside: &Path, stop: &AtomicBool, max_
                 continue;
             }
             let moved = dir.with_file_name(format!("{name}.moved"));
-            if fs::rename(&dir, &moved).is_ok() && std::os::unix::fs::symlink(outside, &dir).is_ok() {
+            if fs::rename(&dir, &moved).is_ok() && std::os::unix::fs::symlink(outside, &dir).is_ok()
+            {
                 swaps += 1;
             }
         }
@@ -124,7 +148,10 @@ fn restore_never_follows_a_directory_swapped_for_a_symlink_while_it_runs() {
             let report = parse_json(&out.stdout);
             let failures = report["failures"].as_array().unwrap();
             assert!(
-                failures.iter().all(|f| f["message"].as_str().unwrap().contains("nothing below it")
+                failures.iter().all(|f| f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("nothing below it")
                     || f["message"].as_str().unwrap().contains("not followed")
                     || f["message"].as_str().unwrap().contains("No such file")),
                 "run {run}: failures should name the swapped directories: {report:#}"
@@ -145,7 +172,11 @@ fn restore_with(repo: &TestRepo, target: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["restore", "latest", "--target", target.to_str().unwrap()];
     args.extend_from_slice(extra);
     let report = repo.json(args);
-    assert_eq!(report["failures"].as_array().map(Vec::len), Some(0), "{report:#}");
+    assert_eq!(
+        report["failures"].as_array().map(Vec::len),
+        Some(0),
+        "{report:#}"
+    );
     report
 }
 
@@ -158,7 +189,11 @@ fn restore_replaces_a_file_hard_linked_outside_instead_of_writing_through_it() {
     let repo = TestRepo::new();
     let src = repo.path().join("src");
     fs::create_dir(&src).unwrap();
-    fs::write(src.join("report.odt"), b"the snapshot's content, longer than the secret").unwrap();
+    fs::write(
+        src.join("report.odt"),
+        b"the snapshot's content, longer than the secret",
+    )
+    .unwrap();
     chmod(&src.join("report.odt"), 0o666);
     repo.backup_json(&[&src]);
 
@@ -171,7 +206,11 @@ fn restore_replaces_a_file_hard_linked_outside_instead_of_writing_through_it() {
 
     let report = restore_with(&repo, &target, &[]);
     assert_outside_untouched(&outside, "after restoring over a hard link");
-    assert_eq!(fs::metadata(&secret).unwrap().nlink(), 1, "the restored file must be a new inode");
+    assert_eq!(
+        fs::metadata(&secret).unwrap().nlink(),
+        1,
+        "the restored file must be a new inode"
+    );
     assert_eq!(
         fs::read(dst.join("report.odt")).unwrap(),
         b"the snapshot's content, longer than the secret"
@@ -205,7 +244,11 @@ fn a_file_encrypted_in_place_with_size_and_mtime_kept_is_restored_and_modes_are_
     let report = restore_with(&repo, &target, &[]);
     assert_eq!(fs::read(&budget).unwrap(), original, "{report:#}");
     assert_eq!(mode_of(&budget), 0o640);
-    assert_eq!(mode_of(&dst.join("minutes.txt")), 0o644, "an unchanged file's mode is repaired");
+    assert_eq!(
+        mode_of(&dst.join("minutes.txt")),
+        0o644,
+        "an unchanged file's mode is repaired"
+    );
     assert_eq!(report["files_replaced"], 1, "{report:#}");
     assert_eq!(report["files_unchanged"], 1, "{report:#}");
     assert_same_tree(&src, &dst, Compare::default());
@@ -227,8 +270,16 @@ fn overwrite_never_leaves_existing_files_and_always_rewrites_them() {
 
     let never = restore_with(&repo, &target, &["--overwrite", "never"]);
     assert_eq!(fs::read(dst.join("a.txt")).unwrap(), b"local edit");
-    assert_eq!(mode_of(&dst.join("a.txt")), 0o600, "never touches existing files at all");
-    assert_eq!(fs::read(dst.join("b.txt")).unwrap(), b"snapshot b", "missing files are restored");
+    assert_eq!(
+        mode_of(&dst.join("a.txt")),
+        0o600,
+        "never touches existing files at all"
+    );
+    assert_eq!(
+        fs::read(dst.join("b.txt")).unwrap(),
+        b"snapshot b",
+        "missing files are restored"
+    );
     assert_eq!(never["files_kept"], 1, "{never:#}");
     assert_eq!(never["files_restored"], 1, "{never:#}");
 
@@ -243,8 +294,15 @@ fn tree_state(root: &Path) -> BTreeMap<PathBuf, (u32, u64, i64, i64, Vec<u8>)> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
         let m = fs::symlink_metadata(&p).unwrap();
-        let content = if m.is_file() { fs::read(&p).unwrap() } else { Vec::new() };
-        out.insert(p.clone(), (m.mode(), m.len(), m.mtime(), m.mtime_nsec(), content));
+        let content = if m.is_file() {
+            fs::read(&p).unwrap()
+        } else {
+            Vec::new()
+        };
+        out.insert(
+            p.clone(),
+            (m.mode(), m.len(), m.mtime(), m.mtime_nsec(), content),
+        );
         if m.is_dir() {
             stack.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         }
@@ -276,7 +334,11 @@ fn dry_run_writes_nothing_and_reports_what_it_would_do() {
     let state = tree_state(&target);
 
     let report = restore_with(&repo, &target, &["--dry-run"]);
-    assert_eq!(tree_state(&target), state, "a dry run must not write anything");
+    assert_eq!(
+        tree_state(&target),
+        state,
+        "a dry run must not write anything"
+    );
     assert_eq!(report["dry_run"], true, "{report:#}");
     assert_eq!(report["files_restored"], 3, "{report:#}");
     assert_eq!(report["files_replaced"], 1, "{report:#}");
@@ -285,10 +347,20 @@ fn dry_run_writes_nothing_and_reports_what_it_would_do() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["action"].as_str().unwrap().into(), a["path"].as_str().unwrap().into()))
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().into(),
+                a["path"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let at = |p: &str| dst.join(p).display().to_string();
-    for expected in [("replace", at("a.txt")), ("create", at("b.txt")), ("create", at("sub")), ("create", at("sub/d.txt"))] {
+    for expected in [
+        ("replace", at("a.txt")),
+        ("create", at("b.txt")),
+        ("create", at("sub")),
+        ("create", at("sub/d.txt")),
+    ] {
         assert!(
             actions.contains(&(expected.0.to_string(), expected.1.clone())),
             "{expected:?} missing from {actions:?}"
@@ -303,9 +375,16 @@ fn dry_run_writes_nothing_and_reports_what_it_would_do() {
         .unwrap();
     assert_success(&text, "restore --dry-run");
     let stdout = String::from_utf8_lossy(&text.stdout);
-    assert!(stdout.contains(&format!("would replace {}", at("a.txt"))), "{stdout}");
+    assert!(
+        stdout.contains(&format!("would replace {}", at("a.txt"))),
+        "{stdout}"
+    );
     assert!(stdout.contains("nothing was written"), "{stdout}");
-    assert_eq!(tree_state(&target), state, "a dry run must not write anything");
+    assert_eq!(
+        tree_state(&target),
+        state,
+        "a dry run must not write anything"
+    );
 }
 
 /// Reads `file` under `dir/components...` by opening one component at a
@@ -318,15 +397,27 @@ fn read_deep(dir: &Path, components: &[String], file: &str) -> Vec<u8> {
         let c = CString::new(name).unwrap();
         // SAFETY: c is NUL-terminated; the returned descriptor is owned below.
         let fd = unsafe { libc::openat(parent, c.as_ptr(), flags | libc::O_CLOEXEC) };
-        assert!(fd >= 0, "openat {name}: {}", std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "openat {name}: {}",
+            std::io::Error::last_os_error()
+        );
         // SAFETY: fd was just opened and is owned by no one else.
         unsafe { OwnedFd::from_raw_fd(fd) }
     };
     let mut current: OwnedFd = fs::File::open(dir).unwrap().into();
     for c in components {
-        current = open_in(std::os::fd::AsRawFd::as_raw_fd(&current), c, libc::O_DIRECTORY);
+        current = open_in(
+            std::os::fd::AsRawFd::as_raw_fd(&current),
+            c,
+            libc::O_DIRECTORY,
+        );
     }
-    let fd = open_in(std::os::fd::AsRawFd::as_raw_fd(&current), file, libc::O_RDONLY);
+    let fd = open_in(
+        std::os::fd::AsRawFd::as_raw_fd(&current),
+        file,
+        libc::O_RDONLY,
+    );
     let mut content = Vec::new();
     fs::File::from(fd).read_to_end(&mut content).unwrap();
     content
@@ -337,7 +428,9 @@ fn restore_writes_a_path_longer_than_path_max_under_the_target() {
     let repo = TestRepo::new();
     // The source path stays under PATH_MAX (the backup reads it), its copy
     // under a long target prefix does not.
-    let components: Vec<String> = (0..18).map(|i| format!("{i:02}{}", "n".repeat(198))).collect();
+    let components: Vec<String> = (0..18)
+        .map(|i| format!("{i:02}{}", "n".repeat(198)))
+        .collect();
     let src = repo.path().join("src");
     let deep = components.iter().fold(src.clone(), |p, c| p.join(c));
     fs::create_dir_all(&deep).unwrap();
@@ -347,8 +440,14 @@ fn restore_writes_a_path_longer_than_path_max_under_the_target() {
     let target = repo.path().join("t".repeat(250)).join("u".repeat(250));
     let dst = restored(&target, &src);
     let full = dst.as_os_str().len() + components.iter().map(|c| c.len() + 1).sum::<usize>() + 9;
-    assert!(full > 4096, "the restored path must exceed PATH_MAX ({full} bytes)");
+    assert!(
+        full > 4096,
+        "the restored path must exceed PATH_MAX ({full} bytes)"
+    );
     let report = restore_with(&repo, &target, &["--verify"]);
     assert_eq!(report["files_verified"], 1, "{report:#}");
-    assert_eq!(read_deep(&dst, &components, "deep.txt"), b"from the bottom of the tree");
+    assert_eq!(
+        read_deep(&dst, &components, "deep.txt"),
+        b"from the bottom of the tree"
+    );
 }

@@ -88,7 +88,11 @@ pub(crate) fn is_not_a_dir(e: &io::Error) -> bool {
 /// metadata is applied) if missing. A non-directory already there, symlink
 /// included, is removed when `replace`, never followed; one that appears
 /// after this call made the directory is an error.
-pub(crate) fn make_dir(parent: &OwnedFd, name: &OsStr, replace: bool) -> io::Result<(OwnedFd, bool)> {
+pub(crate) fn make_dir(
+    parent: &OwnedFd,
+    name: &OsStr,
+    replace: bool,
+) -> io::Result<(OwnedFd, bool)> {
     let created = match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
         Ok(()) => true,
         Err(Errno::EXIST) => false,
@@ -184,7 +188,12 @@ impl<'p> DirIndex<'p> {
         }
     }
 
-    fn place(&mut self, path: &'p Path, i: usize, list: impl Fn(&mut Self) -> &mut Vec<Vec<usize>>) {
+    fn place(
+        &mut self,
+        path: &'p Path,
+        i: usize,
+        list: impl Fn(&mut Self) -> &mut Vec<Vec<usize>>,
+    ) {
         match path.parent().and_then(|p| self.slot_of.get(p).copied()) {
             Some(slot) => list(self)[slot].push(i),
             None => self.orphans.push(path),
@@ -202,7 +211,12 @@ impl<'p> DirIndex<'p> {
 
     /// Opens the directory of `slot` from the target's handle, one name at a
     /// time (for the few entries not reached by a walk: hard-link leaders).
-    pub fn open_slot(&self, plan: &Plan, root: &OwnedFd, slot: usize) -> io::Result<Option<OwnedFd>> {
+    pub fn open_slot(
+        &self,
+        plan: &Plan,
+        root: &OwnedFd,
+        slot: usize,
+    ) -> io::Result<Option<OwnedFd>> {
         let mut chain = Vec::new();
         let mut s = slot;
         while s != 0 {

@@ -58,7 +58,11 @@ fn layout(shared: &Shared, content: &[BlobId]) -> Result<Vec<Placed>, String> {
 enum Existing {
     /// A regular file that no other name links to, open (for writing too
     /// when `writable`).
-    Sole { file: File, len: u64, writable: bool },
+    Sole {
+        file: File,
+        len: u64,
+        writable: bool,
+    },
     /// A file with other links, or not a regular file (a symlink included).
     Other,
     Dir,
@@ -103,17 +107,22 @@ fn open_existing(
     let opened = match writable {
         // A read-only file (mode 444, not root) can still be compared.
         true => match rustix::fs::openat(dir, name, flags | OFlags::RDWR, Mode::empty()) {
-            Err(Errno::ACCESS) => rustix::fs::openat(dir, name, flags, Mode::empty()).map(|fd| (fd, false)),
+            Err(Errno::ACCESS) => {
+                rustix::fs::openat(dir, name, flags, Mode::empty()).map(|fd| (fd, false))
+            }
             other => other.map(|fd| (fd, true)),
         },
         false => rustix::fs::openat(dir, name, flags, Mode::empty()).map(|fd| (fd, false)),
     };
     let (fd, writable) = match opened {
         Ok(opened) => opened,
-        Err(Errno::ACCESS | Errno::LOOP | Errno::NOENT | Errno::NXIO) => return Ok(Existing::Other),
+        Err(Errno::ACCESS | Errno::LOOP | Errno::NOENT | Errno::NXIO) => {
+            return Ok(Existing::Other)
+        }
         Err(e) => return Err(format!("cannot open the existing file: {e}")),
     };
-    let st = rustix::fs::fstat(&fd).map_err(|e| format!("cannot examine the existing file: {e}"))?;
+    let st =
+        rustix::fs::fstat(&fd).map_err(|e| format!("cannot examine the existing file: {e}"))?;
     if metadata::file_type(&st) != FileType::RegularFile || !sole(&st) {
         return Ok(Existing::Other);
     }
@@ -125,7 +134,12 @@ fn open_existing(
 }
 
 /// Restores one file into `dir` (its directory's handle).
-pub(crate) fn restore_file(shared: &Shared, dir: &OwnedFd, entry: &PlannedEntry, links_inside: LinksInside) {
+pub(crate) fn restore_file(
+    shared: &Shared,
+    dir: &OwnedFd,
+    entry: &PlannedEntry,
+    links_inside: LinksInside,
+) {
     let result = crate::dirs::leaf_name(&entry.path).and_then(|name| {
         if shared.dry_run {
             preview(shared, dir, name, entry, links_inside)
@@ -172,7 +186,11 @@ fn restore_named(
         } => {
             let changed = write_content(shared, &file, len, entry)?;
             apply_metadata(shared, &file, entry);
-            Ok(if changed { Outcome::Replaced } else { Outcome::Unchanged })
+            Ok(if changed {
+                Outcome::Replaced
+            } else {
+                Outcome::Unchanged
+            })
         }
         Existing::Sole { file, len, .. } if same_file(shared, &file, len, entry)? => {
             skip_progress(shared, entry);
@@ -205,7 +223,9 @@ fn preview(
         Overwrite::IfChanged => {}
     }
     match open_existing(dir, name, false, links_inside)? {
-        Existing::Sole { file, len, .. } if same_file(shared, &file, len, entry)? => Ok(Outcome::Unchanged),
+        Existing::Sole { file, len, .. } if same_file(shared, &file, len, entry)? => {
+            Ok(Outcome::Unchanged)
+        }
         Existing::Sole { .. } | Existing::Other => Ok(Outcome::Replaced),
         Existing::Dir => Err("a directory is in the way".into()),
     }
@@ -234,7 +254,12 @@ fn apply_metadata(shared: &Shared, file: &File, entry: &PlannedEntry) {
 
 /// Writes the file anew under a temporary name in the same directory and
 /// renames it over `name`: what shared the old inode is left untouched.
-fn replace(shared: &Shared, dir: &OwnedFd, name: &OsStr, entry: &PlannedEntry) -> Result<Outcome, String> {
+fn replace(
+    shared: &Shared,
+    dir: &OwnedFd,
+    name: &OsStr,
+    entry: &PlannedEntry,
+) -> Result<Outcome, String> {
     let (temp, file) = create_temp(dir)?;
     let written = write_content(shared, &file, 0, entry)
         .and_then(|_| {
@@ -275,7 +300,12 @@ fn create_temp(dir: &OwnedFd) -> Result<(OsString, File), String> {
 
 /// Writes the content over a file holding `existing_len` bytes; returns
 /// whether anything changed (a chunk written or the length set).
-fn write_content(shared: &Shared, file: &File, existing_len: u64, entry: &PlannedEntry) -> Result<bool, String> {
+fn write_content(
+    shared: &Shared,
+    file: &File,
+    existing_len: u64,
+    entry: &PlannedEntry,
+) -> Result<bool, String> {
     let chunks = layout(shared, &entry.node.content)?;
     let covered_end = AtomicU64::new(0);
     let changed = AtomicBool::new(false);
@@ -341,9 +371,14 @@ fn same_content(shared: &Shared, file: &File, chunk: &Placed) -> bool {
 }
 
 /// Re-reads a restored file and checks every chunk against its id.
-pub(crate) fn verify_file(shared: &Shared, dir: &OwnedFd, entry: &PlannedEntry) -> Result<(), String> {
+pub(crate) fn verify_file(
+    shared: &Shared,
+    dir: &OwnedFd,
+    entry: &PlannedEntry,
+) -> Result<(), String> {
     let name = crate::dirs::leaf_name(&entry.path)?;
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| e.to_string())?;
     let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
     if metadata::file_type(&st) != FileType::RegularFile {

@@ -247,7 +247,10 @@ pub fn run(
     };
     let index = DirIndex::build(&plan, target);
     for path in &index.orphans {
-        shared.fail(path, "not restored: its directory is not part of the restore");
+        shared.fail(
+            path,
+            "not restored: its directory is not part of the restore",
+        );
     }
     let root_state = match root {
         Some(fd) => DirState::Open {
@@ -266,7 +269,10 @@ pub fn run(
     } else {
         0
     };
-    let mut actions = shared.actions.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut actions = shared
+        .actions
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     actions.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(RestoreReport {
         files_restored: shared.restored.load(Ordering::Relaxed),
@@ -306,11 +312,16 @@ fn make_dirs_and_entries(shared: &Shared, plan: &Plan, index: &DirIndex, root: D
     let specials = AtomicU64::new(0);
     let open = |slot: usize, parent: &DirState| {
         let state = open_or_make(shared, plan, index, slot, parent);
-        created[slot] = matches!(state, DirState::Open { created: true, .. } | DirState::Absent);
+        created[slot] = matches!(
+            state,
+            DirState::Open { created: true, .. } | DirState::Absent
+        );
         failed[slot] = matches!(state, DirState::Failed);
         state
     };
-    let wanted = |slot: usize, _: &DirState| !index.files[slot].is_empty() || !index.specials[slot].is_empty();
+    let wanted = |slot: usize, _: &DirState| {
+        !index.files[slot].is_empty() || !index.specials[slot].is_empty()
+    };
     let root_handle = root.handle().cloned();
     let work = |slot: usize, state: &DirState| {
         if let Some(root) = &root_handle {
@@ -328,7 +339,13 @@ fn make_dirs_and_entries(shared: &Shared, plan: &Plan, index: &DirIndex, root: D
 }
 
 /// Makes (or, in a dry run, looks for) a directory below an open parent.
-fn open_or_make(shared: &Shared, plan: &Plan, index: &DirIndex, slot: usize, parent: &DirState) -> DirState {
+fn open_or_make(
+    shared: &Shared,
+    plan: &Plan,
+    index: &DirIndex,
+    slot: usize,
+    parent: &DirState,
+) -> DirState {
     let Some(entry) = index.dir[slot].and_then(|d| plan.dirs.get(d)) else {
         return DirState::Failed;
     };
@@ -394,11 +411,17 @@ fn look_for_dir(
 /// Dry run: the entries of a directory that does not exist would all be made.
 fn absent_entries(shared: &Shared, plan: &Plan, index: &DirIndex, slot: usize) {
     for e in index.files[slot].iter().filter_map(|&i| plan.files.get(i)) {
-        shared.progress.bytes_done.fetch_add(e.node.size, Ordering::Relaxed);
+        shared
+            .progress
+            .bytes_done
+            .fetch_add(e.node.size, Ordering::Relaxed);
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
         shared.count(Outcome::Created, &e.path);
     }
-    for e in index.specials[slot].iter().filter_map(|&i| plan.specials.get(i)) {
+    for e in index.specials[slot]
+        .iter()
+        .filter_map(|&i| plan.specials.get(i))
+    {
         shared.record(Outcome::Created, &e.path);
     }
 }
@@ -443,7 +466,13 @@ fn restore_dir_entries(
 /// True when the existing file `st` at a hard-link leader's place has
 /// exactly the links of the snapshot's group, every one at a member's path
 /// in the target: then writing to it in place changes nothing outside.
-fn group_inside(plan: &Plan, index: &DirIndex, root: &OwnedFd, leader: &PlannedEntry, st: &rustix::fs::Stat) -> bool {
+fn group_inside(
+    plan: &Plan,
+    index: &DirIndex,
+    root: &OwnedFd,
+    leader: &PlannedEntry,
+    st: &rustix::fs::Stat,
+) -> bool {
     let Some(members) = index.groups.get(leader.path.as_path()) else {
         return false;
     };
@@ -465,10 +494,17 @@ fn restore_special(shared: &Shared, dir: &OwnedFd, entry: &PlannedEntry) -> bool
     };
     let never = shared.overwrite == Overwrite::Never;
     let made = match entry.node.kind {
-        NodeKind::Symlink => metadata::symlink_at(dir, name, &entry.node, never, shared.dry_run).map(Some),
-        NodeKind::Fifo | NodeKind::Chardev | NodeKind::Blockdev => {
-            metadata::special_at(dir, name, &entry.node, shared.as_root, never, shared.dry_run)
+        NodeKind::Symlink => {
+            metadata::symlink_at(dir, name, &entry.node, never, shared.dry_run).map(Some)
         }
+        NodeKind::Fifo | NodeKind::Chardev | NodeKind::Blockdev => metadata::special_at(
+            dir,
+            name,
+            &entry.node,
+            shared.as_root,
+            never,
+            shared.dry_run,
+        ),
         _ => Ok(None),
     };
     let result = made.and_then(|outcome| {
@@ -546,10 +582,19 @@ fn hard_link(
 
 /// Walk 2: directory metadata, children before parents. A directory that
 /// existed before is left alone under `--overwrite never`.
-fn apply_dir_metadata(shared: &Shared, plan: &Plan, index: &DirIndex, root: &DirState, made: &Made) {
+fn apply_dir_metadata(
+    shared: &Shared,
+    plan: &Plan,
+    index: &DirIndex,
+    root: &DirState,
+    made: &Made,
+) {
     let open = |slot: usize, parent: &DirState| reopen(shared, plan, index, slot, parent, made);
     let leave = |slot: usize, state: DirState| {
-        let (Some(handle), Some(entry)) = (state.handle(), index.dir[slot].and_then(|d| plan.dirs.get(d))) else {
+        let (Some(handle), Some(entry)) = (
+            state.handle(),
+            index.dir[slot].and_then(|d| plan.dirs.get(d)),
+        ) else {
             return;
         };
         if shared.overwrite == Overwrite::Never && !made.created[slot] {
@@ -563,8 +608,18 @@ fn apply_dir_metadata(shared: &Shared, plan: &Plan, index: &DirIndex, root: &Dir
 }
 
 /// Opens again a directory the first walk made, from its parent's handle.
-fn reopen(shared: &Shared, plan: &Plan, index: &DirIndex, slot: usize, parent: &DirState, made: &Made) -> DirState {
-    let (Some(handle), Some(entry)) = (parent.handle(), index.dir[slot].and_then(|d| plan.dirs.get(d))) else {
+fn reopen(
+    shared: &Shared,
+    plan: &Plan,
+    index: &DirIndex,
+    slot: usize,
+    parent: &DirState,
+    made: &Made,
+) -> DirState {
+    let (Some(handle), Some(entry)) = (
+        parent.handle(),
+        index.dir[slot].and_then(|d| plan.dirs.get(d)),
+    ) else {
         return DirState::Failed;
     };
     if made.failed[slot] {
@@ -591,11 +646,14 @@ fn reopen(shared: &Shared, plan: &Plan, index: &DirIndex, slot: usize, parent: &
 fn verify(shared: &Shared, plan: &Plan, index: &DirIndex, root: &DirState, made: &Made) -> u64 {
     let checked = AtomicU64::new(0);
     let open = |slot: usize, parent: &DirState| reopen(shared, plan, index, slot, parent, made);
-    let wanted = |slot: usize, state: &DirState| state.handle().is_some() && !index.files[slot].is_empty();
+    let wanted =
+        |slot: usize, state: &DirState| state.handle().is_some() && !index.files[slot].is_empty();
     let work = |slot: usize, state: &DirState| {
         let Some(handle) = state.handle() else { return };
         for &i in &index.files[slot] {
-            let Some(entry) = plan.files.get(i) else { continue };
+            let Some(entry) = plan.files.get(i) else {
+                continue;
+            };
             match file::verify_file(shared, handle, entry) {
                 Ok(()) => {
                     checked.fetch_add(1, Ordering::Relaxed);

@@ -86,7 +86,12 @@ pub(crate) fn apply_at(dir: &OwnedFd, name: &OsStr, node: &Node, as_root: bool) 
             rustix::fs::lsetxattr(&path, n, v, XattrFlags::empty())
         })?;
     }
-    Ok(rustix::fs::utimensat(dir, name, &timestamps(node), nofollow)?)
+    Ok(rustix::fs::utimensat(
+        dir,
+        name,
+        &timestamps(node),
+        nofollow,
+    )?)
 }
 
 /// chmod of an entry that must not be followed: Linux has no
@@ -98,10 +103,17 @@ fn chmod_nofollow(dir: &OwnedFd, name: &OsStr, mode: Mode) -> io::Result<()> {
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-        return Err(io::Error::other("became a symlink while restoring; not followed"));
+        return Err(io::Error::other(
+            "became a symlink while restoring; not followed",
+        ));
     }
     let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    Ok(rustix::fs::chmodat(rustix::fs::CWD, proc_path.as_str(), mode, AtFlags::empty())?)
+    Ok(rustix::fs::chmodat(
+        rustix::fs::CWD,
+        proc_path.as_str(),
+        mode,
+        AtFlags::empty(),
+    )?)
 }
 
 /// Without privileges, the security and trusted namespaces are refused:
@@ -188,8 +200,18 @@ fn clear_way(
 }
 
 /// Makes a symlink `name` in `dir`, or finds it already right.
-pub(crate) fn symlink_at(dir: &OwnedFd, name: &OsStr, node: &Node, never: bool, dry_run: bool) -> io::Result<Outcome> {
-    let target = node.target.as_ref().map(|t| t.as_bytes()).unwrap_or_default();
+pub(crate) fn symlink_at(
+    dir: &OwnedFd,
+    name: &OsStr,
+    node: &Node,
+    never: bool,
+    dry_run: bool,
+) -> io::Result<Outcome> {
+    let target = node
+        .target
+        .as_ref()
+        .map(|t| t.as_bytes())
+        .unwrap_or_default();
     let same = |st: &rustix::fs::Stat| {
         file_type(st) == FileType::Symlink
             && rustix::fs::readlinkat(dir, name, Vec::new()).is_ok_and(|t| t.as_bytes() == target)
