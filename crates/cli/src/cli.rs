@@ -238,8 +238,24 @@ pub struct RestoreArgs {
     /// leave out ransom notes and encrypted copies, keep everything else
     #[arg(long)]
     pub last_clean: bool,
+    /// What to do with files already in the target: leave them (never),
+    /// rewrite those whose content differs from the snapshot's (if-changed),
+    /// or write every file anew (always)
+    #[arg(long, value_enum, default_value_t = OverwriteArg::IfChanged)]
+    pub overwrite: OverwriteArg,
+    /// Print what would be created, replaced and kept, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `restore --overwrite`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverwriteArg {
+    Never,
+    IfChanged,
+    Always,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,6 @@
 //! `reprise restore`: a snapshot, or one path of it (`SNAPSHOT:/path`), into a directory.
 
-use crate::cli::{GlobalOptions, RestoreArgs};
+use crate::cli::{GlobalOptions, OverwriteArg, RestoreArgs};
 use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
@@ -9,7 +9,7 @@ use reprise_detect::LastClean;
 use reprise_format::NodeKind;
 use reprise_repo::walk::resolve;
 use reprise_repo::{PathPatterns, WalkBudget};
-use reprise_restore::{Overlay, RestoreOptions, RestoreProgress, RestoreReport};
+use reprise_restore::{Overlay, Overwrite, RestoreOptions, RestoreProgress, RestoreReport};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -54,6 +54,12 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         verify: args.verify,
         overlay: last_clean.as_ref().map(overlay_of).unwrap_or_default(),
         budget: WalkBudget::for_snapshot(&id, &snapshot),
+        overwrite: match args.overwrite {
+            OverwriteArg::Never => Overwrite::Never,
+            OverwriteArg::IfChanged => Overwrite::IfChanged,
+            OverwriteArg::Always => Overwrite::Always,
+        },
+        dry_run: args.dry_run,
     };
     let progress = Arc::new(RestoreProgress::default());
     let ticker = {
@@ -119,15 +125,21 @@ fn print_report(
     if g.quiet {
         return Ok(());
     }
-    println!(
-        "restored snapshot {id} to {}: {} files written, {} already up to date, {} dirs, {} links/specials, {} in {secs:.2} s",
-        target.display(),
-        r.files_restored,
-        r.files_unchanged,
-        r.dirs,
-        r.links + r.specials,
-        output::bytes(r.bytes_written)
-    );
+    if r.dry_run {
+        print_dry_run(r, &id, target)?;
+    } else {
+        println!(
+            "restored snapshot {id} to {}: {} files written ({} replaced), {} already up to date, {} kept, {} dirs, {} links/specials, {} in {secs:.2} s",
+            target.display(),
+            r.files_restored,
+            r.files_replaced,
+            r.files_unchanged,
+            r.files_kept,
+            r.dirs,
+            r.links + r.specials,
+            output::bytes(r.bytes_written)
+        );
+    }
     if r.files_verified > 0 {
         println!("verified {} files against the snapshot", r.files_verified);
     }
@@ -141,6 +153,21 @@ fn print_report(
         print_last_clean(plan)?;
     }
     Ok(())
+}
+
+/// One line per path a restore would create, replace or keep, then the counts.
+fn print_dry_run(r: &RestoreReport, id: &str, target: &std::path::Path) -> Result<()> {
+    for a in &r.actions {
+        output::line(&format!("would {} {}", a.action, a.path))?;
+    }
+    output::line(&format!(
+        "dry run of snapshot {id} to {}: {} files would be written ({} replacing existing ones), {} already up to date, {} kept; nothing was written",
+        target.display(),
+        r.files_restored,
+        r.files_replaced,
+        r.files_unchanged,
+        r.files_kept,
+    ))
 }
 
 fn overlay_of(plan: &LastClean) -> Overlay {
