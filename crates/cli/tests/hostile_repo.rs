@@ -89,7 +89,8 @@ fn a_flipped_byte_in_the_config_stops_no_command_and_check_names_it() {
 
     flip_byte(&config, 40);
     assert_eq!(repo.snapshots().len(), 1, "snapshots with a damaged config");
-    repo.json(["ls", "latest"]);
+    let out = repo.cmd().args(["ls", "latest"]).output().unwrap();
+    assert_success(&out, "ls with a damaged config");
     let target = repo.path().join("target");
     repo.restore_json("latest", &target);
     assert_restored_content(&target, &src);
