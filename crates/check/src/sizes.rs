@@ -41,9 +41,9 @@ pub(crate) fn check_pack_sizes(repo: &Repository, load: &IndexLoadReport, report
 }
 
 /// Reads the header of a pack whose size is not the expected one: a finding,
-/// unless the header holds every indexed blob and fixes exactly this size
-/// (an index that lists a blob twice, or a forged extra entry that reads
-/// fall back from).
+/// unless the header fits the pack's size and holds blobs the index places
+/// there (an index listing extra or forged entries, which reads fall back
+/// from).
 fn explain(
     repo: &Repository,
     pack: &PackId,
@@ -61,8 +61,13 @@ fn explain(
         )),
         Ok(header) => {
             // Only packs of the wrong size get here: a linear search is fine.
-            let all_held = indexed.iter().all(|e| header.entries.contains(e));
-            if all_held && expected_size(&header.entries) == size {
+            // A pack whose header fits its size and holds some of what the
+            // index places in it is intact: the other index entries are
+            // damaged or forged (`check --read-data` reports them as
+            // `index_mismatch`; reads fall back from them). Another pack's
+            // content under this name holds none of them.
+            let some_held = indexed.iter().any(|e| header.entries.contains(e));
+            if some_held && expected_size(&header.entries) == size {
                 return None;
             }
             Some(pack_finding(
