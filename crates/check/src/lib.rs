@@ -1,8 +1,10 @@
 //! `check`: verifies a repository and reports *every* problem found, each
 //! naming the damaged object and every snapshot and file path it affects.
 //!
-//! Structure (always): index files readable, indexed packs present, every
-//! snapshot readable, every tree readable, every chunk a file needs known.
+//! Structure (always): both copies of the config, every key file's
+//! structure, every mark readable, index files readable, indexed packs
+//! present and of the size the index implies, every snapshot readable,
+//! every tree readable, every chunk a file needs known.
 //! Data (with `read_data`): every pack read whole, its name checked against
 //! its BLAKE3, its header opened and compared with the index, and every
 //! blob decrypted and verified against its id.
@@ -12,6 +14,8 @@
 
 mod data;
 mod locks;
+mod objects;
+mod sizes;
 mod trees;
 
 use reprise_format::{BlobId, PackId, SnapshotId};
@@ -42,7 +46,8 @@ pub struct Finding {
     pub severity: Severity,
     /// A stable code: `index_damaged`, `pack_missing`, `pack_damaged`,
     /// `pack_unindexed`, `snapshot_damaged`, `tree_damaged`, `blob_missing`,
-    /// `blob_damaged`, `blob_damaged_copy` (another copy is intact), `index_mismatch`;
+    /// `blob_damaged`, `blob_damaged_copy` (another copy is intact), `index_mismatch`,
+    /// `config_damaged`, `key_damaged`, `mark_unreadable`;
     /// with a lock policy `lock_missing`, `lock_expired`, `lock_short`,
     /// `lock_weaker`, `lock_unreadable` and `locks_incomplete`.
     pub code: &'static str,
@@ -109,7 +114,11 @@ pub fn run(
     let snapshots = repo.list_snapshots()?;
     let load = repo.load_index()?;
     report.packs = repo.index().packs().len() as u64;
+    objects::check_config(repo, &mut report);
+    objects::check_keys(repo, &mut report)?;
+    objects::check_marks(&load, &mut report);
     add_index_findings(&mut report, &load);
+    sizes::check_pack_sizes(repo, &load, &mut report);
     let mut damage = Damage::default();
     if options.read_data {
         data::read_packs(repo, options, progress, &mut report, &mut damage);
@@ -127,7 +136,7 @@ fn add_index_findings(report: &mut CheckReport, load: &reprise_repo::IndexLoadRe
             severity: Severity::Error,
             code: "index_damaged",
             object: format!("index {id}"),
-            message: format!("index file is unreadable ({reason}); its packs were re-read from their own headers"),
+            message: format!("index file is unreadable ({reason}); its packs were re-read from their own headers. `reprise repair index` rebuilds it"),
             affected: vec![],
         });
     }

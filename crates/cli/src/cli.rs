@@ -80,6 +80,22 @@ pub enum Command {
     /// Manage the storage's retention locks (S3 Object Lock)
     #[command(subcommand)]
     Locks(LocksCommand),
+    /// Rebuild damaged parts of a repository
+    #[command(subcommand)]
+    Repair(RepairCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepairCommand {
+    /// Rebuild index files from the packs' headers, then delete the damaged ones
+    Index(RepairIndexArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RepairIndexArgs {
+    /// Say what would be rebuilt and deleted, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,7 +4,8 @@
 
 use crate::cli::GlobalOptions;
 use anyhow::{bail, Context, Result};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 fn first_line(text: &str) -> String {
@@ -24,10 +25,54 @@ fn from_command(cmd: &str) -> Result<String> {
     Ok(first_line(&String::from_utf8_lossy(&out.stdout)))
 }
 
+/// The most a password file is read: a password is one short line.
+const PASSWORD_FILE_MAX: u64 = 4096;
+
+/// The first line of a password file. The file must be a regular file or a
+/// pipe (as `--password-file <(command)` gives); a device such as
+/// `/dev/zero` or a socket is refused, a FIFO without a writer is not
+/// waited for, and at most 4 KiB are read, so nothing makes this hang or
+/// fill memory.
 pub fn from_file(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the password file {}", path.display()))?;
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("cannot read the password file {shown}"))?;
+    let kind = file
+        .metadata()
+        .with_context(|| format!("cannot read the password file {shown}"))?
+        .file_type();
+    if !(kind.is_file() || kind.is_fifo()) {
+        bail!("the password file {shown} is not a regular file or a pipe: give a file whose first line is the password");
+    }
+    // Blocking again, so that a pipe's writer is waited for; a FIFO that
+    // had no writer when opened reads as empty instead.
+    set_blocking(&file).with_context(|| format!("cannot read the password file {shown}"))?;
+    let mut bytes = Vec::new();
+    file.take(PASSWORD_FILE_MAX)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the password file {shown}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if bytes.len() as u64 == PASSWORD_FILE_MAX && !text.contains('\n') {
+        bail!("the password file {shown} has no line end in its first {PASSWORD_FILE_MAX} bytes: its first line must be the password");
+    }
     Ok(first_line(&text))
+}
+
+fn set_blocking(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain fcntl calls on a descriptor this function borrows.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn prompt(question: &str) -> Result<String> {

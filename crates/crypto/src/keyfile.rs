@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 const KEY_AAD: &[u8] = b"reprise key";
+/// Argon2's shortest salt.
+const SALT_MIN: usize = 8;
+/// Nonce, the 64-byte master key, tag.
+const WRAPPED_KEY_LEN: usize = 24 + 2 * KEY_LEN + 16;
 
 /// Argon2id cost parameters, stored in each key file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,8 +101,45 @@ impl KeyFile {
         })
     }
 
+    /// Checks everything that can be checked without the password: the
+    /// version, the KDF and its bounds, and the lengths of the salt and of
+    /// the wrapped key. A key file that fails is damaged (or forged), and no
+    /// password can open it.
+    pub fn check_structure(&self) -> Result<(), CryptoError> {
+        self.check_kdf()?;
+        let salt = decode_b64(&self.salt, "salt")?;
+        if salt.len() < SALT_MIN {
+            return Err(CryptoError::MalformedKeyFile(format!(
+                "salt of {} bytes, less than {SALT_MIN}",
+                salt.len()
+            )));
+        }
+        let sealed = decode_b64(&self.wrapped_key, "wrapped_key")?;
+        if sealed.len() != WRAPPED_KEY_LEN {
+            return Err(CryptoError::MalformedKeyFile(format!(
+                "wrapped_key of {} bytes, not {WRAPPED_KEY_LEN}",
+                sealed.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Unwraps the master key; `WrongPassword` if `password` is not this slot's.
     pub fn unlock(&self, password: &[u8]) -> Result<MasterKey, CryptoError> {
+        self.check_structure()?;
+        let salt = decode_b64(&self.salt, "salt")?;
+        let sealed = decode_b64(&self.wrapped_key, "wrapped_key")?;
+        let wrapping = derive(password, &salt, self.kdf_params)?;
+        let plain = Zeroizing::new(
+            wrapping
+                .open(KEY_AAD, &sealed)
+                .map_err(|_| CryptoError::WrongPassword)?,
+        );
+        MasterKey::from_bytes(&plain)
+            .ok_or_else(|| CryptoError::MalformedKeyFile("wrapped key has the wrong length".into()))
+    }
+
+    fn check_kdf(&self) -> Result<(), CryptoError> {
         if self.version != 1 {
             return Err(CryptoError::MalformedKeyFile(format!(
                 "key file version {} is not supported (upgrade reprise)",
@@ -111,17 +152,7 @@ impl KeyFile {
                 self.kdf
             )));
         }
-        self.kdf_params.validate()?;
-        let salt = decode_b64(&self.salt, "salt")?;
-        let sealed = decode_b64(&self.wrapped_key, "wrapped_key")?;
-        let wrapping = derive(password, &salt, self.kdf_params)?;
-        let plain = Zeroizing::new(
-            wrapping
-                .open(KEY_AAD, &sealed)
-                .map_err(|_| CryptoError::WrongPassword)?,
-        );
-        MasterKey::from_bytes(&plain)
-            .ok_or_else(|| CryptoError::MalformedKeyFile("wrapped key has the wrong length".into()))
+        self.kdf_params.validate()
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -192,6 +223,23 @@ mod tests {
         assert!(matches!(
             kf.unlock(b"nope"),
             Err(CryptoError::WrongPassword)
+        ));
+    }
+
+    #[test]
+    fn a_truncated_wrapped_key_is_damage_not_a_wrong_password() {
+        let master = MasterKey::generate().unwrap();
+        let mut kf =
+            KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into()).unwrap();
+        assert!(kf.check_structure().is_ok());
+        kf.wrapped_key = B64.encode([0u8; 50]);
+        assert!(matches!(
+            kf.check_structure(),
+            Err(CryptoError::MalformedKeyFile(_))
+        ));
+        assert!(matches!(
+            kf.unlock(b"pw"),
+            Err(CryptoError::MalformedKeyFile(_))
         ));
     }
 

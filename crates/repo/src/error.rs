@@ -11,6 +11,12 @@ pub enum RepoError {
     AlreadyExists { location: String },
     #[error("wrong password: none of the {keys} key(s) of this repository opens with it")]
     WrongPassword { keys: usize },
+    /// No key file opened with the password, and some key files are damaged.
+    #[error("{}", damaged_keys_message(.intact, .damaged))]
+    DamagedKeys {
+        intact: usize,
+        damaged: Vec<crate::keys::DamagedKey>,
+    },
     #[error("the repository has no key files: it cannot be opened")]
     NoKeys,
     #[error(transparent)]
@@ -45,6 +51,18 @@ pub enum RepoError {
     TooManyEntries { what: String, limit: u64 },
 }
 
+fn damaged_keys_message(intact: &usize, damaged: &[crate::keys::DamagedKey]) -> String {
+    let list: Vec<String> = damaged
+        .iter()
+        .map(|k| format!("keys/{} ({})", k.name, k.reason))
+        .collect();
+    format!(
+        "no key file opens with this password, and {} key file(s) are damaged: {}. The password may be one of the damaged key files': no password can open those, but the other {intact} key file(s) may still open the repository with their own password; restore keys/ from a copy if none is left",
+        damaged.len(),
+        list.join(", ")
+    )
+}
+
 impl RepoError {
     pub(crate) fn format(object: impl Into<String>, source: FormatError) -> Self {
         RepoError::Format {
@@ -61,7 +79,12 @@ impl RepoError {
             RepoError::BlobDamaged { .. } | RepoError::BlobNotFound(_) | RepoError::Format { .. }
         ) || matches!(
             self,
-            RepoError::Storage(StorageError::NotFound { .. } | StorageError::ShortRead { .. })
+            RepoError::Storage(
+                StorageError::NotFound { .. }
+                    | StorageError::ShortRead { .. }
+                    | StorageError::NotAFile { .. }
+                    | StorageError::TooLarge { .. }
+            )
         )
     }
 }

@@ -10,11 +10,52 @@ use reprise_storage::{Backend, ObjectKind};
 /// A key file as `key list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KeyInfo {
-    pub id: KeyId,
+    /// The key file's name (its id in hex).
+    pub id: String,
     pub current: bool,
     pub created: String,
     pub hostname: String,
     pub username: String,
+    /// Why the key file cannot be used, when it is damaged: no password
+    /// opens it, though other key files may still open the repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
+}
+
+/// A key file that no password can open, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedKey {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Reads a key file and checks what can be checked without a password:
+/// its name against its bytes, its JSON, and its structure.
+fn read_key_file(backend: &dyn Backend, name: &str) -> std::result::Result<KeyFile, String> {
+    let bytes = backend.read(ObjectKind::Key, name).map_err(|e| e.to_string())?;
+    // A key file is named by its hash like every object; one that is not was damaged.
+    crate::index::verify_name(name, &bytes)?;
+    let file = KeyFile::from_json(&bytes).map_err(|e| e.to_string())?;
+    file.check_structure().map_err(|e| e.to_string())?;
+    Ok(file)
+}
+
+/// Every key file that no password can open.
+pub(crate) fn damaged_keys(backend: &dyn Backend) -> Result<Vec<DamagedKey>> {
+    let names = backend.list(ObjectKind::Key)?;
+    let mut damaged: Vec<DamagedKey> = names
+        .par_iter()
+        .filter_map(|o| {
+            read_key_file(backend, &o.name)
+                .err()
+                .map(|reason| DamagedKey {
+                    name: o.name.clone(),
+                    reason,
+                })
+        })
+        .collect();
+    damaged.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(damaged)
 }
 
 pub(crate) fn write_key_file(
@@ -45,13 +86,23 @@ pub(crate) fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(KeyId, M
         return Err(RepoError::NoKeys);
     }
     let found = names.par_iter().find_map_any(|o| {
-        let bytes = backend.read(ObjectKind::Key, &o.name).ok()?;
-        // A key file is named by its hash like every object; one that is not was tampered with.
-        crate::index::verify_name(&o.name, &bytes).ok()?;
-        let key = KeyFile::from_json(&bytes).ok()?.unlock(password).ok()?;
+        let key = read_key_file(backend, &o.name).ok()?.unlock(password).ok()?;
         Some((o.name.parse::<KeyId>().ok()?, key))
     });
-    found.ok_or(RepoError::WrongPassword { keys: names.len() })
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    // No key opened: a wrong password, unless some key files are damaged,
+    // in which case the password may well be theirs.
+    let damaged = damaged_keys(backend)?;
+    if damaged.is_empty() {
+        Err(RepoError::WrongPassword { keys: names.len() })
+    } else {
+        Err(RepoError::DamagedKeys {
+            intact: names.len().saturating_sub(damaged.len()),
+            damaged,
+        })
+    }
 }
 
 pub fn hostname() -> String {
@@ -73,23 +124,39 @@ impl Repository {
         write_key_file(self.backend(), password, self.key(), kdf)
     }
 
+    /// Every key file, damaged ones included (with the reason).
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
-        let mut out = Vec::new();
-        for o in self.backend().list(ObjectKind::Key)? {
-            let bytes = self.backend().read(ObjectKind::Key, &o.name)?;
-            let file = KeyFile::from_json(&bytes)
-                .map_err(|e| RepoError::Key(format!("key {}: {e}", o.name)))?;
-            let id: KeyId = o.name.parse().map_err(RepoError::Key)?;
-            out.push(KeyInfo {
-                id,
-                current: id == self.key_id(),
-                created: file.created,
-                hostname: file.hostname,
-                username: file.username,
-            });
-        }
-        out.sort_by(|a, b| a.created.cmp(&b.created));
+        let current = self.key_id().to_hex();
+        let mut out: Vec<KeyInfo> = self
+            .backend()
+            .list(ObjectKind::Key)?
+            .into_iter()
+            .map(|o| match read_key_file(self.backend(), &o.name) {
+                Ok(file) => KeyInfo {
+                    current: o.name == current,
+                    id: o.name,
+                    created: file.created,
+                    hostname: file.hostname,
+                    username: file.username,
+                    damaged: None,
+                },
+                Err(reason) => KeyInfo {
+                    current: false,
+                    id: o.name,
+                    created: String::new(),
+                    hostname: String::new(),
+                    username: String::new(),
+                    damaged: Some(reason),
+                },
+            })
+            .collect();
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
         Ok(out)
+    }
+
+    /// Every key file no password can open (what `check` reports).
+    pub fn damaged_keys(&self) -> Result<Vec<DamagedKey>> {
+        damaged_keys(self.backend())
     }
 
     /// Removes a key file; refuses the key in use and the last key.

@@ -32,6 +32,7 @@ pub mod locks;
 mod marks;
 mod patterns;
 pub mod reachable;
+mod repair;
 mod repository;
 mod saver;
 mod snapshots;
@@ -39,11 +40,14 @@ pub mod walk;
 
 pub use budget::WalkBudget;
 pub use error::RepoError;
-pub use index::{BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
-pub use keys::{hostname, username, KeyInfo};
+pub use index::{read_pack_header, BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
+pub use keys::{hostname, username, DamagedKey, KeyInfo};
 pub use marks::{MarkList, StoredMark};
 pub use patterns::{PathPatterns, PatternError};
-pub use repository::{lock_policy, policy_of_lock, InitOptions, Repository};
+pub use repair::IndexRepair;
+pub use repository::{
+    lock_policy, policy_of_lock, ConfigCopy, ConfigState, InitOptions, Repository,
+};
 pub use saver::{write_index_files, BlobSaver, SaverStats};
 pub use snapshots::{SnapshotFilter, SnapshotList};
 

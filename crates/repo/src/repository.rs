@@ -7,7 +7,7 @@ use reprise_crypto::{KdfParams, MasterKey};
 use reprise_format::blob::open_blob;
 use reprise_format::{BlobId, BlobType, ChunkerConfig, KeyId, RepoConfig, Tree, FORMAT_VERSION};
 use reprise_format::{LockModeName, ObjectLockConfig};
-use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError};
+use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError, CONFIG_COPY_NAME};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -100,26 +100,47 @@ impl Repository {
             .seal(&key)
             .map_err(|e| RepoError::format("config", e))?;
         backend.write_once(ObjectKind::Config, "config", &sealed)?;
+        // The same bytes again, after `config`: a crash in between leaves a
+        // repository without a copy, as those made before revision 1.3.
+        backend.write_once(ObjectKind::Config, CONFIG_COPY_NAME, &sealed)?;
         Ok(Repository::assemble(backend, key, key_id, config))
     }
 
     /// Opens an existing repository with a password.
+    ///
+    /// The config is read from `config`, or from its copy `config.copy` when
+    /// `config` cannot be read, is not a config this version reads, or fails
+    /// to authenticate under the master key (FORMAT.md §6).
     pub fn open(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Self> {
-        let config_bytes = match backend.read(ObjectKind::Config, "config") {
-            Ok(b) => b,
-            Err(StorageError::NotFound { .. }) => {
-                return Err(RepoError::NotARepository {
-                    location: backend.location(),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        RepoConfig::peek_version(&config_bytes).map_err(|e| RepoError::format("config", e))?;
+        let copies = read_config_copies(backend.as_ref())?;
+        refuse_newer_version(&copies)?;
         let (key_id, key) = keys::unlock(backend.as_ref(), password)?;
-        let config =
-            RepoConfig::open(&key, &config_bytes).map_err(|e| RepoError::format("config", e))?;
+        let config = first_that(&copies, |(name, bytes)| {
+            RepoConfig::open(&key, bytes).map_err(|e| RepoError::format(*name, e))
+        })?;
         backend.set_lock_policy(lock_policy(&config))?;
         Ok(Repository::assemble(backend, key, key_id, config))
+    }
+
+    /// The state of each copy of the config, for `check`.
+    pub fn config_copies(&self) -> Vec<ConfigCopy> {
+        [("config", "config"), ("config.copy", CONFIG_COPY_NAME)]
+            .into_iter()
+            .map(|(label, name)| {
+                let state = match self.backend.read(ObjectKind::Config, name) {
+                    Err(StorageError::NotFound { .. }) => ConfigState::Missing,
+                    Err(e) => ConfigState::Damaged(e.to_string()),
+                    Ok(bytes) => match RepoConfig::open(&self.key, &bytes) {
+                        Ok(c) if c == self.config => ConfigState::Intact,
+                        Ok(_) => ConfigState::Damaged(
+                            "it authenticates but differs from the config in use".into(),
+                        ),
+                        Err(e) => ConfigState::Damaged(e.to_string()),
+                    },
+                };
+                ConfigCopy { name: label, state }
+            })
+            .collect()
     }
 
     fn assemble(
@@ -294,6 +315,81 @@ impl Repository {
         let bytes = self.read_blob(BlobType::Tree, id)?;
         Tree::from_json(&bytes).map_err(|e| RepoError::format(format!("tree {id}"), e))
     }
+}
+
+/// One copy of the config, as `check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCopy {
+    /// `config` or `config.copy`.
+    pub name: &'static str,
+    pub state: ConfigState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigState {
+    Intact,
+    /// Absent: repositories made before format revision 1.3 have no copy.
+    Missing,
+    /// Unreadable, not authentic, or not the config in use, and why.
+    Damaged(String),
+}
+
+/// The bytes of `config` and of `config.copy`, each with its name, in that
+/// order, leaving out those that cannot be read (as long as one can).
+fn read_config_copies(backend: &dyn Backend) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let mut copies = Vec::new();
+    let mut first_error = None;
+    for (label, name) in [("config", "config"), ("config.copy", CONFIG_COPY_NAME)] {
+        match backend.read(ObjectKind::Config, name) {
+            Ok(bytes) => copies.push((label, bytes)),
+            Err(StorageError::NotFound { .. }) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match (copies.is_empty(), first_error) {
+        (false, _) => Ok(copies),
+        (true, Some(e)) => Err(e.into()),
+        (true, None) => Err(RepoError::NotARepository {
+            location: backend.location(),
+        }),
+    }
+}
+
+/// Before the password: a newer repository is refused without asking. A
+/// copy that declares a newer version is believed even if the other does
+/// not (an upgrade may have replaced one copy and not yet the other): such
+/// a repository must never be misread.
+fn refuse_newer_version(copies: &[(&'static str, Vec<u8>)]) -> Result<()> {
+    for (name, bytes) in copies {
+        if let Err(e @ reprise_format::FormatError::NewerVersion { .. }) =
+            RepoConfig::peek_version(bytes)
+        {
+            return Err(RepoError::format(*name, e));
+        }
+    }
+    first_that(copies, |(name, bytes)| {
+        RepoConfig::peek_version(bytes).map_err(|e| RepoError::format(*name, e))
+    })
+    .map(|_| ())
+}
+
+/// The first success of `f` over the copies, or the error of the first copy.
+fn first_that<T>(
+    copies: &[(&'static str, Vec<u8>)],
+    f: impl Fn(&(&'static str, Vec<u8>)) -> Result<T>,
+) -> Result<T> {
+    let mut first_error = None;
+    for copy in copies {
+        match f(copy) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(RepoError::Key("no config to read".into())))
 }
 
 /// The storage-level lock policy a config records.

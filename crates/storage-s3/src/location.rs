@@ -77,7 +77,8 @@ impl S3Location {
     /// The key of one object. The name must already be validated.
     pub fn key_of(&self, kind: ObjectKind, name: &str) -> String {
         match kind {
-            ObjectKind::Config => self.join("config"),
+            // `config` or its copy `config.copy`.
+            ObjectKind::Config => self.join(name),
             ObjectKind::Pack => {
                 let fan = name.get(..2).unwrap_or("00");
                 self.join(&format!("data/{fan}/{name}"))

@@ -66,7 +66,29 @@ impl ObjectKind {
     pub fn is_content_named(self) -> bool {
         self != ObjectKind::Config
     }
+
+    /// The largest object of this kind a reader accepts (FORMAT.md §16):
+    /// anything larger is damaged or not a reprise object, and reading it
+    /// whole could exhaust memory.
+    pub fn max_size(self) -> u64 {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * KIB;
+        const GIB: u64 = 1024 * MIB;
+        match self {
+            ObjectKind::Config | ObjectKind::Key => 64 * KIB,
+            // Blobs start below 4 GiB (u32 offsets) and are at most 1 GiB
+            // sealed; the header of 2^20 entries is under 48 MiB.
+            ObjectKind::Pack => 5 * GIB + 64 * MIB,
+            ObjectKind::Index => GIB,
+            ObjectKind::Snapshot => 64 * MIB,
+            ObjectKind::Mark => 256 * MIB,
+        }
+    }
 }
+
+/// The name of the config's second copy (FORMAT.md §6, revision 1.3): a
+/// `config` object under another name, read when `config` fails to verify.
+pub const CONFIG_COPY_NAME: &str = "config.copy";
 
 impl fmt::Display for ObjectKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,6 +120,23 @@ pub enum StorageError {
     },
     #[error("permission denied on {path}: check the repository's ownership and permissions")]
     PermissionDenied { path: String },
+    /// A write was refused because this user may not write there.
+    #[error("cannot write to {path}: the repository directory is not writable by this user; run reprise as the user who owns the repository, or give this user write access")]
+    NotWritable { path: String },
+    /// A write was refused because the file system is mounted read-only.
+    #[error("cannot write to {path}: the file system holding the repository is read-only; remount it read-write (commands that only read, such as snapshots, ls, restore and check, work as it is)")]
+    ReadOnlyFileSystem { path: String },
+    /// Something other than a plain file stands where an object should be.
+    #[error("{path} is {found}, not a regular file: a repository object must be a plain file; move it out of the repository and run `reprise check`")]
+    NotAFile { path: String, found: &'static str },
+    /// An object larger than any object of its kind can be.
+    #[error("{kind} {name} is {size} bytes, more than any {kind} may be ({max} bytes): it is damaged or not a reprise object")]
+    TooLarge {
+        kind: ObjectKind,
+        name: String,
+        size: u64,
+        max: u64,
+    },
     #[error("invalid object name {name:?}: object names are lowercase hex")]
     InvalidName { name: String },
     #[error("read of {kind} {name} at {offset}+{len} is beyond its end")]
@@ -228,11 +267,11 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// Object names are lowercase hex (`config` aside), which keeps them safe as
-/// file names and URL path segments.
+/// Object names are lowercase hex (`config` and its copy `config.copy`
+/// aside), which keeps them safe as file names and URL path segments.
 pub fn validate_name(kind: ObjectKind, name: &str) -> Result<()> {
     let ok = match kind {
-        ObjectKind::Config => name == "config",
+        ObjectKind::Config => name == "config" || name == CONFIG_COPY_NAME,
         _ => {
             !name.is_empty()
                 && name.len() <= 128

@@ -12,6 +12,15 @@
 //!
 //! A crash leaves at worst a stray file in `tmp/`, never a partial object.
 //!
+//! Directories are created 0700 and files 0600: key files hold the master
+//! key wrapped under a password, which anyone who can copy them may try to
+//! guess offline.
+//!
+//! Reads trust nothing about what stands under an object's name: an object
+//! is opened without following a symbolic link and without blocking on a
+//! FIFO, must be a regular file, and is read no further than its size at
+//! open, which must not exceed its kind's maximum ([`ObjectKind::max_size`]).
+//!
 //! Objects of 1 MiB or more (packs) are written with O_DIRECT where the file
 //! system allows it: a backup writes data nobody will read soon, and copying
 //! it through the page cache cost a third of a backup's CPU time on two
@@ -20,9 +29,9 @@
 
 use crate::{validate_name, Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +50,45 @@ type OpenPack = (Arc<File>, u64);
 
 /// Enough handles for the packs a parallel restore is reading at once.
 const OPEN_PACKS_MAX: usize = 64;
+
+/// Only the owner may enter the repository's directories or read its files.
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
+}
+
+/// What a non-regular file is, for messages.
+fn file_type_name(t: fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The metadata of an entry listed in a directory, or `None` when the
+/// entry vanished between the listing and the `stat` (a concurrent prune
+/// deleted it): a listing is a snapshot of a moving directory, and an object
+/// that is gone is simply not part of it.
+fn listed_metadata(entry: &fs::DirEntry) -> io::Result<Option<fs::Metadata>> {
+    match entry.metadata() {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 fn io_err(path: &Path, source: io::Error) -> StorageError {
     match source.kind() {
@@ -70,7 +118,7 @@ impl LocalBackend {
     /// (the repository server checks retention with it before a deletion).
     pub fn info(&self, kind: ObjectKind, name: &str) -> Result<ObjectInfo> {
         let path = self.path_of(kind, name)?;
-        let meta = fs::metadata(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
+        let meta = self.regular_metadata(kind, name, &path)?;
         Ok(ObjectInfo {
             name: name.to_string(),
             size: meta.len(),
@@ -82,7 +130,7 @@ impl LocalBackend {
     fn path_of(&self, kind: ObjectKind, name: &str) -> Result<PathBuf> {
         validate_name(kind, name)?;
         Ok(match kind {
-            ObjectKind::Config => self.root.join("config"),
+            ObjectKind::Config => self.root.join(name),
             ObjectKind::Pack => {
                 let prefix = name.get(..2).unwrap_or("00");
                 self.root.join("data").join(prefix).join(name)
@@ -120,15 +168,87 @@ impl LocalBackend {
         path: &Path,
         e: io::Error,
     ) -> StorageError {
-        if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EDQUOT) {
-            StorageError::NoSpace {
+        let path_text = || path.display().to_string();
+        match e.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => StorageError::NoSpace {
                 kind,
                 name: name.to_string(),
                 location: self.location(),
-            }
-        } else {
-            io_err(path, e)
+            },
+            Some(libc::EACCES | libc::EPERM) => StorageError::NotWritable { path: path_text() },
+            Some(libc::EROFS) => StorageError::ReadOnlyFileSystem { path: path_text() },
+            _ => io_err(path, e),
         }
+    }
+
+    /// The metadata of an object's file, which must be a regular file (a
+    /// symbolic link is not followed).
+    fn regular_metadata(&self, kind: ObjectKind, name: &str, path: &Path) -> Result<fs::Metadata> {
+        let meta =
+            fs::symlink_metadata(path).map_err(|e| self.map_read_err(kind, name, path, e))?;
+        if !meta.file_type().is_file() {
+            return Err(StorageError::NotAFile {
+                path: path.display().to_string(),
+                found: file_type_name(meta.file_type()),
+            });
+        }
+        Ok(meta)
+    }
+
+    /// Opens an object for reading and returns it with its size. Refuses a
+    /// symbolic link (`O_NOFOLLOW`), does not wait for a writer on a FIFO
+    /// (`O_NONBLOCK`), then checks on the opened file that it is a regular
+    /// file no larger than its kind allows.
+    fn open_object(&self, kind: ObjectKind, name: &str, path: &Path) -> Result<(File, u64)> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => StorageError::NotAFile {
+                    path: path.display().to_string(),
+                    found: "a symbolic link",
+                },
+                _ => self.map_read_err(kind, name, path, e),
+            })?;
+        let meta = file.metadata().map_err(|e| io_err(path, e))?;
+        if !meta.file_type().is_file() {
+            return Err(StorageError::NotAFile {
+                path: path.display().to_string(),
+                found: file_type_name(meta.file_type()),
+            });
+        }
+        let size = meta.len();
+        if size > kind.max_size() {
+            return Err(StorageError::TooLarge {
+                kind,
+                name: name.to_string(),
+                size,
+                max: kind.max_size(),
+            });
+        }
+        Ok((file, size))
+    }
+
+    /// Reads a whole object into `buf`: exactly the size it had when opened.
+    fn read_object_into(&self, kind: ObjectKind, name: &str, buf: &mut Vec<u8>) -> Result<()> {
+        let path = self.path_of(kind, name)?;
+        let (file, size) = self.open_object(kind, name, &path)?;
+        buf.clear();
+        buf.try_reserve_exact(size as usize)
+            .map_err(|e| io_err(&path, io::Error::new(io::ErrorKind::OutOfMemory, e)))?;
+        file.take(size)
+            .read_to_end(buf)
+            .map_err(|e| io_err(&path, e))?;
+        if (buf.len() as u64) < size {
+            return Err(StorageError::ShortRead {
+                kind,
+                name: name.to_string(),
+                offset: 0,
+                len: size,
+            });
+        }
+        Ok(())
     }
 
     /// Opens an object for ranged reads, through the handle cache for packs.
@@ -144,8 +264,7 @@ impl LocalBackend {
                 return Ok((Arc::clone(file), *size));
             }
         }
-        let file = File::open(path).map_err(|e| self.map_read_err(kind, name, path, e))?;
-        let size = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let (file, size) = self.open_object(kind, name, path)?;
         let file = Arc::new(file);
         if kind == ObjectKind::Pack {
             let mut cache = self.open_packs.lock().unwrap_or_else(|p| p.into_inner());
@@ -167,7 +286,11 @@ impl LocalBackend {
     }
 
     fn write_temp(&self, temp: &Path, data: &[u8]) -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(temp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(temp)?;
         let direct = if data.len() >= DIRECT_MIN {
             write_direct(&mut f, data)?
         } else {
@@ -285,9 +408,13 @@ impl Backend for LocalBackend {
         ];
         dirs.extend((0..=255u8).map(|b| self.root.join("data").join(hex::encode([b]))));
         for d in &dirs {
-            fs::create_dir_all(d)
+            create_private_dir_all(d)
                 .map_err(|e| self.map_write_err(ObjectKind::Config, "config", d, e))?;
         }
+        // The root may have existed (an empty directory made beforehand),
+        // with whatever mode it was given.
+        fs::set_permissions(&self.root, fs::Permissions::from_mode(DIR_MODE))
+            .map_err(|e| self.map_write_err(ObjectKind::Config, "config", &self.root, e))?;
         sync_dir(&self.root).map_err(|e| io_err(&self.root, e))?;
         Ok(())
     }
@@ -295,7 +422,7 @@ impl Backend for LocalBackend {
     fn list(&self, kind: ObjectKind) -> Result<Vec<ObjectInfo>> {
         let dirs: Vec<PathBuf> = match kind {
             ObjectKind::Config => {
-                return Ok(match fs::metadata(self.root.join("config")) {
+                return Ok(match fs::symlink_metadata(self.root.join("config")) {
                     Ok(m) => vec![ObjectInfo {
                         name: "config".into(),
                         size: m.len(),
@@ -325,7 +452,10 @@ impl Backend for LocalBackend {
                 if validate_name(kind, &name).is_err() {
                     continue;
                 }
-                let meta = entry.metadata().map_err(|e| io_err(&entry.path(), e))?;
+                let Some(meta) = listed_metadata(&entry).map_err(|e| io_err(&entry.path(), e))?
+                else {
+                    continue;
+                };
                 out.push(ObjectInfo {
                     name,
                     size: meta.len(),
@@ -338,17 +468,13 @@ impl Backend for LocalBackend {
     }
 
     fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>> {
-        let path = self.path_of(kind, name)?;
-        fs::read(&path).map_err(|e| self.map_read_err(kind, name, &path, e))
+        let mut buf = Vec::new();
+        self.read_object_into(kind, name, &mut buf)?;
+        Ok(buf)
     }
 
     fn read_into(&self, kind: ObjectKind, name: &str, buf: &mut Vec<u8>) -> Result<()> {
-        use std::io::Read;
-        let path = self.path_of(kind, name)?;
-        let mut file = File::open(&path).map_err(|e| self.map_read_err(kind, name, &path, e))?;
-        buf.clear();
-        file.read_to_end(buf).map_err(|e| io_err(&path, e))?;
-        Ok(())
+        self.read_object_into(kind, name, buf)
     }
 
     fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -382,9 +508,7 @@ impl Backend for LocalBackend {
 
     fn size(&self, kind: ObjectKind, name: &str) -> Result<u64> {
         let path = self.path_of(kind, name)?;
-        fs::metadata(&path)
-            .map(|m| m.len())
-            .map_err(|e| self.map_read_err(kind, name, &path, e))
+        Ok(self.regular_metadata(kind, name, &path)?.len())
     }
 
     fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome> {
@@ -402,7 +526,7 @@ impl Backend for LocalBackend {
             // A repository made before this kind of object existed lacks its
             // directory (`marks/` came with format revision 1.2).
             if let Some(dir) = path.parent() {
-                let _ = fs::create_dir_all(dir);
+                let _ = create_private_dir_all(dir);
             }
             linked = fs::hard_link(&temp, &path);
         }
@@ -507,6 +631,120 @@ mod tests {
                 Err(StorageError::InvalidName { .. })
             ));
         }
+    }
+
+    /// Finding 14: an object deleted (by a concurrent prune) between the
+    /// directory listing and the `stat` of its entry is left out, instead of
+    /// failing the whole listing.
+    #[test]
+    fn an_entry_that_vanishes_after_the_listing_is_skipped() {
+        let (_d, b) = repo();
+        b.write_once(ObjectKind::Index, "aa", b"one").unwrap();
+        b.write_once(ObjectKind::Index, "bb", b"two").unwrap();
+        let dir = b.root().join("index");
+        let entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+            .unwrap()
+            .collect::<io::Result<_>>()
+            .unwrap();
+        fs::remove_file(dir.join("aa")).unwrap();
+        let kept: Vec<String> = entries
+            .iter()
+            .filter_map(|e| {
+                listed_metadata(e)
+                    .unwrap()
+                    .map(|_| e.file_name().into_string().unwrap())
+            })
+            .collect();
+        assert_eq!(kept, ["bb"]);
+    }
+
+    /// Finding 20: a symbolic link (here to /dev/zero) is refused, never
+    /// followed and read until memory runs out.
+    #[test]
+    fn a_symlink_to_dev_zero_is_refused() {
+        let (_d, b) = repo();
+        let path = b.root().join("snapshots").join("ab");
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        for err in [
+            b.read(ObjectKind::Snapshot, "ab").unwrap_err(),
+            b.read_range(ObjectKind::Snapshot, "ab", 0, 8).unwrap_err(),
+            b.size(ObjectKind::Snapshot, "ab").unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StorageError::NotAFile { found: "a symbolic link", .. }),
+                "{err}"
+            );
+            assert!(err.to_string().contains("snapshots/ab"), "{err}");
+        }
+    }
+
+    /// Finding 20: a FIFO where an object should be is refused at once
+    /// rather than waited on.
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let (_d, b) = repo();
+        let path = b.root().join("index").join("cd");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = b.read(ObjectKind::Index, "cd").unwrap_err();
+        assert!(
+            matches!(&err, StorageError::NotAFile { found: "a FIFO (named pipe)", .. }),
+            "{err}"
+        );
+    }
+
+    /// Finding 20: an object larger than its kind allows is refused before
+    /// anything is allocated (a sparse file costs no disk).
+    #[test]
+    fn an_oversized_object_is_refused_before_reading() {
+        let (_d, b) = repo();
+        let path = b.root().join("keys").join("ef");
+        let f = File::create(&path).unwrap();
+        f.set_len(ObjectKind::Key.max_size() + 1).unwrap();
+        let err = b.read(ObjectKind::Key, "ef").unwrap_err();
+        assert!(matches!(&err, StorageError::TooLarge { .. }), "{err}");
+    }
+
+    /// Finding 23: only the owner can read a repository.
+    #[test]
+    fn directories_are_0700_and_files_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        let b = LocalBackend::new(&root);
+        b.create().unwrap();
+        b.write_once(ObjectKind::Key, "ab", b"key").unwrap();
+        b.write_once(ObjectKind::Config, "config", b"config").unwrap();
+        b.write_once(ObjectKind::Pack, "cdef", &vec![7; DIRECT_MIN]).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for d in ["", "keys", "data", "data/cd", "index", "snapshots", "marks", "tmp"] {
+            assert_eq!(mode(&root.join(d)), 0o700, "{d}");
+        }
+        for f in ["keys/ab", "config", "data/cd/cdef"] {
+            assert_eq!(mode(&root.join(f)), 0o600, "{f}");
+        }
+    }
+
+    /// Finding 21: a write refused by permissions or a read-only file
+    /// system says so, instead of a generic I/O error.
+    #[test]
+    fn refused_writes_name_the_reason() {
+        let (_d, b) = repo();
+        let path = b.root().join("index");
+        let mapped = |errno| {
+            b.map_write_err(
+                ObjectKind::Index,
+                "ab",
+                &path,
+                io::Error::from_raw_os_error(errno),
+            )
+            .to_string()
+        };
+        assert!(mapped(libc::EACCES).contains("not writable by this user"));
+        assert!(mapped(libc::EPERM).contains("not writable by this user"));
+        assert!(mapped(libc::EROFS).contains("read-only"));
     }
 
     #[test]

@@ -100,12 +100,10 @@ fn remove_forgotten(
             Ok(()) | Err(StorageError::NotFound { .. }) => outcome.removed.push(d.id),
             Err(StorageError::Locked { until, .. }) => outcome.locked.push((d.id, until)),
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "cannot remove snapshot {} (forget needs credentials that may delete: an admin token, or S3 keys with delete rights)",
-                        d.id.short()
-                    )
-                })
+                return Err(super::deletion_failure(
+                    e,
+                    format!("cannot remove snapshot {}", d.id.short()),
+                ))
             }
         }
     }

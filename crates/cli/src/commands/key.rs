@@ -19,15 +19,21 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
                 output::json(&keys)?;
             } else {
                 println!("  {:<8}  {:<35}  {:<16}  user", "ID", "created", "host");
-                for k in keys {
+                for k in &keys {
+                    let short = &k.id[..8.min(k.id.len())];
+                    if let Some(reason) = &k.damaged {
+                        println!("! {short:<8}  damaged: {reason}");
+                        continue;
+                    }
                     let mark = if k.current { '*' } else { ' ' };
                     println!(
-                        "{mark} {:<8}  {:<35}  {:<16}  {}",
-                        k.id.short(),
-                        k.created,
-                        k.hostname,
-                        k.username
+                        "{mark} {short:<8}  {:<35}  {:<16}  {}",
+                        k.created, k.hostname, k.username
                     );
+                }
+                let damaged = keys.iter().filter(|k| k.damaged.is_some()).count();
+                if damaged > 0 {
+                    eprintln!("warning: {damaged} key file(s) are damaged (marked !): no password opens them; the others work. Remove them with `reprise key remove ID` once you have checked that every password you need is among the others");
                 }
             }
         }

@@ -14,6 +14,7 @@ mod key;
 mod locks;
 mod ls;
 mod prune;
+mod repair;
 mod restore;
 mod serve;
 mod snapshots;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Prune(a) => prune::run(g, a),
         Command::Copy(a) => copy::run(g, a),
         Command::Locks(l) => locks::run(g, l),
+        Command::Repair(r) => repair::run(g, r),
     }
 }
 
@@ -53,6 +55,33 @@ pub fn filter_of(args: &FilterArgs) -> SnapshotFilter {
         hosts: args.hosts.clone(),
         tags: args.tags.clone(),
         paths: args.paths.clone(),
+    }
+}
+
+/// Wraps a failure of a command that deletes with `what` as context, and
+/// says that deleting needs credentials that may delete only when the
+/// storage refused for want of them: a local repository that cannot be
+/// written has its own message (not writable, read-only file system).
+pub fn deletion_failure(
+    err: impl std::error::Error + Send + Sync + 'static,
+    what: String,
+) -> anyhow::Error {
+    use reprise_storage::StorageError;
+    let refused = |e: &StorageError| {
+        matches!(
+            e,
+            StorageError::Refused { .. } | StorageError::Unauthorized { .. }
+        )
+    };
+    let err = anyhow::Error::new(err);
+    let needs_rights = err.chain().any(|c| {
+        c.downcast_ref::<StorageError>().is_some_and(refused)
+            || matches!(c.downcast_ref::<reprise_repo::RepoError>(), Some(reprise_repo::RepoError::Storage(e)) if refused(e))
+    });
+    if needs_rights {
+        err.context(format!("{what} (deleting needs credentials that may delete: an admin token, or S3 keys with delete rights)"))
+    } else {
+        err.context(what)
     }
 }
 
@@ -109,4 +138,31 @@ pub fn select_in(
         );
     }
     Ok((id, snapshot))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deletion_failure;
+    use reprise_storage::{ObjectKind, StorageError};
+
+    /// Finding 21: a local repository that cannot be written is not told
+    /// to get an admin token; a storage that refused the credentials is.
+    #[test]
+    fn only_a_refusal_of_the_credentials_asks_for_rights_to_delete() {
+        let local = StorageError::NotWritable {
+            path: "/srv/repo/snapshots/ab".into(),
+        };
+        let text = format!("{:#}", deletion_failure(local, "prune stopped".into()));
+        assert!(!text.contains("admin token"), "{text}");
+        assert!(text.contains("not writable by this user"), "{text}");
+        let remote = StorageError::Refused {
+            action: "delete",
+            kind: ObjectKind::Pack,
+            name: "ab".into(),
+            location: "rest:https://backup".into(),
+            reason: "append-only token".into(),
+        };
+        let text = format!("{:#}", deletion_failure(remote, "prune stopped".into()));
+        assert!(text.contains("admin token"), "{text}");
+    }
 }

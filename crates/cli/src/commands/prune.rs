@@ -24,10 +24,10 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
         grace,
         dry_run: args.dry_run,
     };
-    let report = prune(&repo, &options, Utc::now()).with_context(|| {
-        format!(
-            "prune of {} stopped (deleting needs credentials that may delete: an admin token, or S3 keys with delete rights)",
-            repo.backend().location()
+    let report = prune(&repo, &options, Utc::now()).map_err(|e| {
+        super::deletion_failure(
+            e,
+            format!("prune of {} stopped", repo.backend().location()),
         )
     })?;
     if g.json {
