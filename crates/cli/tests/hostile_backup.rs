@@ -3,6 +3,12 @@
 //! parent of every later backup, source paths that differ only in bytes
 //! that are not UTF-8, a file that grows while it is read, and a tree
 //! deeper than `PATH_MAX`.
+//!
+//! A directory swapped for a symlink mid-backup is not raced here: with 15
+//! backups against a tight swapper (16 swap points), the path-based walk of
+//! 0.1.0 never lost the race on this machine, so such a test would guard
+//! nothing. The walk cannot follow one by construction: every open is
+//! `O_NOFOLLOW`, relative to a directory handle.
 
 mod common;
 
@@ -287,67 +293,4 @@ fn a_tree_deeper_than_path_max_is_backed_up_whole() {
         .unwrap();
     assert_success(&out, "dump of the deepest file");
     assert_eq!(out.stdout, content);
-}
-
-/// Swaps `dir` with a symlink to `outside` and back, by renames, until
-/// `stop` is set.
-fn keep_swapping(src: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    std::thread::spawn(move || {
-        let (dir, real, link) = (src.join("d"), src.join("d.real"), src.join("d.link"));
-        let mut swaps = 0;
-        while !stop.load(Ordering::Relaxed) {
-            fs::rename(&dir, &real).unwrap();
-            fs::rename(&link, &dir).unwrap();
-            fs::rename(&dir, &link).unwrap();
-            fs::rename(&real, &dir).unwrap();
-            swaps += 1;
-        }
-        swaps
-    })
-}
-
-#[test]
-fn a_directory_swapped_for_a_symlink_is_never_followed() {
-    let repo = TestRepo::new();
-    let outside = repo.path().join("outside");
-    fs::create_dir(&outside).unwrap();
-    fs::write(outside.join("secret.txt"), b"not to be backed up").unwrap();
-    let src = repo.path().join("src");
-    fs::create_dir_all(src.join("d")).unwrap();
-    for i in 0..200 {
-        fs::write(src.join("d").join(format!("f{i:03}")), i.to_string()).unwrap();
-    }
-    std::os::unix::fs::symlink(&outside, src.join("d.link")).unwrap();
-    repo.backup_json(&[&src]);
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let swapper = keep_swapping(src.clone(), Arc::clone(&stop));
-    let mut snapshots = Vec::new();
-    for _ in 0..15 {
-        let out = repo
-            .cmd()
-            .args(["backup", "--json", "--no-detection"])
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert_no_panic(&out);
-        // An entry caught mid-swap may be missing (exit 3): not an error here.
-        assert!(
-            matches!(out.status.code(), Some(0 | 3)),
-            "{}",
-            describe(&out)
-        );
-        snapshots.push(id_of(&parse_json(&out.stdout)));
-    }
-    stop.store(true, Ordering::Relaxed);
-    assert!(swapper.join().unwrap() > 0);
-    for id in snapshots {
-        let out = repo.cmd().args(["ls", &id]).arg(&src).output().unwrap();
-        assert_success(&out, "ls");
-        let listing = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            !listing.contains("secret.txt"),
-            "snapshot {id} followed the symlink out of the tree:\n{listing}"
-        );
-    }
 }
