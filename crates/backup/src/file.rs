@@ -5,23 +5,25 @@
 //! Larger files stream through a [`Chunker`], a batch at a time, and the
 //! chunks of each batch are saved in parallel.
 
+use crate::metadata::{At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
 use reprise_chunking::{cut_all, Chunker};
 use reprise_detect::Sampler;
-use reprise_format::{BlobId, BlobType, ContentStats, Node};
+use reprise_format::{BlobId, BlobType, ContentStats, Node, NodeKind};
 use reprise_repo::RepoError;
-use std::fs::{File, OpenOptions};
-use std::io::Read;
+use rustix::fs::{openat, Mode, OFlags};
+use std::fs::File;
+use std::io::{Read, Take};
 use std::ops::Range;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
 use std::sync::atomic::Ordering;
 
 /// Files up to the default maximum chunk size are read whole.
 const WHOLE_READ_MAX: u64 = 8 * 1024 * 1024;
 /// Largest read buffer a thread keeps between files.
 const RETAINED_BUFFER_MAX: usize = 1024 * 1024;
+/// The least a file may grow while read and still be read to its end.
+const GROWTH_MARGIN_MIN: u64 = 1024 * 1024;
 /// Read-ahead for large files: several average chunks per parallel batch.
 const BATCH_BYTES: usize = 16 * 1024 * 1024;
 
@@ -39,20 +41,31 @@ pub(crate) type SavedContent = (Result<Vec<BlobId>, RepoError>, u64, Option<Cont
 /// What a file's read gave: its chunks, its length, its statistics.
 pub(crate) type FileContent = (Vec<BlobId>, u64, Option<ContentStats>);
 
-/// Opens without following a swap to a FIFO or device (O_NONBLOCK keeps a
-/// FIFO from blocking) and without touching atime when permitted.
-fn open_for_backup(path: &Path) -> std::io::Result<File> {
-    let base = libc::O_NONBLOCK | libc::O_NOFOLLOW;
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(base | libc::O_NOATIME)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-            OpenOptions::new().read(true).custom_flags(base).open(path)
+/// Opens a file through its directory's handle, without following a swap
+/// to a symlink, FIFO or device (O_NONBLOCK keeps a FIFO from blocking) and
+/// without touching atime when permitted.
+fn open_for_backup(at: &At) -> std::io::Result<File> {
+    let name = at
+        .c_name()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let base = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match openat(
+        at.dir,
+        name.as_c_str(),
+        base | OFlags::NOATIME,
+        Mode::empty(),
+    ) {
+        Err(e) if e == rustix::io::Errno::PERM => {
+            openat(at.dir, name.as_c_str(), base, Mode::empty())
         }
         other => other,
-    }
+    }?;
+    Ok(File::from(fd))
+}
+
+/// The metadata of an open file, as a node records it.
+fn stat_of(file: &File) -> std::io::Result<EntryStat> {
+    Ok(EntryStat::from(&rustix::fs::fstat(file)?))
 }
 
 fn save_ranges(
@@ -71,18 +84,19 @@ fn save_ranges(
 /// shrunk since it was listed). `None` (after a warning) if it cannot be read.
 pub(crate) fn save_content(
     ctx: &Context,
-    path: &Path,
+    at: &At,
     node: &Node,
 ) -> Result<Option<FileContent>, BackupError> {
-    let file = match open_for_backup(path) {
+    let path = at.path;
+    let file = match open_for_backup(at) {
         Ok(f) => f,
         Err(e) => {
             ctx.warn(path, format!("cannot open: {e}"));
             return Ok(None);
         }
     };
-    let before = match file.metadata() {
-        Ok(m) if m.is_file() => m,
+    let before = match stat_of(&file) {
+        Ok(m) if m.kind == NodeKind::File => m,
         Ok(_) => {
             ctx.warn(
                 path,
@@ -95,10 +109,15 @@ pub(crate) fn save_content(
             return Ok(None);
         }
     };
-    let result = if before.len() <= WHOLE_READ_MAX {
-        read_whole(ctx, file, before.len())
+    // A file that grows while it is read (a log, a database, a hostile
+    // writer) is read only up to a little past its size at open: the read
+    // ends, and memory stays bounded, however fast it grows.
+    let limit = read_limit(before.size);
+    let bounded = (&file).take(limit);
+    let result = if before.size <= WHOLE_READ_MAX {
+        read_whole(ctx, bounded, before.size)
     } else {
-        save_reader(ctx, Box::new(file), before.len())
+        save_reader(ctx, bounded, before.size)
     };
     let (content, len, stats) = match result {
         Ok((content, len, stats)) => (content?, len, stats),
@@ -107,23 +126,38 @@ pub(crate) fn save_content(
             return Ok(None);
         }
     };
-    let changed = match std::fs::symlink_metadata(path) {
+    // The same open file, stat'ed again: a change to it while it was read.
+    let changed = match stat_of(&file) {
         Ok(after) => {
             len != node.size
-                || after.len() != len
-                || after.mtime() != before.mtime()
-                || after.mtime_nsec() != before.mtime_nsec()
-                || after.ctime_nsec() != before.ctime_nsec()
+                || after.size != len
+                || after.mtime_ns != before.mtime_ns
+                || after.ctime_ns != before.ctime_ns
         }
         Err(_) => true,
     };
-    if changed {
+    if len >= limit {
+        ctx.notice(
+            path,
+            format!(
+                "file grew while it was being read: only its first {len} bytes are in the snapshot (it had {} when opened)",
+                before.size
+            ),
+        );
+    } else if changed {
         ctx.notice(path, "file changed while it was being read: the snapshot may hold a mix of old and new content");
     }
     Ok(Some((content, len, stats)))
 }
 
-fn read_whole(ctx: &Context, file: File, size_hint: u64) -> std::io::Result<SavedContent> {
+/// How much of a file to read, given its size when opened: that size plus
+/// a margin (1 MiB or 1 %, whichever is larger) for appends made meanwhile.
+pub(crate) fn read_limit(size_at_open: u64) -> u64 {
+    let margin = (size_at_open / 100).max(GROWTH_MARGIN_MIN);
+    size_at_open.saturating_add(margin)
+}
+
+fn read_whole(ctx: &Context, file: Take<&File>, size_hint: u64) -> std::io::Result<SavedContent> {
     // Taken out of the thread-local for the duration: while this thread
     // waits for the chunks to be saved, rayon may run another file here.
     let mut data = READ_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
@@ -138,7 +172,7 @@ fn read_whole(ctx: &Context, file: File, size_hint: u64) -> std::io::Result<Save
 
 fn read_and_save(
     ctx: &Context,
-    mut file: File,
+    mut file: Take<&File>,
     size_hint: u64,
     data: &mut Vec<u8>,
 ) -> std::io::Result<SavedContent> {
@@ -167,7 +201,7 @@ fn read_and_save(
 /// returns its chunk ids, length and statistics.
 pub(crate) fn save_reader(
     ctx: &Context,
-    reader: Box<dyn Read + Send>,
+    reader: impl Read,
     size_hint: u64,
 ) -> std::io::Result<SavedContent> {
     let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);

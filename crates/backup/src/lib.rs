@@ -13,6 +13,7 @@
 
 mod file;
 mod metadata;
+mod parent;
 mod scan;
 mod walker;
 
@@ -20,6 +21,7 @@ pub use reprise_repo::PathPatterns;
 pub use scan::scan_totals;
 
 use chrono::Utc;
+use reprise_format::snapshot::paths_bytes_of;
 use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
 use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotList};
 use std::io::Read;
@@ -212,20 +214,39 @@ fn normalize(path: &std::path::Path) -> PathBuf {
     out
 }
 
-/// The newest snapshot of the same host and paths: the parent for change detection.
-fn find_parent(
-    list: &SnapshotList,
-    hostname: &str,
-    paths: &[String],
-) -> Option<(SnapshotId, Snapshot)> {
-    list.snapshots
+/// What a backup covers: its paths as given, as the snapshot's text and
+/// byte for byte.
+struct Source {
+    paths: Vec<PathBuf>,
+    text: Vec<String>,
+    bytes: Vec<Vec<u8>>,
+}
+
+fn source_of(options: &BackupOptions, stdin: Option<&str>) -> Result<Source, BackupError> {
+    use std::os::unix::ffi::OsStrExt;
+    let paths = if stdin.is_some() {
+        Vec::new()
+    } else {
+        absolute_paths(&options.paths)?
+    };
+    let bytes: Vec<Vec<u8>> = match stdin {
+        Some(name) => vec![format!("/{}", name.trim_start_matches('/')).into_bytes()],
+        None => paths
+            .iter()
+            .map(|p| p.as_os_str().as_bytes().to_vec())
+            .collect(),
+    };
+    let text = bytes
         .iter()
-        .rev()
-        .find(|(_, s)| reprise_detect::is_source(s, hostname, paths))
-        .cloned()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    Ok(Source { paths, text, bytes })
 }
 
 /// Backs up `options.paths` (or stdin) and writes the snapshot.
+///
+/// A backup that fails after announcing its start closes the announcement
+/// with an ended mark, so that prune does not wait days for it.
 pub fn run(
     repo: &Repository,
     mut options: BackupOptions,
@@ -234,23 +255,60 @@ pub fn run(
     let started = Instant::now();
     let time = Utc::now();
     let stdin = options.stdin.take();
-    let paths = if stdin.is_some() {
-        Vec::new()
-    } else {
-        absolute_paths(&options.paths)?
-    };
-    let path_strings: Vec<String> = match &stdin {
-        Some((_, name)) => vec![format!("/{}", name.trim_start_matches('/'))],
-        None => paths.iter().map(|p| p.display().to_string()).collect(),
-    };
+    let source = source_of(&options, stdin.as_ref().map(|(_, name)| name.as_str()))?;
     let list = repo.list_snapshots()?;
     // The previous snapshot of this source, even with force_read: detection
     // compares with it whether or not its content is reused.
-    let previous = find_parent(&list, &options.hostname, &path_strings);
+    let previous = parent::find_parent(&list, &options.hostname, &source.bytes, time);
     let parent = previous.clone().filter(|_| !options.force_read);
     // Announced before the index is loaded: from here until its snapshot
     // exists, prune keeps every pack this backup might deduplicate against.
-    let session = repo.announce_start(&path_strings)?;
+    let session = repo.announce_backup(&source.text, paths_bytes_of(&source.bytes))?;
+    let announced = Announced {
+        started,
+        time,
+        list,
+        previous,
+        parent,
+        session: session.clone(),
+    };
+    match back_up(repo, &options, stdin, &source, announced, progress) {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            // Best effort: if even this small write fails (the disk is
+            // still full), prune names the unfinished backup and waits.
+            let _ = repo.announce_end(&session);
+            Err(e)
+        }
+    }
+}
+
+/// What a backup knows once it has announced its start.
+struct Announced {
+    started: Instant,
+    time: chrono::DateTime<Utc>,
+    list: SnapshotList,
+    previous: Option<(SnapshotId, Snapshot)>,
+    parent: Option<(SnapshotId, Snapshot)>,
+    session: String,
+}
+
+fn back_up(
+    repo: &Repository,
+    options: &BackupOptions,
+    stdin: Option<(Box<dyn Read + Send>, String)>,
+    source: &Source,
+    announced: Announced,
+    progress: &BackupProgress,
+) -> Result<BackupReport, BackupError> {
+    let Announced {
+        started,
+        time,
+        list,
+        previous,
+        parent,
+        session,
+    } = announced;
     // After the snapshot list, so the parent's chunks are all in the index.
     let index_report = repo.load_index()?;
     if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
@@ -283,7 +341,7 @@ pub fn run(
     };
     let tree = match stdin {
         Some((reader, name)) => walker::save_stdin(&ctx, reader, &name)?,
-        None => walker::save_roots(&ctx, &paths, parent_tree)?,
+        None => walker::save_roots(&ctx, &source.paths, parent_tree)?,
     };
     let Context {
         saver,
@@ -315,7 +373,7 @@ pub fn run(
         version: FORMAT_VERSION,
         time,
         tree,
-        paths: path_strings,
+        paths: source.text.clone(),
         hostname: options.hostname.clone(),
         username: reprise_repo::username(),
         uid: process_uid(),
@@ -327,7 +385,8 @@ pub fn run(
         summary: Some(summary),
         detection: None,
         original: None,
-        session: Some(session.clone()),
+        session: Some(session),
+        paths_bytes: paths_bytes_of(&source.bytes),
     };
     let detection = if options.detection {
         let previous = previous.as_ref().map(|(_, s)| s);

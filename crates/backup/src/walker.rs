@@ -3,17 +3,24 @@
 //! The snapshot's root tree mirrors the absolute paths given to backup
 //! (`/srv/partage` is stored as `srv` → `partage`), as restic users expect;
 //! the directories above a backed-up path carry their own metadata.
+//!
+//! Below a backed-up path the walk never uses a path: every entry is
+//! reached through the open handle of its directory (`fstatat`, `openat`
+//! with `O_NOFOLLOW`, `readlinkat`), so a tree deeper than `PATH_MAX` is
+//! backed up whole, and a symlink swapped in for a directory while the
+//! backup runs is recorded as the symlink it now is, never followed.
 
 use crate::file::{save_content, save_reader};
-use crate::metadata::{kind_of, node_from_metadata, unchanged_since};
+use crate::metadata::{node_from_stat, unchanged_since, At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
 use reprise_detect::changes::DirChanges;
 use reprise_format::{BlobId, BlobType, Node, NodeKind, Tree};
+use rustix::fs::{openat, statat, AtFlags, Dir, Mode, OFlags};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
@@ -73,17 +80,46 @@ fn save_tree(ctx: &Context, nodes: Vec<Node>) -> Result<BlobId, BackupError> {
     Ok(ctx.saver.save(BlobType::Tree, &tree.to_json())?.0)
 }
 
+/// Opens a directory below `dir` without following a symlink: a symlink
+/// swapped in for the directory makes this fail (ELOOP or ENOTDIR) rather
+/// than lead the walk elsewhere.
+fn open_dir_at(dir: BorrowedFd, name: &CStr) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(openat(dir, name, flags, Mode::empty())?)
+}
+
+/// Opens a directory above the backed-up paths, following symlinks: those
+/// are the paths the user named, resolved as the user meant them.
+fn open_named_dir(dir: BorrowedFd, name: &CStr) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(openat(dir, name, flags, Mode::empty())?)
+}
+
 /// Backs up the given absolute paths; returns the root tree.
 pub(crate) fn save_roots(
     ctx: &Context,
     paths: &[PathBuf],
     parent: Option<Tree>,
 ) -> Result<BlobId, BackupError> {
-    save_virtual(ctx, Path::new("/"), &virtual_root(paths), parent)
+    let root = match open_named_dir(rustix::fs::CWD, c"/") {
+        Ok(fd) => fd,
+        Err(e) => {
+            ctx.warn(Path::new("/"), format!("cannot open: {e}"));
+            return save_tree(ctx, Vec::new());
+        }
+    };
+    save_virtual(
+        ctx,
+        root.as_fd(),
+        Path::new("/"),
+        &virtual_root(paths),
+        parent,
+    )
 }
 
 fn save_virtual(
     ctx: &Context,
+    dir_fd: BorrowedFd,
     dir: &Path,
     children: &BTreeMap<Vec<u8>, Virtual>,
     parent: Option<Tree>,
@@ -93,28 +129,15 @@ fn save_virtual(
         .par_iter()
         .map(|(name, entry)| {
             let path = dir.join(OsStr::from_bytes(name));
+            let at = At {
+                dir: dir_fd,
+                name,
+                path: &path,
+            };
             let parent_node = parent_nodes.get(name);
             match entry {
-                Virtual::Leaf => save_entry(ctx, &path, name, parent_node, None),
-                Virtual::Inner(sub) => {
-                    let meta = match std::fs::symlink_metadata(&path) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            ctx.warn(&path, e.to_string());
-                            return Ok(None);
-                        }
-                    };
-                    let mut node = node_from_metadata(name, &path, &meta, &ctx.users);
-                    node.kind = NodeKind::Dir;
-                    node.subtree = Some(save_virtual(
-                        ctx,
-                        &path,
-                        sub,
-                        parent_subtree(ctx, parent_node),
-                    )?);
-                    count_dir(ctx, parent_node, &node);
-                    Ok(Some(node))
-                }
+                Virtual::Leaf => save_entry(ctx, &at, parent_node, None, 0),
+                Virtual::Inner(sub) => save_inner(ctx, &at, sub, parent_node),
             }
         })
         .collect::<Result<_, _>>()?;
@@ -122,6 +145,38 @@ fn save_virtual(
         record_changes(changes, dir, &nodes, &parent_nodes);
     }
     save_tree(ctx, nodes.into_iter().flatten().collect())
+}
+
+/// A directory above one or more backed-up paths.
+fn save_inner(
+    ctx: &Context,
+    at: &At,
+    children: &BTreeMap<Vec<u8>, Virtual>,
+    parent: Option<&Node>,
+) -> Result<Option<Node>, BackupError> {
+    let opened = at
+        .c_name()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        .and_then(|name| open_named_dir(at.dir, &name))
+        .and_then(|fd| Ok((EntryStat::from(&rustix::fs::fstat(&fd)?), fd)));
+    let (st, fd) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            ctx.warn(at.path, e.to_string());
+            return Ok(None);
+        }
+    };
+    let mut node = node_from_stat(at, &st, &ctx.users);
+    node.kind = NodeKind::Dir;
+    node.subtree = Some(save_virtual(
+        ctx,
+        fd.as_fd(),
+        at.path,
+        children,
+        parent_subtree(ctx, parent),
+    )?);
+    count_dir(ctx, parent, &node);
+    Ok(Some(node))
 }
 
 /// Notes what changed among this directory's files since the parent
@@ -164,45 +219,102 @@ fn record_changes(
     }
 }
 
-/// Backs up one entry of any kind; `None` if it could not be read at all.
+/// How deep the walk goes below a backed-up path. Each level holds a
+/// directory handle and a few stack frames; a deeper tree (made on purpose:
+/// no share is organised so) is cut there with a warning.
+const MAX_DEPTH: usize = 1024;
+
+/// Backs up one entry of any kind, reached through its directory's handle;
+/// `None` if it could not be read at all.
 fn save_entry(
     ctx: &Context,
-    path: &Path,
-    name: &[u8],
+    at: &At,
     parent: Option<&Node>,
     fs_device: Option<u64>,
+    depth: usize,
 ) -> Result<Option<Node>, BackupError> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.warn(path, format!("cannot read metadata: {e}"));
-            return Ok(None);
+    let Some(name) = at.c_name() else {
+        ctx.warn(at.path, "name holds a NUL byte");
+        return Ok(None);
+    };
+    // Stat, then open what the stat said. An entry swapped between the two
+    // (a directory replaced by a symlink) fails the open, which never
+    // follows a link; it is then taken again for what it has become, once.
+    for retry in [false, true] {
+        let st = match statat(at.dir, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => EntryStat::from(&st),
+            Err(e) => {
+                ctx.warn(at.path, format!("cannot read metadata: {e}"));
+                return Ok(None);
+            }
+        };
+        let mut node = node_from_stat(at, &st, &ctx.users);
+        match st.kind {
+            NodeKind::Dir => {
+                match save_dir_entry(ctx, at, &name, &mut node, parent, fs_device, depth) {
+                    Err(Swapped) if !retry => continue,
+                    Err(Swapped) => {
+                        ctx.warn(at.path, "kept changing type while backing up");
+                        return Ok(None);
+                    }
+                    Ok(result) => result?,
+                }
+            }
+            NodeKind::File if !save_file(ctx, at, &mut node, parent)? => {
+                return Ok(None);
+            }
+            _ => {}
+        }
+        return Ok(Some(node));
+    }
+    Ok(None)
+}
+
+/// The entry stopped being a directory between its stat and its open.
+struct Swapped;
+
+/// Fills a directory node's subtree by walking it through its own handle.
+fn save_dir_entry(
+    ctx: &Context,
+    at: &At,
+    name: &CStr,
+    node: &mut Node,
+    parent: Option<&Node>,
+    fs_device: Option<u64>,
+    depth: usize,
+) -> Result<Result<(), BackupError>, Swapped> {
+    let crosses = ctx.options.one_file_system && fs_device.is_some_and(|d| d != node.device);
+    let subtree = if crosses {
+        save_tree(ctx, Vec::new())
+    } else if depth >= MAX_DEPTH {
+        ctx.warn(
+            at.path,
+            format!("nested more than {MAX_DEPTH} directories deep: its content is left out"),
+        );
+        save_tree(ctx, Vec::new())
+    } else {
+        match open_dir_at(at.dir, name) {
+            Ok(fd) => save_dir(
+                ctx,
+                fd,
+                at.path,
+                parent_subtree(ctx, parent),
+                fs_device.or(Some(node.device)),
+                depth + 1,
+            ),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                return Err(Swapped)
+            }
+            Err(e) => {
+                ctx.warn(at.path, format!("cannot list directory: {e}"));
+                save_tree(ctx, Vec::new())
+            }
         }
     };
-    let mut node = node_from_metadata(name, path, &meta, &ctx.users);
-    match kind_of(&meta) {
-        NodeKind::Dir => {
-            let device = meta.dev();
-            let crosses = ctx.options.one_file_system && fs_device.is_some_and(|d| d != device);
-            let subtree = if crosses {
-                save_tree(ctx, Vec::new())?
-            } else {
-                save_dir(
-                    ctx,
-                    path,
-                    parent_subtree(ctx, parent),
-                    fs_device.or(Some(device)),
-                )?
-            };
-            node.subtree = Some(subtree);
-            count_dir(ctx, parent, &node);
-        }
-        NodeKind::File if !save_file(ctx, path, &mut node, parent)? => {
-            return Ok(None);
-        }
-        _ => {}
-    }
-    Ok(Some(node))
+    Ok(subtree.map(|subtree| {
+        node.subtree = Some(subtree);
+        count_dir(ctx, parent, node);
+    }))
 }
 
 fn count_dir(ctx: &Context, parent: Option<&Node>, node: &Node) {
@@ -218,7 +330,7 @@ fn count_dir(ctx: &Context, parent: Option<&Node>, node: &Node) {
 /// unchanged. Returns false if the file could not be read.
 fn save_file(
     ctx: &Context,
-    path: &Path,
+    at: &At,
     node: &mut Node,
     parent: Option<&Node>,
 ) -> Result<bool, BackupError> {
@@ -241,7 +353,7 @@ fn save_file(
             .fetch_add(node.size, Ordering::Relaxed);
         return Ok(true);
     }
-    let Some((content, len, stats)) = save_content(ctx, path, node)? else {
+    let Some((content, len, stats)) = save_content(ctx, at, node)? else {
         return Ok(false);
     };
     node.content = content;
@@ -258,29 +370,54 @@ fn save_file(
     Ok(true)
 }
 
-/// Backs up the entries of a directory in parallel; returns its tree.
+/// The names in an open directory, sorted, without `.` and `..`.
+fn list_names(ctx: &Context, dir: &mut Dir, path: &Path) -> Vec<Vec<u8>> {
+    let mut names = Vec::new();
+    for entry in dir.by_ref() {
+        match entry {
+            Ok(e) => {
+                let name = e.file_name().to_bytes();
+                if name != b"." && name != b".." {
+                    names.push(name.to_vec());
+                }
+            }
+            Err(err) => {
+                // The stream ends after an error: keep what was listed.
+                ctx.warn(path, format!("cannot list entry: {err}"));
+                break;
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Backs up the entries of an open directory in parallel, each through the
+/// directory's handle (one open per directory, whatever its depth or the
+/// length of its path); returns its tree.
 fn save_dir(
     ctx: &Context,
+    fd: OwnedFd,
     dir: &Path,
     parent: Option<Tree>,
     fs_device: Option<u64>,
+    depth: usize,
 ) -> Result<BlobId, BackupError> {
-    let mut names: Vec<Vec<u8>> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| match e {
-                Ok(e) => Some(e.file_name().as_bytes().to_vec()),
-                Err(err) => {
-                    ctx.warn(dir, format!("cannot list entry: {err}"));
-                    None
-                }
-            })
-            .collect(),
+    let mut handle = match Dir::new(fd) {
+        Ok(d) => d,
         Err(e) => {
             ctx.warn(dir, format!("cannot list directory: {e}"));
-            Vec::new()
+            return save_tree(ctx, Vec::new());
         }
     };
-    names.sort();
+    let names = list_names(ctx, &mut handle, dir);
+    let dir_fd = match handle.fd() {
+        Ok(fd) => fd,
+        Err(e) => {
+            ctx.warn(dir, format!("cannot list directory: {e}"));
+            return save_tree(ctx, Vec::new());
+        }
+    };
     let parent_nodes = nodes_by_name(parent);
     let nodes: Vec<Option<Node>> = names
         .par_iter()
@@ -289,7 +426,12 @@ fn save_dir(
             if ctx.options.excludes.matches(&path) {
                 return Ok(None);
             }
-            save_entry(ctx, &path, name, parent_nodes.get(name), fs_device)
+            let at = At {
+                dir: dir_fd,
+                name,
+                path: &path,
+            };
+            save_entry(ctx, &at, parent_nodes.get(name), fs_device, depth)
         })
         .collect::<Result<_, _>>()?;
     if let Some(changes) = &ctx.changes {

@@ -1,6 +1,7 @@
 //! A repository on a disk that fills up: the backup fails with a message
 //! naming the repository and the remedy, nothing panics, and the snapshots
-//! already there stay intact. Uses a real 12 MiB tmpfs (tests run as root).
+//! already there stay intact, and the failed backup does not keep prune from
+//! freeing what it left. Uses a real 12 MiB tmpfs (tests run as root).
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,14 @@ fn reprise(repo: &Path, password_file: &Path) -> Command {
     cmd.env("REPRISE_REPOSITORY", repo)
         .env("REPRISE_PASSWORD_FILE", password_file);
     cmd
+}
+
+fn pack_count(repo: &Path) -> usize {
+    std::fs::read_dir(repo.join("data"))
+        .unwrap()
+        .flatten()
+        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+        .sum()
 }
 
 fn random_file(path: &Path, len: usize, seed: u64) {
@@ -85,6 +94,27 @@ fn a_full_disk_fails_the_backup_clearly_and_keeps_earlier_snapshots() {
         "the message must name the repository: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The failed backup closed its start: prune frees what it left behind
+    // at once, instead of waiting days for a backup that is over.
+    let packs_before = pack_count(&repo);
+    let pruned = reprise(&repo, &password_file)
+        .args(["prune", "--grace", "0", "--json"])
+        .output()
+        .unwrap();
+    assert!(pruned.status.success(), "{pruned:?}");
+    let report: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
+    assert_eq!(report["backups_running"], 0, "{report:#}");
+    assert_eq!(
+        report["held_by_running"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+    let deleted = report["deleted"].as_array().map_or(0, Vec::len);
+    assert!(
+        deleted > 0 && pack_count(&repo) == packs_before - deleted,
+        "the failed backup's packs are freed: {report:#}"
+    );
 
     let snapshots = reprise(&repo, &password_file)
         .args(["snapshots", "--json"])

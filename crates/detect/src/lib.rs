@@ -30,13 +30,15 @@ pub use sample::Sampler;
 use reprise_format::{BlobType, DetectionSummary, Node, Snapshot, SnapshotId};
 use reprise_repo::{Repository, Result, SnapshotList, WalkBudget};
 
-/// Two snapshots of the same source: same host, same backed-up paths.
+/// Two snapshots of the same source: same host, same backed-up paths, byte
+/// for byte.
 pub fn same_source(a: &Snapshot, b: &Snapshot) -> bool {
-    is_source(a, &b.hostname, &b.paths)
+    a.same_source(b)
 }
 
-/// Whether `snapshot` was taken of `paths` (in any order) on `hostname`.
-pub fn is_source(snapshot: &Snapshot, hostname: &str, paths: &[String]) -> bool {
+/// Whether `snapshot` was taken of `paths` (in any order, byte-exact) on
+/// `hostname`.
+pub fn is_source(snapshot: &Snapshot, hostname: &str, paths: &[Vec<u8>]) -> bool {
     snapshot.is_of(hostname, paths)
 }
 

@@ -13,11 +13,16 @@
 //!   exists, prune deletes no pack marked after the start, since the
 //!   running backup may have deduplicated against it.
 //!
+//! - an **ended mark** (revision 1.3) closes a started mark whose backup
+//!   failed without writing a snapshot (a full disk, a lost connection):
+//!   prune need not wait for it. A backup killed outright writes none, and
+//!   its started mark counts until it expires.
+//!
 //! A mark only ever makes clients store *more* or prune delete *later*: a
 //! forged one costs space, never data. JSON, sealed with AAD `b"reprise mark"`, stored under
 //! `marks/` named by the BLAKE3 of the stored bytes.
 
-use crate::{BlobId, FormatError, PackId};
+use crate::{BlobId, FormatError, PackId, RawBytes};
 use chrono::{DateTime, Utc};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
@@ -45,7 +50,17 @@ pub enum MarkBody {
     /// Copies of blobs whose content did not match their id.
     Damaged { blobs: Vec<DamagedCopy> },
     /// A backup of `paths` began; its snapshot will carry `session`.
-    Started { session: String, paths: Vec<String> },
+    Started {
+        session: String,
+        paths: Vec<String>,
+        /// `paths` byte for byte when one is not UTF-8 (revision 1.3), as
+        /// in a snapshot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paths_bytes: Option<Vec<RawBytes>>,
+    },
+    /// The backup that wrote the started mark of `session` stopped without
+    /// a snapshot (revision 1.3).
+    Ended { session: String },
 }
 
 /// One bad copy of a blob.

@@ -20,16 +20,11 @@
 //! clean snapshots: the property tests in `tests/retention.rs` check that.
 
 use chrono::{DateTime, Datelike, Duration, Local, Utc};
+use reprise_format::snapshot::received;
 use reprise_format::SnapshotId;
 use std::collections::{BTreeMap, HashSet};
 
-/// How far a snapshot's own date may be after its storage time: clocks of
-/// clients and storage disagree a little.
-pub const CLOCK_SKEW: Duration = Duration::minutes(15);
-/// How far before its storage time a snapshot's date may be and still
-/// count as timely: a backup's start time is its date, and a backup of a
-/// large share can run for days.
-pub const LATE_AFTER: Duration = Duration::days(7);
+pub use reprise_format::snapshot::{Standing, CLOCK_SKEW, LATE_AFTER};
 
 /// What to keep. All counts zero and no `within` keeps only the newest
 /// snapshot of each source; the CLI refuses an empty policy.
@@ -60,44 +55,25 @@ pub struct Candidate {
     /// When the storage received it, if the storage says.
     pub stored: Option<DateTime<Utc>>,
     pub hostname: String,
-    /// Backed-up paths, sorted.
-    pub paths: Vec<String>,
+    /// Backed-up paths, byte-exact and sorted (`Snapshot::source_paths`).
+    pub paths: Vec<Vec<u8>>,
     /// The detection verdict recorded with it, if any.
     pub verdict: Option<String>,
 }
 
-/// How far the policy trusts a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    Trusted,
-    /// Dated more than [`LATE_AFTER`] before the storage received it.
-    LateArrival,
-    /// Detection said `suspicious` or `attack`.
-    Flagged,
-    /// Dated after the storage received it, or in the future.
-    FutureDated,
-}
-
 impl Candidate {
+    /// The shared trust rules (`reprise_format::snapshot::Standing`), which
+    /// also choose a backup's parent.
     pub fn standing(&self, now: DateTime<Utc>) -> Standing {
-        if matches!(self.verdict.as_deref(), Some("suspicious" | "attack")) {
-            return Standing::Flagged;
-        }
-        let received = self.stored.unwrap_or(now).min(now);
-        if self.time > received + CLOCK_SKEW {
-            return Standing::FutureDated;
-        }
-        match self.stored {
-            Some(stored) if self.time < stored - LATE_AFTER => Standing::LateArrival,
-            _ => Standing::Trusted,
-        }
+        Standing::of(self.time, self.stored, self.verdict.as_deref(), now)
     }
 
     /// The date the policy may rely on: the storage's when the snapshot's
-    /// own is forged into the future.
+    /// own is forged into the future (whatever its verdict, so that a 2099
+    /// snapshot marked `attack` is not "newer than every clean one" forever).
     fn effective_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        match self.standing(now) {
-            Standing::FutureDated => self.stored.unwrap_or(now).min(now),
+        match Standing::of_dates(self.time, self.stored, now) {
+            Standing::FutureDated => received(self.stored, now),
             _ => self.time,
         }
     }
@@ -115,7 +91,7 @@ pub struct Decision {
 
 /// Decides every snapshot's fate; the result is in the order of `candidates`.
 pub fn decide(candidates: &[Candidate], policy: &KeepPolicy, now: DateTime<Utc>) -> Vec<Decision> {
-    let mut groups: BTreeMap<(&str, &[String]), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &[Vec<u8>]), Vec<usize>> = BTreeMap::new();
     for (i, c) in candidates.iter().enumerate() {
         groups
             .entry((c.hostname.as_str(), c.paths.as_slice()))

@@ -15,7 +15,7 @@ pub mod prune;
 
 pub use copy::{copy_snapshots, CopyReport};
 pub use forget::{decide, Candidate, Decision, KeepPolicy, Standing};
-pub use prune::{prune, PruneOptions, PruneReport};
+pub use prune::{prune, PruneOptions, PruneReport, RunningBackup};
 
 use reprise_repo::RepoError;
 use reprise_storage::StorageError;

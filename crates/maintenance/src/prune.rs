@@ -14,9 +14,9 @@
 //! mark before it loads the index, and its snapshot carries the same
 //! session: while a backup that started before a pack's mark has no
 //! snapshot in the listing prune works from, that pack is kept, however
-//! long the backup runs. A started mark stops counting once a later snapshot
-//! of the same source exists (the backup died) or after
-//! [`RUNNING_AT_MOST`]. The grace period adds a margin on top, measured from
+//! long the backup runs. A started mark stops counting once an ended mark
+//! closes it (the backup failed cleanly), once a later snapshot of the same
+//! source exists (the backup died) or after [`RUNNING_AT_MOST`]. The grace period adds a margin on top, measured from
 //! the storage's own time for the mark, which a client cannot backdate.
 //!
 //! Storage retention locks (S3 Object Lock, a server's retention) make some
@@ -27,6 +27,7 @@
 
 use crate::MaintenanceError;
 use chrono::{DateTime, Duration, Utc};
+use reprise_format::snapshot::source_paths;
 use reprise_format::{IndexPack, MarkBody, PackId, Snapshot, SnapshotId};
 use reprise_repo::{reachable, write_index_files, MarkList, Repository, SnapshotList, StoredMark};
 use reprise_storage::{ObjectKind, StorageError};
@@ -57,11 +58,15 @@ pub struct PruneReport {
     /// Unreferenced packs marked by this run.
     pub marked: Vec<PackId>,
     pub marked_bytes: u64,
-    /// Marked packs whose grace period has not yet passed, or that a
-    /// backup still running might use.
+    /// Marked packs whose grace period has not yet passed.
     pub waiting: Vec<PackId>,
+    /// Unreferenced packs that would be deleted now but for a backup still
+    /// running that began before they were marked (see `running`).
+    pub held_by_running: Vec<PackId>,
     /// Backups (and copies) that were running as far as prune can tell.
     pub backups_running: usize,
+    /// Those backups, oldest first: what holds `held_by_running` back.
+    pub running: Vec<RunningBackup>,
     pub deleted: Vec<PackId>,
     pub deleted_bytes: u64,
     /// Packs the storage refused to delete yet, with the lock's end.
@@ -72,6 +77,22 @@ pub struct PruneReport {
     pub index_files_locked: usize,
     pub mark_written: Option<String>,
     pub dry_run: bool,
+}
+
+/// A backup that announced its start and has neither a snapshot nor an
+/// ended mark: it may still be running, or it died without a trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningBackup {
+    /// When it started, by the earlier of its own and the storage's clock.
+    pub started: DateTime<Utc>,
+    pub hostname: String,
+    /// Its paths, as text (lossy where they are not UTF-8).
+    pub paths: Vec<String>,
+    /// When prune stops waiting for it: [`RUNNING_AT_MOST`] after its
+    /// start, by the storage's clock.
+    pub dead_after: DateTime<Utc>,
+    /// The started mark.
+    pub mark: String,
 }
 
 /// Runs one prune: deletes what earlier marks made deletable, marks what is
@@ -107,19 +128,25 @@ pub fn prune(
     let (running, finished) = backups_running(&marks, &snapshots, now);
     report.backups_running = running.len();
     // A running backup that began before a pack was marked may use it.
-    let safe = |marked: DateTime<Utc>| running.iter().all(|start| *start > marked);
+    let safe = |marked: DateTime<Utc>| running.iter().all(|b| b.started > marked);
     let mut deletable = Vec::new();
     for pack in sizes.keys().filter(|p| !used.contains(*p)) {
         match marked_at.get(pack) {
-            Some(t) if now - *t >= options.grace && safe(*t) => deletable.push(*pack),
-            Some(_) => report.waiting.push(*pack),
+            Some(t) if now - *t < options.grace => report.waiting.push(*pack),
+            Some(t) if safe(*t) => deletable.push(*pack),
+            Some(_) => report.held_by_running.push(*pack),
             None => report.marked.push(*pack),
         }
     }
     report.marked_bytes = report.marked.iter().filter_map(|p| sizes.get(p)).sum();
-    if options.grace <= Duration::zero() && safe(now) {
-        deletable.append(&mut report.marked.clone());
+    if options.grace <= Duration::zero() {
+        if safe(now) {
+            deletable.append(&mut report.marked.clone());
+        } else {
+            report.held_by_running.append(&mut report.marked.clone());
+        }
     }
+    report.running = running;
     if options.dry_run {
         report.deleted_bytes = deletable.iter().filter_map(|p| sizes.get(p)).sum();
         report.deleted = deletable;
@@ -158,18 +185,23 @@ fn stored_time(m: &StoredMark) -> DateTime<Utc> {
     m.stored.map(DateTime::<Utc>::from).unwrap_or(m.mark.time)
 }
 
-/// The start times of the backups that may still be running, and the
-/// started marks of those that are over (finished or dead), for removal.
+/// The backups that may still be running, oldest first, and the started
+/// marks of those that are over (finished, failed or dead), for removal.
 fn backups_running(
     marks: &MarkList,
     snapshots: &SnapshotList,
     now: DateTime<Utc>,
-) -> (Vec<DateTime<Utc>>, Vec<String>) {
-    let sessions: HashSet<&str> = snapshots
+) -> (Vec<RunningBackup>, Vec<String>) {
+    let mut closed: HashSet<&str> = snapshots
         .snapshots
         .iter()
         .filter_map(|(_, s)| s.session.as_deref())
         .collect();
+    for m in &marks.marks {
+        if let MarkBody::Ended { session } = &m.mark.body {
+            closed.insert(session);
+        }
+    }
     let snapshot_stored = |id: &SnapshotId, s: &Snapshot| {
         snapshots
             .stored
@@ -180,24 +212,35 @@ fn backups_running(
     let mut running = Vec::new();
     let mut over = Vec::new();
     for m in &marks.marks {
-        let MarkBody::Started { session, paths } = &m.mark.body else {
+        let MarkBody::Started {
+            session,
+            paths,
+            paths_bytes,
+        } = &m.mark.body
+        else {
             continue;
         };
         // The earlier of the two dates: a start placed too early only
         // makes prune wait longer.
         let start = stored_time(m).min(m.mark.time);
+        let source = source_paths(paths, paths_bytes.as_deref());
         let superseded = snapshots.snapshots.iter().any(|(id, s)| {
-            s.is_of(&m.mark.hostname, paths) && snapshot_stored(id, s) > stored_time(m)
+            s.is_of(&m.mark.hostname, &source) && snapshot_stored(id, s) > stored_time(m)
         });
-        if sessions.contains(session.as_str())
-            || superseded
-            || now - stored_time(m) > RUNNING_AT_MOST
+        if closed.contains(session.as_str()) || superseded || now - stored_time(m) > RUNNING_AT_MOST
         {
             over.push(m.name.clone());
         } else {
-            running.push(start);
+            running.push(RunningBackup {
+                started: start,
+                hostname: m.mark.hostname.clone(),
+                paths: paths.clone(),
+                dead_after: stored_time(m) + RUNNING_AT_MOST,
+                mark: m.name.clone(),
+            });
         }
     }
+    running.sort_by_key(|b| b.started);
     (running, over)
 }
 

@@ -30,7 +30,7 @@ impl MarkList {
             .iter()
             .flat_map(|m| match &m.mark.body {
                 MarkBody::Prune { packs } => packs.as_slice(),
-                MarkBody::Damaged { .. } | MarkBody::Started { .. } => &[],
+                MarkBody::Damaged { .. } | MarkBody::Started { .. } | MarkBody::Ended { .. } => &[],
             })
             .copied()
     }
@@ -77,14 +77,33 @@ impl Repository {
     /// Writes a started mark for a backup of `paths`; returns the session id
     /// its snapshot must carry.
     pub fn announce_start(&self, paths: &[String]) -> Result<String> {
+        self.announce_backup(paths, None)
+    }
+
+    /// [`Self::announce_start`] with the paths also byte-exact, for paths
+    /// that are not UTF-8 (see `Snapshot::paths_bytes`).
+    pub fn announce_backup(
+        &self,
+        paths: &[String],
+        paths_bytes: Option<Vec<reprise_format::RawBytes>>,
+    ) -> Result<String> {
         let mut session = [0u8; 16];
         reprise_crypto::fill_random(&mut session).map_err(|e| RepoError::Random(e.to_string()))?;
         let session = hex::encode(session);
         self.save_mark(MarkBody::Started {
             session: session.clone(),
             paths: paths.to_vec(),
+            paths_bytes,
         })?;
         Ok(session)
+    }
+
+    /// Writes an ended mark: the backup of `session` stopped without a
+    /// snapshot, so prune need not wait for it.
+    pub fn announce_end(&self, session: &str) -> Result<String> {
+        self.save_mark(MarkBody::Ended {
+            session: session.to_string(),
+        })
     }
 
     /// Makes the loaded index avoid what the marks name.
@@ -96,7 +115,7 @@ impl Repository {
                 MarkBody::Damaged { blobs } => {
                     blobs.iter().for_each(|c| index.shun_copy(&c.blob, &c.pack))
                 }
-                MarkBody::Started { .. } => {}
+                MarkBody::Started { .. } | MarkBody::Ended { .. } => {}
             }
         }
     }

@@ -23,17 +23,13 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     let shown = list.filtered(&filter_of(&args.filter));
     let candidates: Vec<Candidate> = shown
         .iter()
-        .map(|(id, s)| {
-            let mut paths = s.paths.clone();
-            paths.sort();
-            Candidate {
-                id: *id,
-                time: s.time,
-                stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
-                hostname: s.hostname.clone(),
-                paths,
-                verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
-            }
+        .map(|(id, s)| Candidate {
+            id: *id,
+            time: s.time,
+            stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
+            hostname: s.hostname.clone(),
+            paths: s.source_paths(),
+            verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
         })
         .collect();
     let decisions = decide(&candidates, &policy, now);
@@ -130,7 +126,7 @@ fn print_decisions(
             .zip(decisions)
             .map(|(c, d)| {
                 serde_json::json!({
-                    "id": d.id, "time": c.time, "hostname": c.hostname, "paths": c.paths,
+                    "id": d.id, "time": c.time, "hostname": c.hostname, "paths": lossy(&c.paths),
                     "keep": d.keep, "standing": standing_name(d.standing), "reasons": d.reasons,
                     "removed": outcome.removed.contains(&d.id),
                     "locked_until": locked_until(d.id),
@@ -192,4 +188,12 @@ fn standing_name(s: Standing) -> &'static str {
         Standing::Flagged => "flagged",
         Standing::FutureDated => "future_dated",
     }
+}
+
+/// Paths as text for display; bytes that are not UTF-8 show as U+FFFD.
+fn lossy(paths: &[Vec<u8>]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
 }

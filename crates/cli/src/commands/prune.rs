@@ -6,7 +6,7 @@ use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use chrono::{Duration, Utc};
 use reprise_maintenance::forget::parse_duration;
-use reprise_maintenance::{prune, PruneOptions};
+use reprise_maintenance::{prune, PruneOptions, PruneReport};
 
 pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
     let grace = if args.grace.trim() == "0" {
@@ -54,6 +54,7 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
             report.waiting.len()
         );
     }
+    print_held(&report);
     println!(
         "{verb}delete {} pack(s) ({})",
         report.deleted.len(),
@@ -80,4 +81,28 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Names the backups that keep packs from being deleted: the reason is a
+/// start without an end, not the grace period.
+fn print_held(report: &PruneReport) {
+    if report.held_by_running.is_empty() {
+        return;
+    }
+    println!(
+        "{} unreferenced pack(s) are kept because {} backup(s) that began before they were marked have not finished:",
+        report.held_by_running.len(),
+        report.running.len()
+    );
+    for b in &report.running {
+        println!(
+            "  a backup of {} on host {} started at {} and has neither a snapshot nor an end mark; it is considered dead after {} (started mark {})",
+            b.paths.join(" "),
+            b.hostname,
+            b.started.format("%Y-%m-%d %H:%M:%S UTC"),
+            b.dead_after.format("%Y-%m-%d %H:%M:%S UTC"),
+            b.mark.get(..8).unwrap_or(&b.mark)
+        );
+    }
+    println!("  if no such backup is still running, it was killed: run a backup of the same paths on that host (its snapshot closes the old start), or wait until then");
 }
