@@ -1351,3 +1351,22 @@ fn uploads_go_to_disk_as_they_arrive() {
     });
     assert!(server.alive());
 }
+
+/// A client that waits for `100 Continue` before sending an upload's body
+/// reads a refusal decided before the body at once, and sends no body.
+#[test]
+fn a_refusal_decided_before_the_body_does_not_wait_for_it() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    let data = b"an index".to_vec();
+    let path = format!("/m/index/{}", hash(&data));
+    let put = req("PUT", &path, Some(&pc)).body(Body::Bytes(&data));
+    assert_eq!(server.raw(&put).status, 201);
+    let waiting = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {pc}\r\nExpect: 100-continue\r\nContent-Length: 8\r\n\r\n"
+    );
+    let resp = server.raw_bytes(waiting.as_bytes(), false);
+    assert_eq!(resp.status, 409, "{}", resp.text());
+}

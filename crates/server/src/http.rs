@@ -613,6 +613,14 @@ fn too_large(max: u64) -> Reply {
     r
 }
 
+/// What an upload that passed the checks made before its body needs.
+struct Admitted {
+    staged: Staged,
+    /// Bytes the body may have: the object limit, or less under a quota.
+    limit: u64,
+    quota_left: Option<u64>,
+}
+
 async fn write(
     state: &Arc<State>,
     parts: &Parts,
@@ -622,48 +630,95 @@ async fn write(
     kind: ObjectKind,
     name: String,
 ) -> Reply {
+    let admitted = match admit_upload(state, parts, token, &repo, kind, &name).await {
+        Ok(a) => a,
+        Err(refusal) => {
+            // A client waiting for 100 Continue has sent no body and will
+            // send none: there is nothing to drain.
+            if expects_continue(parts) {
+                body.take();
+            }
+            return refusal;
+        }
+    };
+    receive_upload(state, body, token, admitted, kind, name).await
+}
+
+/// The checks an upload passes before its body is read (role, length,
+/// quota, existence), and its temporary file.
+async fn admit_upload(
+    state: &Arc<State>,
+    parts: &Parts,
+    token: &Token,
+    repo: &str,
+    kind: ObjectKind,
+    name: &str,
+) -> Result<Admitted, Reply> {
     if !token.role.may_write() {
-        return role_refusal(token, "write objects");
+        return Err(role_refusal(token, "write objects"));
     }
     if parts.headers.contains_key(header::CONTENT_RANGE) {
-        return Reply::refuse(
+        return Err(Reply::refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "partial writes (Content-Range) are refused: objects are written whole, once",
-        );
+        ));
     }
-    let declared = match declared_length(parts) {
-        Ok(d) => d,
-        Err(reply) => return reply,
-    };
+    let declared = declared_length(parts)?;
     let max = state.max_object_bytes;
     if declared.is_some_and(|n| n > max) {
-        return too_large(max);
+        return Err(too_large(max));
     }
     let quota = token.quota_bytes;
     let announced = declared.unwrap_or(0).saturating_add(OBJECT_CHARGE);
     if let Err(over) = state.usage.check(&token.name, quota, announced) {
-        return over_quota(over);
+        return Err(over_quota(over));
     }
-    if let Some(refusal) = existing(state, &repo, kind, &name).await {
-        return refusal;
+    if let Some(refusal) = existing(state, repo, kind, name).await {
+        return Err(refusal);
     }
     let quota_left = state
         .usage
         .remaining(&token.name, quota)
         .map(|q| q.saturating_sub(OBJECT_CHARGE));
     let limit = quota_left.map_or(max, |q| q.min(max));
+    let (repo, name) = (repo.to_string(), name.to_string());
+    let staged = blocking(state, move |s| {
+        let backend = open(s, &repo)?;
+        Ok(s.store.stage(&backend, kind, &name)?)
+    })
+    .await?;
+    Ok(Admitted {
+        staged,
+        limit,
+        quota_left,
+    })
+}
+
+fn expects_continue(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Continues [`write`] once the body may come.
+async fn receive_upload(
+    state: &Arc<State>,
+    body: &mut Option<Incoming>,
+    token: &Token,
+    admitted: Admitted,
+    kind: ObjectKind,
+    name: String,
+) -> Reply {
+    let Admitted {
+        staged,
+        limit,
+        quota_left,
+    } = admitted;
+    let max = state.max_object_bytes;
+    let quota = token.quota_bytes;
     let Some(incoming) = body.as_mut() else {
         return Reply::refuse(StatusCode::BAD_REQUEST, "no body");
-    };
-    let (stage_repo, stage_name) = (repo.clone(), name.clone());
-    let staged = match blocking(state, move |s| {
-        let backend = open(s, &stage_repo)?;
-        Ok(s.store.stage(&backend, kind, &stage_name)?)
-    })
-    .await
-    {
-        Ok(staged) => staged,
-        Err(refusal) => return refusal,
     };
     let staged = match receive(incoming, staged, limit).await {
         Ok(staged) => staged,
