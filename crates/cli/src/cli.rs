@@ -365,6 +365,25 @@ pub enum ServeCommand {
     /// Add, list or revoke the tokens clients authenticate with
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check the audit log's hash chain
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check that no line of the audit log was edited, removed, inserted or reordered
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditVerifyArgs {
+    /// The server's configuration file, which locates the log (data_dir/audit.log)
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    pub config: Option<PathBuf>,
+    /// The audit log itself (a copy, a rotated file)
+    #[arg(value_name = "LOG", required_unless_present = "config")]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -138,6 +138,24 @@ impl TestServer {
 
     /// Sends one raw request over TLS and reads the whole answer.
     fn raw(&self, req: &Req) -> Resp {
+        self.raw_bytes(&req.bytes(&self.addr), req.method == "HEAD")
+    }
+
+    /// Sends bytes over TLS, whatever they are, and reads the whole answer.
+    fn raw_bytes(&self, bytes: &[u8], head: bool) -> Resp {
+        let tcp = TcpStream::connect(&self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut tls = rustls::StreamOwned::new(self.tls_client(), tcp);
+        tls.write_all(bytes).unwrap();
+        tls.flush().unwrap();
+        let mut answer = Vec::new();
+        // The server closes without close_notify at times: what arrived counts.
+        let _ = tls.read_to_end(&mut answer);
+        Resp::parse(&answer, head)
+    }
+
+    /// A TLS client that trusts the server's generated certificate.
+    fn tls_client(&self) -> rustls::ClientConnection {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(self.cacert()).unwrap() {
             roots.add(cert.unwrap()).unwrap();
@@ -149,16 +167,13 @@ impl TestServer {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let name = ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-        let tcp = TcpStream::connect(&self.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        tls.write_all(&req.bytes(&self.addr)).unwrap();
-        tls.flush().unwrap();
-        let mut answer = Vec::new();
-        // The server closes without close_notify at times: what arrived counts.
-        let _ = tls.read_to_end(&mut answer);
-        Resp::parse(&answer, req.method == "HEAD")
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+    }
+
+    /// Whether the server process is still running.
+    fn alive(&mut self) -> bool {
+        let child = self.child.as_mut().unwrap();
+        child.try_wait().unwrap().is_none()
     }
 }
 
@@ -362,7 +377,8 @@ fn an_append_token_cannot_destroy_or_alter_anything() {
     let max = 64 * 1024;
     let mut server = TestServer::new(30, max);
     let pc = server.token("pc", "append", &[]);
-    let small = server.token("small", "append", &["--quota", "1K"]);
+    // Each object costs its bytes and 4 KiB: 600 + 4096 fits once in 9 KiB.
+    let small = server.token("small", "append", &["--quota", "9K"]);
     let limited = server.token("limited", "append", &["--repo", "other"]);
     let old = server.token("old", "append", &["--expires", "2001-01-01T00:00:00Z"]);
     let gone = server.token("gone", "append", &[]);
@@ -499,7 +515,7 @@ fn an_append_token_cannot_destroy_or_alter_anything() {
         j.send(&server, "limited", r, 403, "limited to other repositories");
     }
 
-    // A quota of 1 KiB: announced, then only in the bytes, then after a restart.
+    // The quota: announced, then only in the bytes, then after a restart.
     let (a, b, c) = (
         random_bytes(4, 600),
         random_bytes(5, 600),
@@ -510,13 +526,13 @@ fn an_append_token_cannot_destroy_or_alter_anything() {
         req("PUT", p, Some(&small)).body(Body::Bytes(data))
     };
     j.send(&server, "small", put(&a), 201, "");
-    j.send(&server, "small", put(&b), 403, "quota exceeded");
+    j.send(&server, "small", put(&b), 507, "quota exceeded");
     let chunked =
         req("PUT", format!("/other/index/{}", hash(&b)), Some(&small)).body(Body::Chunked(&b));
-    j.send(&server, "small", chunked, 403, "quota exceeded");
+    j.send(&server, "small", chunked, 507, "quota exceeded");
     server.stop();
     server.start();
-    j.send(&server, "small", put(&b), 403, "quota exceeded");
+    j.send(&server, "small", put(&b), 507, "quota exceeded");
     j.send(&server, "small", put(&c), 201, "");
 
     // Everything is as it was written.
@@ -832,4 +848,525 @@ fn odd_requests_get_an_answer_and_never_break_the_server() {
     assert_eq!(listing.status, 200, "the server still serves");
     assert_eq!(server.audit().len(), answered + 2);
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+/// Makes closing `tcp` send a reset instead of a FIN, as a client that
+/// crashes or is killed does, so that the server's next write to it fails.
+fn reset_on_close(tcp: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket we own, with a correctly sized value.
+    let rc = unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+}
+
+/// Connection `i` of an attack: it stops at one of four points of a
+/// request and resets, so the server writes to a connection that is gone.
+fn connect_and_reset(server: &TestServer, token: &str, i: usize) {
+    let Ok(tcp) = TcpStream::connect(&server.addr) else {
+        return;
+    };
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    reset_on_close(&tcp);
+    let mut tls = rustls::StreamOwned::new(server.tls_client(), tcp);
+    let listing = format!(
+        "GET /mairie/snapshot/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    let upload = format!(
+        "PUT /mairie/pack/{} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 1048576\r\n\r\n{}",
+        "a".repeat(64),
+        "x".repeat(10_000)
+    );
+    let _ = match i % 4 {
+        // Only the TLS ClientHello: the server answers into the void.
+        0 => {
+            let mut hello = Vec::new();
+            let _ = tls.conn.write_tls(&mut hello);
+            (&tls.sock).write_all(&hello)
+        }
+        1 => tls.write_all(listing.as_bytes()).and_then(|()| tls.flush()),
+        2 => tls.write_all(upload.as_bytes()).and_then(|()| tls.flush()),
+        _ => tls
+            .write_all(b"GET /mairie/snap")
+            .and_then(|()| tls.flush()),
+    };
+    // Dropped here: the reset goes out while the server is answering.
+}
+
+/// Regression (issue 10, finding 1): clients that reset their connection
+/// mid-request, or are killed mid-upload, killed the server with SIGPIPE.
+#[test]
+fn clients_that_reset_or_die_mid_request_do_not_stop_the_server() {
+    let mut server = TestServer::new(30, 256 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    let scratch = tempfile::tempdir().unwrap();
+    let password = scratch.path().join("password");
+    fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let src = scratch.path().join("share");
+    fs::create_dir_all(&src).unwrap();
+    for i in 0..6 {
+        write_random_file(&src.join(format!("f{i}")), 4 << 20, 100 + i);
+    }
+    let mut init = vec!["init"];
+    init.extend(FAST_KDF);
+    assert_success(
+        &client(&server, &pc, &password)
+            .args(&init)
+            .output()
+            .unwrap(),
+        "init",
+    );
+
+    // A backup client killed while it uploads.
+    let backup = |server: &TestServer| {
+        let mut c = reprise_std();
+        c.arg("--repo")
+            .arg(server.url("mairie"))
+            .arg("--cacert")
+            .arg(server.cacert())
+            .env("REPRISE_TOKEN", &pc)
+            .env("REPRISE_PASSWORD_FILE", &password)
+            .arg("backup")
+            .arg(&src)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let packs = server.data.join("mairie/data");
+    let mut victim = backup(&server);
+    let any_pack = || {
+        names_in(&packs)
+            .iter()
+            .any(|d| !names_in(&packs.join(d)).is_empty())
+    };
+    kill_when(&mut victim, Duration::from_secs(60), any_pack);
+    assert!(
+        server.alive(),
+        "a killed client stopped the server: {}",
+        server.stderr()
+    );
+
+    // A backup that completes while 60 connections reset mid-request.
+    let honest = backup(&server);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..60 {
+                connect_and_reset(&server, &pc, i);
+            }
+        });
+    });
+    let out = honest.wait_with_output().unwrap();
+    assert!(out.status.success(), "backup: {}", describe(&out));
+    assert!(
+        server.alive(),
+        "resets stopped the server: {}",
+        server.stderr()
+    );
+    let check = client(&server, &pc, &password)
+        .args(["check", "--read-data"])
+        .output()
+        .unwrap();
+    assert_success(&check, "check --read-data after the attack");
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+/// Waits until `done` holds; panics naming `what` if it never does. A bound
+/// on the wait, not a timing: the condition decides.
+fn wait_until(what: &str, done: &dyn Fn() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}");
+}
+
+/// `serve audit verify --config`, as a command output.
+fn audit_verify(server: &TestServer) -> std::process::Output {
+    reprise()
+        .args(["serve", "audit", "verify", "--config"])
+        .arg(&server.config)
+        .output()
+        .unwrap()
+}
+
+/// Regression (issue 10, finding 19): requests the HTTP parser refused
+/// (431, 414, 400) left no line, and the log was not tamper-evident.
+#[test]
+fn the_audit_log_records_unparsable_requests_and_shows_tampering() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    let many_headers: String = (0..200).map(|i| format!("X-{i}: y\r\n")).collect();
+    let long_uri = format!("/m/{}", "a".repeat(66_000));
+    let refused = [
+        (
+            format!("GET /m/ HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            431,
+        ),
+        (format!("GET {long_uri} HTTP/1.1\r\nHost: x\r\n\r\n"), 414),
+        ("GARBAGE\r\n\r\n".to_string(), 400),
+        (
+            "GET /m/ HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n".to_string(),
+            400,
+        ),
+    ];
+    for (bytes, status) in &refused {
+        let resp = server.raw_bytes(bytes.as_bytes(), false);
+        assert_eq!(resp.status, *status, "{}", resp.text());
+    }
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    // A refused request's line is written once its connection is closed.
+    wait_until("five audit lines", &|| server.audit().len() == 5);
+    let lines = server.audit();
+    let mut statuses: Vec<u64> = lines
+        .iter()
+        .map(|l| l["status"].as_u64().unwrap())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400, 400, 414, 431], "{lines:#?}");
+    for line in lines.iter().filter(|l| l["status"] != 201) {
+        assert_eq!(line["token"], "unknown", "{line}");
+        assert!(line["remote"].as_str().unwrap().starts_with("127.0.0.1:"));
+    }
+    let out = audit_verify(&server);
+    assert_success(&out, "audit verify of an intact log");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("5 lines"),
+        "{}",
+        describe(&out)
+    );
+
+    // An edit, then a deletion: each named by the first line it breaks.
+    let log = server.data.join("audit.log");
+    let intact = fs::read_to_string(&log).unwrap();
+    let mut text: Vec<&str> = intact.lines().collect();
+    let edited = text[1].replace("\"status\":", "\"status\":1");
+    text[1] = &edited;
+    fs::write(&log, text.join("\n") + "\n").unwrap();
+    let out = audit_verify(&server);
+    assert_exit(&out, 1, "audit verify of an edited log");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        describe(&out)
+    );
+    let mut text: Vec<&str> = intact.lines().collect();
+    text.remove(3);
+    fs::write(&log, text.join("\n") + "\n").unwrap();
+    let out = audit_verify(&server);
+    assert_exit(&out, 1, "audit verify of a log missing a line");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 4"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+/// Regression (issue 10, finding 19): with its audit log unwritable (a full
+/// disk), the server went on serving without the lines.
+#[test]
+fn a_request_whose_audit_line_cannot_be_written_is_refused_and_changes_nothing() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    server.stop();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let log = server.data.join("audit.log");
+    fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    server.start();
+    let data = b"a snapshot".to_vec();
+    let path = format!("/m/snapshot/{}", hash(&data));
+    let put = server.raw(&req("PUT", &path, Some(&pc)).body(Body::Bytes(&data)));
+    assert_eq!(put.status, 503, "{}", put.text());
+    assert!(put.text().contains("audit log"), "{}", put.text());
+    assert!(names_in(&server.data.join("m/snapshots")).is_empty());
+    assert!(names_in(&server.data.join("m/tmp")).is_empty());
+    assert_eq!(server.raw(&req("POST", "/n/", Some(&pc))).status, 503);
+    assert!(!server.data.join("n").exists());
+    assert_eq!(
+        server.raw(&req("GET", "/m/snapshot/", Some(&pc))).status,
+        503
+    );
+    assert!(server.alive());
+}
+
+/// Regression (issue 10, finding 9): repositories cost nothing, a
+/// repository named after the usage file's temporary copy stopped usage
+/// from being saved, and tiny objects cost only their bytes.
+#[test]
+fn quotas_count_repositories_and_objects_and_never_lapse() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    let q = server.token("q", "append", &["--quota", "3M"]);
+    server.start();
+    // A repository costs 263 directories of 4 KiB: two fit in 3 MiB, not three.
+    for (repo, status) in [("/r1/", 201), ("/r2/", 201), ("/r3/", 507)] {
+        let resp = server.raw(&req("POST", repo, Some(&q)));
+        assert_eq!(resp.status, status, "{repo}: {}", resp.text());
+    }
+    assert!(!server.data.join("r3").exists());
+    for i in 0..10u8 {
+        let data = [i, i];
+        let p = format!("/r1/index/{}", hash(&data));
+        let resp = server.raw(&req("PUT", p, Some(&q)).body(Body::Bytes(&data)));
+        assert_eq!(resp.status, 201, "{}", resp.text());
+    }
+    let out = reprise()
+        .args(["serve", "token", "list", "--json", "--config"])
+        .arg(&server.config)
+        .output()
+        .unwrap();
+    let tokens = parse_json(&out.stdout);
+    let used = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "q")
+        .unwrap()["used_bytes"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(used, 2 * 263 * 4096 + 10 * (2 + 4096));
+
+    for name in ["usage.json.tmp", "usage.json", "audit.log.1", "tls"] {
+        let resp = server.raw(&req("POST", format!("/{name}/"), Some(&pc)));
+        assert_eq!(resp.status, 400, "{name}: {}", resp.text());
+    }
+
+    // The usage file cannot be rewritten: nothing is created uncounted.
+    server.stop();
+    fs::create_dir(server.data.join("usage.json.tmp")).unwrap();
+    server.start();
+    let data = b"uncounted".to_vec();
+    let p = format!("/r1/snapshot/{}", hash(&data));
+    let resp = server.raw(&req("PUT", &p, Some(&q)).body(Body::Bytes(&data)));
+    assert_eq!(resp.status, 507, "{}", resp.text());
+    assert!(resp.text().contains("cannot record"), "{}", resp.text());
+    assert!(names_in(&server.data.join("r1/snapshots")).is_empty());
+    assert_eq!(server.raw(&req("POST", "/r4/", Some(&q))).status, 507);
+    assert!(!server.data.join("r4").exists());
+}
+
+/// Regression (issue 10, finding 23): the server created its repositories
+/// and files world-readable, wrapped keys included.
+#[test]
+fn everything_the_server_creates_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &["--quota", "1G"]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    let key = b"a wrapped key".to_vec();
+    let p = format!("/m/key/{}", hash(&key));
+    assert_eq!(
+        server
+            .raw(&req("PUT", &p, Some(&pc)).body(Body::Bytes(&key)))
+            .status,
+        201
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for dir in [
+        server.data.clone(),
+        server.data.join("tls"),
+        server.data.join("m"),
+        server.data.join("m/keys"),
+        server.data.join("m/data/00"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in [
+        server.config.clone(),
+        server.data.join("audit.log"),
+        server.data.join("usage.json"),
+        server.data.join("tls/key.pem"),
+        server.data.join("m/keys").join(hash(&key)),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+/// A TCP connection from `source` (another loopback address), as a client
+/// on another machine would have.
+fn connect_from(source: [u8; 4], addr: &str) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let target: std::net::SocketAddrV4 = addr.parse().unwrap();
+    let sockaddr = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a new socket we own, bound and connected with valid addresses;
+    // TcpStream takes ownership of the descriptor.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let from = sockaddr(source, 0);
+        assert_eq!(
+            libc::bind(fd, (&from as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        let to = sockaddr(target.ip().octets(), target.port());
+        assert_eq!(
+            libc::connect(fd, (&to as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// Whether the server closed the connection (it sends nothing first).
+fn closed_by_server(mut tcp: &TcpStream) -> bool {
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut byte = [0u8; 1];
+    match tcp.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// Regression (issue 10, finding 8): connections that never show a token
+/// took every slot and locked the clients out.
+#[test]
+fn silent_strangers_cannot_lock_a_client_out() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let text = fs::read_to_string(&server.config).unwrap();
+    let text = text
+        .replace("# max_connections = 512", "max_connections = 8")
+        .replace(
+            "# max_connections_per_address = 64",
+            "max_connections_per_address = 4",
+        );
+    fs::write(&server.config, text).unwrap();
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    // Eight connections from two other addresses that never say a word.
+    let strangers: Vec<TcpStream> = (0..8)
+        .map(|i| connect_from([127, 0, 0, 2 + (i % 2)], &server.addr))
+        .collect();
+    // A ninth from an address that has its four is closed at once.
+    let ninth = connect_from([127, 0, 0, 2], &server.addr);
+    assert!(
+        closed_by_server(&ninth),
+        "a fifth connection from one address"
+    );
+    // A client still gets in, the first time in the oldest stranger's place.
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    for _ in 0..2 {
+        assert_eq!(server.raw(&req("GET", "/m/pack/", Some(&pc))).status, 200);
+    }
+    assert!(
+        closed_by_server(&strangers[0]),
+        "the oldest stranger made room"
+    );
+}
+
+/// Regression (issue 10, finding 8): uploads were held whole in memory;
+/// they must reach the disk as they arrive, and leave nothing behind when
+/// the client goes away.
+#[test]
+fn uploads_go_to_disk_as_they_arrive() {
+    let mut server = TestServer::new(30, 64 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    let data = random_bytes(9, 8 << 20);
+    let head = format!(
+        "PUT /m/pack/{} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {pc}\r\nContent-Length: {}\r\n\r\n",
+        hash(&data),
+        data.len()
+    );
+    let tmp = server.data.join("m/tmp");
+    let staged_bytes = || -> u64 {
+        fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let tcp = TcpStream::connect(&server.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut tls = rustls::StreamOwned::new(server.tls_client(), tcp);
+    tls.write_all(head.as_bytes()).unwrap();
+    tls.write_all(&data[..4 << 20]).unwrap();
+    tls.flush().unwrap();
+    wait_until("half an upload on disk before its end", &|| {
+        staged_bytes() >= 2 << 20
+    });
+    tls.write_all(&data[4 << 20..]).unwrap();
+    tls.flush().unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tls.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    drop(tls);
+    assert_eq!(
+        fs::read(
+            server
+                .data
+                .join("m/data")
+                .join(&hash(&data)[..2])
+                .join(hash(&data))
+        )
+        .unwrap(),
+        data
+    );
+    assert_eq!(staged_bytes(), 0);
+
+    // A client that goes away mid-upload leaves no temporary file.
+    let tcp = TcpStream::connect(&server.addr).unwrap();
+    reset_on_close(&tcp);
+    let mut tls = rustls::StreamOwned::new(server.tls_client(), tcp);
+    let other = random_bytes(10, 2 << 20);
+    let head = head.replace(&hash(&data), &hash(&other));
+    tls.write_all(head.as_bytes()).unwrap();
+    tls.write_all(&other[..1 << 20]).unwrap();
+    tls.flush().unwrap();
+    wait_until("the upload started", &|| staged_bytes() > 0);
+    drop(tls);
+    wait_until("the abandoned upload removed", &|| {
+        names_in(&tmp).is_empty()
+    });
+    assert!(server.alive());
+}
+
+/// A client that waits for `100 Continue` before sending an upload's body
+/// reads a refusal decided before the body at once, and sends no body.
+#[test]
+fn a_refusal_decided_before_the_body_does_not_wait_for_it() {
+    let mut server = TestServer::new(30, 1 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    let data = b"an index".to_vec();
+    let path = format!("/m/index/{}", hash(&data));
+    let put = req("PUT", &path, Some(&pc)).body(Body::Bytes(&data));
+    assert_eq!(server.raw(&put).status, 201);
+    let waiting = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {pc}\r\nExpect: 100-continue\r\nContent-Length: 8\r\n\r\n"
+    );
+    let resp = server.raw_bytes(waiting.as_bytes(), false);
+    assert_eq!(resp.status, 409, "{}", resp.text());
 }

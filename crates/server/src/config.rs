@@ -24,7 +24,13 @@ use std::str::FromStr;
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 /// The largest upload when the file does not say (a pack is about 8 MiB).
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 256 << 20;
-/// Uploads are held in memory while their hash is checked: bound them.
+/// Connections when the file does not say.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Connections from one client address when the file does not say: a
+/// backup client uses a few; an address behind which a whole office sits
+/// (NAT) may need more.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// A bound on the object size, against typos (an upload streams to disk).
 const MAX_OBJECT_BYTES_LIMIT: u64 = 4 << 30;
 /// A century: anything longer is a typo.
 const MAX_RETENTION_DAYS: u32 = 36_500;
@@ -91,6 +97,10 @@ pub struct Config {
     pub retention_days: u32,
     #[serde(default = "default_max_object_bytes")]
     pub max_object_bytes: u64,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_max_connections_per_address")]
+    pub max_connections_per_address: usize,
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
     #[serde(default)]
@@ -108,6 +118,14 @@ fn default_retention() -> u32 {
 
 fn default_max_object_bytes() -> u64 {
     DEFAULT_MAX_OBJECT_BYTES
+}
+
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+
+fn default_max_connections_per_address() -> usize {
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
 }
 
 /// One `[[token]]` of the file. The token itself is never stored.
@@ -172,6 +190,8 @@ impl Config {
             data_dir,
             retention_days: DEFAULT_RETENTION_DAYS,
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             tls_cert: None,
             tls_key: None,
             tls_names: Vec::new(),
@@ -220,6 +240,11 @@ impl Config {
             return Err(format!(
                 "max_object_bytes must be between 1 and {MAX_OBJECT_BYTES_LIMIT}"
             ));
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err(
+                "max_connections and max_connections_per_address must be at least 1".into(),
+            );
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("give both tls_cert and tls_key, or neither".into());

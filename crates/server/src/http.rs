@@ -6,12 +6,18 @@
 //! client shows to its user and the audit log records. The order of the
 //! checks matters: the token first (so nothing is revealed to strangers),
 //! then the path, then the method, the role, and the repository.
+//!
+//! Nothing happens without its audit line: a request that changes
+//! something (creates a repository or an object, deletes one) is decided
+//! and prepared first, its line is written, and only then is the change
+//! made ([`Effect`]). A request whose line cannot be written is refused
+//! with 503 and changes nothing.
 
 use crate::audit::{AuditEntry, AuditLog};
 use crate::config::Config;
-use crate::quota::Usage;
+use crate::quota::{Charged, Usage, OBJECT_CHARGE, REPO_CHARGE};
 use crate::route::{self, Target};
-use crate::store::{self, Deletion, Store, Upload};
+use crate::store::{self, Deletion, Staged, Store, Upload};
 use crate::token::{Token, Tokens};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -35,9 +41,9 @@ pub const RETAIN_UNTIL_HEADER: &str = "retain-until";
 const BODY_IDLE: Duration = Duration::from_secs(60);
 /// Discarding the body of a refused upload stops after this long.
 const DRAIN_MAX: Duration = Duration::from_secs(30);
-/// Bodies are read into a buffer this large at first, whatever length a
-/// client announces, so an announcement alone reserves little memory.
-const PREALLOCATE_MAX: u64 = 16 << 20;
+/// Bytes of an upload gathered before they are written to its temporary
+/// file: with the connection's buffers, what one upload holds in memory.
+pub(crate) const UPLOAD_CHUNK: usize = 256 << 10;
 
 /// Everything a request may need.
 pub(crate) struct State {
@@ -104,6 +110,29 @@ struct Reply {
     bytes: Option<u64>,
     /// Close the connection after it (the body was not read).
     close: bool,
+    /// The change the request makes, once its audit line is written.
+    effect: Option<Box<Effect>>,
+}
+
+/// A change a request makes, prepared and not yet visible.
+enum Effect {
+    /// Link a complete, checked upload to its name.
+    Publish {
+        /// Boxed: its hasher's state is large.
+        staged: Box<Staged>,
+        charged: Charged,
+        kind: ObjectKind,
+        name: String,
+    },
+    CreateRepo {
+        repo: String,
+        charged: Charged,
+    },
+    Delete {
+        repo: String,
+        kind: ObjectKind,
+        name: String,
+    },
 }
 
 impl Reply {
@@ -115,6 +144,7 @@ impl Reply {
             result: result.into(),
             bytes: None,
             close: false,
+            effect: None,
         }
     }
 
@@ -169,10 +199,15 @@ struct Log {
     path: Option<String>,
 }
 
+/// Called once a request on a connection has authenticated: the
+/// connection is then a client's, not a stranger's (see `serve`).
+pub(crate) type Proven = Arc<dyn Fn() + Send + Sync>;
+
 /// Serves one request.
 pub(crate) async fn handle(
     state: Arc<State>,
     remote: SocketAddr,
+    proven: Proven,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -185,13 +220,13 @@ pub(crate) async fn handle(
         target: None,
         path: None,
     };
-    let reply = process(&state, &parts, &mut body, &mut log).await;
+    let reply = process(&state, &parts, &mut body, &mut log, &proven).await;
     // A client still sending a refused upload must be able to read the
     // refusal: read what it sends, then answer.
     if let Some(body) = body.take().filter(|_| !reply.close) {
         drain(body, state.max_object_bytes).await;
     }
-    record(&state, log, &reply).await;
+    let reply = conclude(&state, &log, reply).await;
     let mut response = reply.into_response();
     if parts.method == Method::HEAD {
         *response.body_mut() = Full::new(Bytes::new());
@@ -204,6 +239,7 @@ async fn process(
     parts: &Parts,
     body: &mut Option<Incoming>,
     log: &mut Log,
+    proven: &Proven,
 ) -> Reply {
     // The path is parsed first only for the audit log: a stranger's
     // attempt is worth recording in full, but it is answered 401.
@@ -225,6 +261,7 @@ async fn process(
         }
     };
     log.token = token.name.clone();
+    proven();
     let target = match target {
         Ok(t) => t,
         Err(e) => return Reply::refuse(StatusCode::BAD_REQUEST, e.to_string()),
@@ -386,21 +423,53 @@ fn role_refusal(token: &Token, what: &str) -> Reply {
     )
 }
 
+fn repo_exists_refusal(repo: &str) -> Reply {
+    Reply::refuse(
+        StatusCode::CONFLICT,
+        format!("repository {repo:?} already exists"),
+    )
+}
+
+/// A new repository is charged to the token's quota (its directories cost
+/// inodes and blocks) before it is made.
 async fn create(state: &Arc<State>, token: &Token, repo: String) -> Reply {
     if !token.role.may_write() {
         return role_refusal(token, "create repositories");
     }
+    let (name, quota) = (token.name.clone(), token.quota_bytes);
     blocking_reply(state, move |s| {
-        Ok(if s.store.create(&repo)? {
-            Reply::new(StatusCode::CREATED, "created")
-        } else {
-            Reply::refuse(
-                StatusCode::CONFLICT,
-                format!("repository {repo:?} already exists"),
-            )
-        })
+        if s.store.repo(&repo).is_some() {
+            // Completes the tree of a creation cut short, as `init` expects.
+            s.store.create(&repo)?;
+            return Ok(repo_exists_refusal(&repo));
+        }
+        let charged = match charge(s, &name, quota, REPO_CHARGE) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(refusal),
+        };
+        let mut reply = Reply::new(StatusCode::CREATED, "created");
+        reply.effect = Some(Box::new(Effect::CreateRepo { repo, charged }));
+        Ok(reply)
     })
     .await
+}
+
+fn over_quota(over: crate::quota::OverQuota) -> Reply {
+    Reply::refuse(StatusCode::INSUFFICIENT_STORAGE, over.to_string())
+}
+
+/// Records `bytes` as used by the token, or the refusal to send: over the
+/// quota, or the count cannot be recorded (then nothing is created, so a
+/// quota never lapses). Blocking.
+fn charge(s: &State, token: &str, quota: Option<u64>, bytes: u64) -> Result<Charged, Reply> {
+    let reservation = s.usage.reserve(token, quota, bytes).map_err(over_quota)?;
+    s.usage.commit(reservation).map_err(|e| {
+        eprintln!("reprise serve: cannot record quota usage, refusing the creation: {e}");
+        Reply::refuse(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "the server cannot record this token's usage, so it creates nothing: tell its administrator",
+        )
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -544,6 +613,14 @@ fn too_large(max: u64) -> Reply {
     r
 }
 
+/// What an upload that passed the checks made before its body needs.
+struct Admitted {
+    staged: Staged,
+    /// Bytes the body may have: the object limit, or less under a quota.
+    limit: u64,
+    quota_left: Option<u64>,
+}
+
 async fn write(
     state: &Arc<State>,
     parts: &Parts,
@@ -553,46 +630,107 @@ async fn write(
     kind: ObjectKind,
     name: String,
 ) -> Reply {
+    let admitted = match admit_upload(state, parts, token, &repo, kind, &name).await {
+        Ok(a) => a,
+        Err(refusal) => {
+            // A client waiting for 100 Continue has sent no body and will
+            // send none: there is nothing to drain.
+            if expects_continue(parts) {
+                body.take();
+            }
+            return refusal;
+        }
+    };
+    receive_upload(state, body, token, admitted, kind, name).await
+}
+
+/// The checks an upload passes before its body is read (role, length,
+/// quota, existence), and its temporary file.
+async fn admit_upload(
+    state: &Arc<State>,
+    parts: &Parts,
+    token: &Token,
+    repo: &str,
+    kind: ObjectKind,
+    name: &str,
+) -> Result<Admitted, Reply> {
     if !token.role.may_write() {
-        return role_refusal(token, "write objects");
+        return Err(role_refusal(token, "write objects"));
     }
     if parts.headers.contains_key(header::CONTENT_RANGE) {
-        return Reply::refuse(
+        return Err(Reply::refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "partial writes (Content-Range) are refused: objects are written whole, once",
-        );
+        ));
     }
-    let declared = match declared_length(parts) {
-        Ok(d) => d,
-        Err(reply) => return reply,
-    };
+    let declared = declared_length(parts)?;
     let max = state.max_object_bytes;
     if declared.is_some_and(|n| n > max) {
-        return too_large(max);
+        return Err(too_large(max));
     }
     let quota = token.quota_bytes;
-    if let Err(over) = state.usage.check(&token.name, quota, declared.unwrap_or(0)) {
-        return Reply::refuse(StatusCode::FORBIDDEN, over.to_string());
+    let announced = declared.unwrap_or(0).saturating_add(OBJECT_CHARGE);
+    if let Err(over) = state.usage.check(&token.name, quota, announced) {
+        return Err(over_quota(over));
     }
-    if let Some(refusal) = existing(state, &repo, kind, &name).await {
-        return refusal;
+    if let Some(refusal) = existing(state, repo, kind, name).await {
+        return Err(refusal);
     }
-    let quota_left = state.usage.remaining(&token.name, quota);
+    let quota_left = state
+        .usage
+        .remaining(&token.name, quota)
+        .map(|q| q.saturating_sub(OBJECT_CHARGE));
     let limit = quota_left.map_or(max, |q| q.min(max));
+    let (repo, name) = (repo.to_string(), name.to_string());
+    let staged = blocking(state, move |s| {
+        let backend = open(s, &repo)?;
+        Ok(s.store.stage(&backend, kind, &name)?)
+    })
+    .await?;
+    Ok(Admitted {
+        staged,
+        limit,
+        quota_left,
+    })
+}
+
+fn expects_continue(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Continues [`write`] once the body may come.
+async fn receive_upload(
+    state: &Arc<State>,
+    body: &mut Option<Incoming>,
+    token: &Token,
+    admitted: Admitted,
+    kind: ObjectKind,
+    name: String,
+) -> Reply {
+    let Admitted {
+        staged,
+        limit,
+        quota_left,
+    } = admitted;
+    let max = state.max_object_bytes;
+    let quota = token.quota_bytes;
     let Some(incoming) = body.as_mut() else {
         return Reply::refuse(StatusCode::BAD_REQUEST, "no body");
     };
-    let data = match read_body(incoming, limit, declared).await {
-        Ok(data) => data,
+    let staged = match receive(incoming, staged, limit).await {
+        Ok(staged) => staged,
         // The rest of the body is drained, so the client reads the refusal.
         Err(BodyError::TooLarge) if quota_left.is_some_and(|q| q < max) => {
-            let over = state
-                .usage
-                .check(&token.name, quota, limit.saturating_add(1));
-            return Reply::refuse(
-                StatusCode::FORBIDDEN,
-                over.err()
-                    .map_or("quota exceeded".into(), |o| o.to_string()),
+            let over =
+                state
+                    .usage
+                    .check(&token.name, quota, limit.saturating_add(OBJECT_CHARGE + 1));
+            return over.err().map_or_else(
+                || Reply::refuse(StatusCode::INSUFFICIENT_STORAGE, "quota exceeded"),
+                over_quota,
             );
         }
         Err(BodyError::TooLarge) => {
@@ -603,43 +741,36 @@ async fn write(
         Err(BodyError::Failed(e)) => {
             return Reply::refuse(StatusCode::BAD_REQUEST, format!("upload interrupted: {e}"))
         }
+        Err(BodyError::Disk(e)) => return storage_reply(e),
     };
     body.take();
-    let reservation = match state.usage.reserve(&token.name, quota, data.len() as u64) {
-        Ok(r) => r,
-        Err(over) => return Reply::refuse(StatusCode::FORBIDDEN, over.to_string()),
-    };
+    let hash = staged.hash();
+    if kind.is_content_named() && hash != name {
+        return Reply::refuse(
+            StatusCode::BAD_REQUEST,
+            format!("the BLAKE3 of the body is {hash}, not the name {name}: objects are named by their hash"),
+        )
+        .header(HeaderName::from_static(BLAKE3_HEADER), hash);
+    }
+    let n = staged.len();
+    let token_name = token.name.clone();
     blocking_reply(state, move |s| {
-        let hash = blake3::hash(&data).to_hex().to_string();
-        let outcome =
-            open(s, &repo).and_then(|b| Ok(store::upload(&b, kind, &name, &data, &hash)?));
-        if !matches!(outcome, Ok(Upload::Created)) {
-            s.usage.release(reservation);
-            return Ok(upload_refusal(outcome?, kind, &name, &hash));
-        }
-        let n = data.len() as u64;
-        if let Err(e) = s.usage.commit(reservation) {
-            // The object is stored: say so, and let the administrator know
-            // the count on disk lags.
-            eprintln!("reprise serve: cannot record quota usage: {e}");
-        }
+        let charged = match charge(s, &token_name, quota, n.saturating_add(OBJECT_CHARGE)) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(refusal),
+        };
         let mut reply = Reply::new(StatusCode::CREATED, "created")
             .header(HeaderName::from_static(BLAKE3_HEADER), hash);
         reply.bytes = Some(n);
+        reply.effect = Some(Box::new(Effect::Publish {
+            staged: Box::new(staged),
+            charged,
+            kind,
+            name,
+        }));
         Ok(reply)
     })
     .await
-}
-
-fn upload_refusal(outcome: Upload, kind: ObjectKind, name: &str, hash: &str) -> Reply {
-    let reply = match outcome {
-        Upload::Exists | Upload::Created => exists_refusal(kind, name),
-        Upload::WrongName(h) => Reply::refuse(
-            StatusCode::BAD_REQUEST,
-            format!("the BLAKE3 of the body is {h}, not the name {name}: objects are named by their hash"),
-        ),
-    };
-    reply.header(HeaderName::from_static(BLAKE3_HEADER), hash.to_string())
 }
 
 fn exists_refusal(kind: ObjectKind, name: &str) -> Reply {
@@ -664,28 +795,58 @@ async fn existing(state: &Arc<State>, repo: &str, kind: ObjectKind, name: &str) 
 enum BodyError {
     TooLarge,
     Failed(String),
+    Disk(StorageError),
 }
 
-async fn read_body(
-    body: &mut Incoming,
-    limit: u64,
-    declared: Option<u64>,
-) -> Result<Vec<u8>, BodyError> {
-    let capacity = declared.unwrap_or(0).min(limit).min(PREALLOCATE_MAX);
-    let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+/// Receives an upload's body into its temporary file, in chunks of
+/// [`UPLOAD_CHUNK`] bytes, so that no upload is ever whole in memory;
+/// then syncs the file.
+async fn receive(body: &mut Incoming, staged: Staged, limit: u64) -> Result<Staged, BodyError> {
+    let mut staged = staged;
+    let mut chunk = Vec::with_capacity(UPLOAD_CHUNK);
     loop {
         let frame = match tokio::time::timeout(BODY_IDLE, body.frame()).await {
             Err(_) => return Err(BodyError::Failed("the client stopped sending".into())),
-            Ok(None) => return Ok(data),
+            Ok(None) => break,
             Ok(Some(Err(e))) => return Err(BodyError::Failed(e.to_string())),
             Ok(Some(Ok(frame))) => frame,
         };
-        if let Ok(chunk) = frame.into_data() {
-            if (data.len() as u64).saturating_add(chunk.len() as u64) > limit {
-                return Err(BodyError::TooLarge);
-            }
-            data.extend_from_slice(&chunk);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let received = staged.len() + chunk.len() as u64 + data.len() as u64;
+        if received > limit {
+            return Err(BodyError::TooLarge);
         }
+        chunk.extend_from_slice(&data);
+        if chunk.len() >= UPLOAD_CHUNK {
+            (staged, chunk) = write_chunk(staged, chunk).await?;
+        }
+    }
+    let (staged, _) = write_chunk(staged, chunk).await?;
+    off_thread(move || staged.finish()).await
+}
+
+/// Appends a chunk to the upload's file, off the async threads; gives the
+/// emptied buffer back for the next chunk.
+async fn write_chunk(
+    mut staged: Staged,
+    mut chunk: Vec<u8>,
+) -> Result<(Staged, Vec<u8>), BodyError> {
+    off_thread(move || {
+        staged.append(&chunk)?;
+        chunk.clear();
+        Ok((staged, chunk))
+    })
+    .await
+}
+
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, BodyError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(BodyError::Disk),
+        Err(e) => Err(BodyError::Failed(format!("internal error: {e}"))),
     }
 }
 
@@ -720,9 +881,14 @@ async fn delete(
     }
     blocking_reply(state, move |s| {
         let backend = open(s, &repo)?;
+        let now = SystemTime::now();
         Ok(
-            match store::delete_after_retention(&backend, kind, &name, s.retention, SystemTime::now())? {
-                Deletion::Deleted => Reply::new(StatusCode::NO_CONTENT, "deleted"),
+            match store::deletion_allowed(&backend, kind, &name, s.retention, now)? {
+                Deletion::Allowed => {
+                    let mut reply = Reply::new(StatusCode::NO_CONTENT, "deleted");
+                    reply.effect = Some(Box::new(Effect::Delete { repo, kind, name }));
+                    reply
+                }
                 Deletion::Retained(until) => {
                     let until = rfc3339(until);
                     Reply::refuse(
@@ -744,7 +910,105 @@ fn rfc3339(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-async fn record(state: &Arc<State>, log: Log, reply: &Reply) {
+/// Writes the request's audit line, then makes its change, if any.
+async fn conclude(state: &Arc<State>, log: &Log, mut reply: Reply) -> Reply {
+    let effect = reply.effect.take();
+    if let Err(e) = record(state, log, &reply).await {
+        eprintln!("reprise serve: cannot write the audit log, refusing the request: {e}");
+        if let Some(effect) = effect {
+            off_thread_state(state, move |s| cancel(s, *effect)).await;
+        }
+        return Reply::refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server cannot write its audit log, so it refuses requests: tell its administrator",
+        );
+    }
+    let Some(effect) = effect else { return reply };
+    match off_thread_state(state, move |s| apply(s, *effect)).await {
+        None => reply,
+        // The change did not happen as the line says: a second line says
+        // what did.
+        Some(outcome) => {
+            if let Err(e) = record(state, log, &outcome).await {
+                eprintln!("reprise serve: cannot write the audit log: {e}");
+            }
+            outcome
+        }
+    }
+}
+
+/// Runs blocking work that cannot fail into a reply of its own.
+async fn off_thread_state<T: Send + 'static>(
+    state: &Arc<State>,
+    f: impl FnOnce(&State) -> Option<T> + Send + 'static,
+) -> Option<T> {
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || f(&state))
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("reprise serve: a request's task failed: {e}");
+            None
+        })
+}
+
+/// Makes a prepared change; `None` when it happened as recorded, else the
+/// reply that says what happened instead. Blocking.
+fn apply(s: &State, effect: Effect) -> Option<Reply> {
+    let (outcome, charged) = match effect {
+        Effect::Publish {
+            staged,
+            charged,
+            kind,
+            name,
+        } => {
+            let hash = staged.hash();
+            let outcome = match store::publish(*staged) {
+                Ok(Upload::Created) => return None,
+                Ok(Upload::Exists) => {
+                    exists_refusal(kind, &name).header(HeaderName::from_static(BLAKE3_HEADER), hash)
+                }
+                Err(e) => storage_reply(e),
+            };
+            (outcome, Some(charged))
+        }
+        Effect::CreateRepo { repo, charged } => {
+            let outcome = match s.store.create(&repo) {
+                Ok(true) => return None,
+                Ok(false) => repo_exists_refusal(&repo),
+                Err(e) => storage_reply(e),
+            };
+            (outcome, Some(charged))
+        }
+        Effect::Delete { repo, kind, name } => {
+            let removed = open(s, &repo).and_then(|b| Ok(b.remove(kind, &name)?));
+            match removed {
+                Ok(()) => return None,
+                Err(e) => (e.reply(), None),
+            }
+        }
+    };
+    if let Some(charged) = charged {
+        refund(s, charged);
+    }
+    Some(outcome)
+}
+
+/// Drops a prepared change (its temporary file goes with it). Blocking.
+fn cancel(s: &State, effect: Effect) -> Option<()> {
+    match effect {
+        Effect::Publish { charged, .. } | Effect::CreateRepo { charged, .. } => refund(s, charged),
+        Effect::Delete { .. } => {}
+    }
+    None
+}
+
+fn refund(s: &State, charged: Charged) {
+    if let Err(e) = s.usage.refund(charged) {
+        eprintln!("reprise serve: cannot record a refund of quota usage: {e}");
+    }
+}
+
+async fn record(state: &Arc<State>, log: &Log, reply: &Reply) -> std::io::Result<()> {
     let (repo, kind, object) = match &log.target {
         Some(t) => (
             Some(t.repo().to_string()),
@@ -757,25 +1021,50 @@ async fn record(state: &Arc<State>, log: Log, reply: &Reply) {
         (log.method == Method::GET || log.method == Method::HEAD) && reply.status.is_success();
     let entry = AuditEntry {
         time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        token: log.token,
+        token: log.token.clone(),
         remote: log.remote.to_string(),
         method: log.method.to_string(),
         action: log.action,
         repo,
         kind,
         object,
-        path: log.path,
+        path: log.path.clone(),
         status: reply.status.as_u16(),
         result: reply.result.clone(),
         bytes: reply.bytes,
     };
     let state = Arc::clone(state);
-    let written =
-        tokio::task::spawn_blocking(move || state.audit.append(&entry, !quiet_read)).await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("reprise serve: cannot write the audit log: {e}"),
-        Err(e) => eprintln!("reprise serve: cannot write the audit log: {e}"),
+    tokio::task::spawn_blocking(move || state.audit.append(&entry, !quiet_read))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Records a request that never reached the handler: the connection's
+/// parser refused it (431, 414, 400) and answered it itself.
+pub(crate) async fn record_unparsed(
+    state: &Arc<State>,
+    remote: SocketAddr,
+    status: u16,
+    why: String,
+) {
+    let entry = AuditEntry {
+        time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        token: "unknown".into(),
+        remote: remote.to_string(),
+        method: "-".into(),
+        action: "refused",
+        repo: None,
+        kind: None,
+        object: None,
+        path: None,
+        status,
+        result: format!("refused before parsing: {why}"),
+        bytes: None,
+    };
+    let state = Arc::clone(state);
+    let written = tokio::task::spawn_blocking(move || state.audit.append(&entry, true)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        eprintln!("reprise serve: cannot write the audit log for a request refused before parsing");
     }
 }
 

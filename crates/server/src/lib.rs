@@ -18,10 +18,12 @@
 //! - `http`: the request handler (roles, write-once, retention, quotas);
 //! - `quota`, `audit`, `store`, `tls`: persistent usage per token, the
 //!   audit log, repositories on disk, certificates;
-//! - `serve`: the listener, TLS handshakes and connections.
+//! - `serve`, `admission`: the listener, TLS handshakes and connections,
+//!   and which connections are taken when they are many.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod audit;
+mod admission;
+pub mod audit;
 pub mod config;
 mod http;
 mod quota;

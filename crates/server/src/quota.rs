@@ -1,10 +1,13 @@
 //! Quotas: how many bytes each token has added, kept across restarts.
 //!
-//! Usage counts the bytes of objects a token created (an upload refused as
-//! already present adds nothing). Uploads in flight hold a reservation, so
-//! two parallel uploads cannot both squeeze under the quota. The counts are
-//! rewritten atomically to `data_dir/usage.json` after every creation, so a
-//! restart resets nothing.
+//! Usage counts what a token's creations cost the server's disk: each
+//! object's bytes plus [`OBJECT_CHARGE`], each repository [`REPO_CHARGE`]
+//! (an upload refused as already present costs nothing). Uploads in flight
+//! hold a reservation, so two parallel uploads cannot both squeeze under
+//! the quota. The counts are rewritten atomically to `data_dir/usage.json`
+//! before a creation becomes visible, and a creation whose cost cannot be
+//! recorded is refused, so neither a restart nor a full disk resets a
+//! quota.
 
 use crate::ServerError;
 use std::collections::BTreeMap;
@@ -12,6 +15,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// What an object costs beyond its bytes: a file-system block for its
+/// inode and directory entry, so that many tiny objects are not free.
+pub(crate) const OBJECT_CHARGE: u64 = 4096;
+/// What a new repository costs: a block for each of the 263 directories
+/// of its layout (the root, six kinds and `tmp`, and 256 pack directories).
+pub(crate) const REPO_CHARGE: u64 = 263 * 4096;
 
 /// The refusal of an upload that would pass the quota.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +46,15 @@ impl std::fmt::Display for OverQuota {
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Reservation {
+    token: String,
+    bytes: u64,
+}
+
+/// Bytes recorded as used, which [`Usage::refund`] gives back when the
+/// creation they paid for does not happen after all.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct Charged {
     token: String,
     bytes: u64,
 }
@@ -136,22 +155,40 @@ impl Usage {
         })
     }
 
-    /// Gives back a reservation whose upload created nothing.
-    pub fn release(&self, r: Reservation) {
-        let mut counts = self.lock();
-        unreserve(&mut counts, &r);
-    }
-
     /// Counts a reservation's bytes as used, and persists every count.
-    /// Blocking (it writes and syncs a file).
-    pub fn commit(&self, r: Reservation) -> Result<(), ServerError> {
+    /// When the counts cannot be persisted, the bytes are not counted and
+    /// the creation must not happen. Blocking (it writes and syncs a file).
+    pub fn commit(&self, r: Reservation) -> Result<Charged, ServerError> {
         {
             let mut counts = self.lock();
             unreserve(&mut counts, &r);
             let used = counts.used.entry(r.token.clone()).or_default();
             *used = used.saturating_add(r.bytes);
         }
+        let charged = Charged {
+            token: r.token,
+            bytes: r.bytes,
+        };
+        if let Err(e) = self.persist() {
+            self.uncount(&charged);
+            return Err(e);
+        }
+        Ok(charged)
+    }
+
+    /// Gives back bytes charged for a creation that did not happen. If the
+    /// file cannot be rewritten, the disk keeps the higher count: a quota
+    /// errs on the side of the server. Blocking.
+    pub fn refund(&self, c: Charged) -> Result<(), ServerError> {
+        self.uncount(&c);
         self.persist()
+    }
+
+    fn uncount(&self, c: &Charged) {
+        let mut counts = self.lock();
+        if let Some(used) = counts.used.get_mut(&c.token) {
+            *used = used.saturating_sub(c.bytes);
+        }
     }
 
     /// Writes the latest counts. Writers take turns, each writing the
@@ -166,7 +203,13 @@ impl Usage {
         })?;
         let temp = self.path.with_extension("json.tmp");
         let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&temp)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temp)?;
             f.write_all(&json)?;
             f.sync_all()?;
             fs::rename(&temp, &self.path)?;
@@ -191,7 +234,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reservations_count_against_the_quota_until_released() {
+    fn reservations_and_charges_count_until_refunded() {
         let dir = tempfile::tempdir().unwrap();
         let usage = Usage::open(&dir.path().join("usage.json")).unwrap();
         let q = Some(100);
@@ -210,7 +253,9 @@ mod tests {
             usage.reserve("other", q, 100).is_ok(),
             "quotas are per token"
         );
-        usage.release(a);
+        let charged = usage.commit(a).unwrap();
+        assert_eq!(usage.remaining("pc", q), Some(40));
+        usage.refund(charged).unwrap();
         assert_eq!(usage.remaining("pc", q), Some(100));
         assert_eq!(usage.remaining("pc", None), None);
         assert!(
@@ -225,9 +270,9 @@ mod tests {
         let path = dir.path().join("usage.json");
         let usage = Usage::open(&path).unwrap();
         let r = usage.reserve("pc", Some(100), 70).unwrap();
-        usage.commit(r).unwrap();
+        let _ = usage.commit(r).unwrap();
         let r = usage.reserve("pc", Some(100), 20).unwrap();
-        usage.commit(r).unwrap();
+        let _ = usage.commit(r).unwrap();
         drop(usage);
         let usage = Usage::open(&path).unwrap();
         assert_eq!(usage.remaining("pc", Some(100)), Some(10));
@@ -244,5 +289,25 @@ mod tests {
             Usage::open(&path),
             Err(ServerError::Config { .. })
         ));
+    }
+
+    #[test]
+    fn a_creation_whose_cost_cannot_be_recorded_is_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.json");
+        let usage = Usage::open(&path).unwrap();
+        // What a repository named after the temporary file did.
+        fs::create_dir(path.with_extension("json.tmp")).unwrap();
+        let r = usage.reserve("pc", Some(100), 70).unwrap();
+        assert!(usage.commit(r).is_err());
+        assert_eq!(usage.remaining("pc", Some(100)), Some(100));
+        fs::remove_dir(path.with_extension("json.tmp")).unwrap();
+        let r = usage.reserve("pc", Some(100), 70).unwrap();
+        let charged = usage.commit(r).unwrap();
+        usage.refund(charged).unwrap();
+        assert_eq!(Usage::read_file(&path).unwrap()["pc"], 0);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -9,6 +9,9 @@
 use reprise_storage::{validate_name, ObjectKind};
 
 /// Names under `data_dir` that belong to the server, not to a repository.
+/// Each also reserves every name that extends it after a dot (the usage
+/// file's temporary copy `usage.json.tmp`, a rotated `audit.log.1`): a
+/// repository there would stop the server from writing its own files.
 const RESERVED: [&str; 3] = ["tls", "audit.log", "usage.json"];
 
 /// Repository names: `[a-z0-9][a-z0-9._-]{0,63}`, minus the server's own
@@ -21,7 +24,14 @@ pub fn valid_repo_name(name: &str) -> bool {
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
         && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
-        && !RESERVED.contains(&name)
+        && !is_reserved(name)
+}
+
+fn is_reserved(name: &str) -> bool {
+    RESERVED.iter().any(|r| {
+        name.strip_prefix(r)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
 }
 
 /// What a request path designates.
@@ -134,7 +144,15 @@ mod tests {
 
     #[test]
     fn repository_names_use_a_closed_alphabet() {
-        for good in ["mairie", "0", "compta-2024", "a.b_c", &"x".repeat(64)] {
+        for good in [
+            "mairie",
+            "0",
+            "compta-2024",
+            "a.b_c",
+            "tlsx",
+            "usage",
+            &"x".repeat(64),
+        ] {
             assert!(valid_repo_name(good), "{good}");
         }
         for bad in [
@@ -151,6 +169,9 @@ mod tests {
             "tls",
             "audit.log",
             "usage.json",
+            "usage.json.tmp",
+            "audit.log.1",
+            "tls.old",
             &"x".repeat(65),
             "a\0",
         ] {

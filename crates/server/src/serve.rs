@@ -3,9 +3,13 @@
 //! thread (`reprise demo`, tests).
 //!
 //! Slow or silent clients are cut off (handshake, header and body
-//! timeouts) and connections are capped, so a misbehaving client can tie
-//! up a bounded share of the server, never all of it.
+//! timeouts), connections are capped per address and in all, and those
+//! without a token give way to newcomers (see `admission`), so a
+//! misbehaving client can tie up a bounded share of the server, never all
+//! of it. Requests the HTTP parser refuses before the handler sees them
+//! (431, 414, 400) get their audit line here.
 
+use crate::admission::{Admission, Slot};
 use crate::audit::AuditLog;
 use crate::http::{self, State, TokenSource};
 use crate::quota::Usage;
@@ -22,17 +26,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open connections at most; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 512;
+/// How long a request's head may take to arrive, and a kept-alive
+/// connection may stay idle.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The connection's read buffer, which also bounds a request's head: with
+/// [`http::UPLOAD_CHUNK`], it bounds what an upload holds in memory. Above
+/// hyper's 64 KiB limit on a URI, so that a longer one gets its 414.
+pub(crate) const READ_BUFFER: usize = 96 << 10;
 
 /// A server ready to serve: files opened, certificate loaded, port bound.
 pub struct Server {
     state: Arc<State>,
+    admission: Arc<Admission>,
     listener: std::net::TcpListener,
     acceptor: TlsAcceptor,
     local_addr: SocketAddr,
@@ -46,7 +55,7 @@ impl Server {
     /// token changes to that file apply without a restart.
     pub fn bind(config: &Config, config_path: Option<&Path>) -> Result<Server, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|e| ServerError::io(&data_dir, e))?;
+        create_data_dir(&data_dir)?;
         let tls = tls::load_or_generate(config)?;
         let audit_path = config.audit_log();
         let audit = AuditLog::open(&audit_path).map_err(|e| ServerError::io(&audit_path, e))?;
@@ -71,6 +80,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(bind_err)?;
         Ok(Server {
             state: Arc::new(state),
+            admission: Admission::new(config.max_connections, config.max_connections_per_address),
             listener,
             acceptor: TlsAcceptor::from(tls.config),
             local_addr,
@@ -132,36 +142,51 @@ impl Server {
     ) -> Result<(), ServerError> {
         let listener = TcpListener::from_std(self.listener)
             .map_err(|e| ServerError::Runtime(e.to_string()))?;
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
-            let permit = tokio::select! {
-                permit = Arc::clone(&slots).acquire_owned() => permit,
-                () = &mut stop => return Ok(()),
-            };
-            let Ok(permit) = permit else { return Ok(()) };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 () = &mut stop => return Ok(()),
             };
-            match accepted {
-                Ok((tcp, remote)) => {
-                    let conn = connection(
-                        tcp,
-                        remote,
-                        self.acceptor.clone(),
-                        Arc::clone(&self.state),
-                        permit,
-                    );
-                    tokio::spawn(conn);
-                }
+            let (tcp, remote) = match accepted {
+                Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors, usually: wait for some to close.
                     eprintln!("reprise serve: accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
-            }
+            };
+            let slot = tokio::select! {
+                slot = self.admission.admit(remote.ip()) => slot,
+                () = &mut stop => return Ok(()),
+            };
+            // Refused: closed at once, before TLS costs anything.
+            let Ok(slot) = slot else { continue };
+            let conn = connection(
+                tcp,
+                remote,
+                self.acceptor.clone(),
+                Arc::clone(&self.state),
+                slot,
+            );
+            tokio::spawn(conn);
         }
     }
+}
+
+/// Creates the data directory, private to the server's user.
+fn create_data_dir(dir: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::PermissionsExt;
+    if !dir.is_dir() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| ServerError::io(parent, e))?;
+        }
+        crate::store::create_private_dir(dir).map_err(|e| ServerError::io(dir, e))?;
+    }
+    // Made by an earlier version, or by hand: whatever is under it holds
+    // the clients' wrapped keys, which nobody else may copy.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| ServerError::io(dir, e))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ServerError> {
@@ -178,18 +203,60 @@ async fn connection(
     remote: SocketAddr,
     acceptor: TlsAcceptor,
     state: Arc<State>,
-    _slot: OwnedSemaphorePermit,
+    slot: Slot,
+) {
+    let slot = Arc::new(slot);
+    let evicted = Arc::clone(&slot.evicted);
+    tokio::select! {
+        () = serve_connection(tcp, remote, acceptor, state, Arc::clone(&slot)) => {}
+        () = evicted.notified() => {}
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    slot: Arc<Slot>,
 ) {
     let _ = tcp.set_nodelay(true);
     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
         return;
     };
-    let service = service_fn(move |request| http::handle(Arc::clone(&state), remote, request));
-    let _ = http1::Builder::new()
+    let proven: http::Proven = Arc::new(move || slot.prove());
+    let service_state = Arc::clone(&state);
+    let service = service_fn(move |request| {
+        http::handle(
+            Arc::clone(&service_state),
+            remote,
+            Arc::clone(&proven),
+            request,
+        )
+    });
+    let served = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(READ_BUFFER)
         .serve_connection(TokioIo::new(stream), service)
         .await;
+    if let Err(e) = served {
+        if let Some(status) = refused_by_parser(&e) {
+            http::record_unparsed(&state, remote, status, e.to_string()).await;
+        }
+    }
+}
+
+/// The status the HTTP parser answered a request it could not parse with
+/// (hyper sends it itself), if the error is one.
+fn refused_by_parser(e: &hyper::Error) -> Option<u16> {
+    if e.is_parse_too_large() {
+        // hyper has no predicate for a URI over its limit; its message
+        // is the only thing that tells 414 from 431.
+        let uri = e.to_string().contains("URI too long");
+        return Some(if uri { 414 } else { 431 });
+    }
+    e.is_parse().then_some(400)
 }
 
 /// A server running on a background thread.

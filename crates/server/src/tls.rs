@@ -9,7 +9,7 @@
 use crate::{Config, ServerError};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -101,7 +101,11 @@ fn generate(config: &Config, dir: &Path, cert: &Path, key: &Path) -> Result<(), 
     let signed = params
         .self_signed(&pair)
         .map_err(|e| ServerError::Tls(e.to_string()))?;
-    fs::create_dir_all(dir).map_err(|e| ServerError::io(dir, e))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| ServerError::io(dir, e))?;
     // The key first: a certificate without its key would be reused broken.
     write_new(key, pair.serialize_pem().as_bytes(), 0o600)?;
     write_new(cert, signed.pem().as_bytes(), 0o644)

@@ -10,7 +10,8 @@
 //!   write-once allows);
 //! - the server's refusals become the storage errors the command maps to
 //!   exit codes: 401 `Unauthorized`, 403/405/413 `Refused`, 423 `Locked`,
-//!   404 `NotFound`, each naming the object and what to do.
+//!   404 `NotFound`, 507 (disk full or quota spent) a final `Remote`
+//!   error, each naming the object and what to do.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod retry;
@@ -225,12 +226,23 @@ impl RestBackend {
             },
             403 => refused("run administrative operations from a trusted machine, with an admin token"),
             405 => refused("the server only creates whole new objects, reads them, and lets an admin delete old ones"),
-            413 => refused("the server's max_object_bytes is smaller than this object"),
+            413 => refused(
+                "the object exceeds the server's limit on the size of one object: raise \
+                 max_object_bytes in the server's configuration file, then run the command again",
+            ),
             423 => StorageError::Locked {
                 kind,
                 name,
                 location,
                 until: until.unwrap_or_else(|| "the end of its retention period".into()),
+            },
+            507 => StorageError::Remote {
+                location,
+                detail: format!(
+                    "{action} {kind} {name}: {why} (HTTP 507): the server is out of space or this \
+                     token's quota is spent; ask the server's administrator to free space or raise \
+                     the token's quota_bytes, then run the command again"
+                ),
             },
             404 if action != "write" => StorageError::NotFound {
                 kind,
@@ -436,8 +448,12 @@ impl Backend for RestBackend {
         reprise_storage::validate_name(kind, name)?;
         let url = self.url(kind, Some(name));
         let response = self.exchange(&format!("writing {kind} {name}"), || {
+            // The server refuses what it must (too large, over quota,
+            // already there) before the body: waiting for its 100 Continue
+            // lets the client read that refusal instead of a broken pipe.
             self.with_auth(self.agent.put(&url))
                 .header("Content-Type", "application/octet-stream")
+                .header("Expect", "100-continue")
                 .send(data)
         })?;
         match response.status().as_u16() {

@@ -1,10 +1,11 @@
 //! When to try a request again, and how long to wait first.
 //!
 //! Only failures that another attempt may cure are retried: the network
-//! (connection refused or reset, timeouts), the server's own errors (5xx)
-//! and its request to slow down (429). A 4xx is the server's considered
-//! answer and is final. Certificate problems are final too: waiting does not
-//! make an untrusted certificate trusted.
+//! (connection refused or reset, timeouts), the server's own errors (5xx,
+//! but not 507, which needs an administrator) and its request to slow down
+//! (429). A 4xx is the server's considered answer and is final. Certificate
+//! problems are final too: waiting does not make an untrusted certificate
+//! trusted.
 
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ pub fn delay_after(attempt: u32) -> Duration {
 
 /// Whether a response with this status is worth another attempt.
 pub fn status_is_transient(status: u16) -> bool {
-    status == 429 || (500..=599).contains(&status)
+    // 507 (out of space, or the token's quota spent) lasts until an
+    // administrator acts: retrying only delays the message that says so.
+    status == 429 || ((500..=599).contains(&status) && status != 507)
 }
 
 /// Whether a transport failure is worth another attempt.
@@ -53,7 +56,7 @@ mod tests {
         for s in [429, 500, 502, 503, 504] {
             assert!(status_is_transient(s), "{s}");
         }
-        for s in [200, 201, 400, 401, 403, 404, 405, 409, 413, 416, 423] {
+        for s in [200, 201, 400, 401, 403, 404, 405, 409, 413, 416, 423, 507] {
             assert!(!status_is_transient(s), "{s}");
         }
     }

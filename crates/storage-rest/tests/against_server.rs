@@ -8,7 +8,7 @@ use reprise_storage_rest::RestBackend;
 use std::path::PathBuf;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     server: Option<ServerHandle>,
     cacert: PathBuf,
     url: String,
@@ -17,6 +17,11 @@ struct Fixture {
 
 /// A server with one token per role given, named after the role.
 fn start(retention_days: u32, roles: &[&str]) -> Fixture {
+    start_with(retention_days, roles, "")
+}
+
+/// Same, with `token_extra` (TOML lines) added to every token.
+fn start_with(retention_days: u32, roles: &[&str], token_extra: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut text = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nretention_days = {retention_days}\nmax_object_bytes = 4096\n",
@@ -26,7 +31,7 @@ fn start(retention_days: u32, roles: &[&str]) -> Fixture {
     for (i, role) in roles.iter().enumerate() {
         let secret = token::generate().unwrap();
         text += &format!(
-            "[[token]]\nname = \"{role}{i}\"\nrole = \"{role}\"\nhash = \"{}\"\n",
+            "[[token]]\nname = \"{role}{i}\"\nrole = \"{role}\"\nhash = \"{}\"\n{token_extra}",
             token::hash(&secret)
         );
         secrets.push(secret);
@@ -37,7 +42,7 @@ fn start(retention_days: u32, roles: &[&str]) -> Fixture {
     let handle = server.spawn().unwrap();
     let url = format!("https://{}/mairie", handle.addr());
     Fixture {
-        _dir: dir,
+        dir,
         server: Some(handle),
         cacert,
         url,
@@ -46,6 +51,15 @@ fn start(retention_days: u32, roles: &[&str]) -> Fixture {
 }
 
 impl Fixture {
+    /// How many audit lines have this status.
+    fn audited(&self, status: u64) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("data/audit.log")).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["status"] == status)
+            .count()
+    }
+
     fn backend(&self, secret: usize) -> RestBackend {
         RestBackend::new(
             &self.url,
@@ -185,4 +199,37 @@ fn a_stopped_server_is_retried_then_reported() {
     let err = b.list(ObjectKind::Snapshot).unwrap_err();
     assert!(matches!(err, StorageError::Remote { .. }), "{err}");
     assert!(err.to_string().contains("5 times"), "{err}");
+}
+
+/// Regression (issue 10, finding 21): an object over the server's limit
+/// showed as "Broken pipe … check that the server is running" after five
+/// attempts, and a spent quota as a role problem.
+#[test]
+fn a_too_large_object_and_a_spent_quota_are_final_and_say_what_to_do() {
+    let f = start_with(30, &["append"], "quota_bytes = 1200000\n");
+    let b = f.backend(0);
+    b.create().unwrap();
+    let big = vec![7u8; 8 << 20];
+    let err = b
+        .write_once(ObjectKind::Pack, &named(&big), &big)
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Refused { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("raise max_object_bytes"), "{text}");
+    assert!(!text.contains("running"), "{text}");
+    assert_eq!(f.audited(413), 1, "a 413 must not be retried");
+
+    let mut refused = None;
+    for i in 0..40u32 {
+        let data = format!("{i:04000}").into_bytes();
+        if let Err(e) = b.write_once(ObjectKind::Index, &named(&data), &data) {
+            refused = Some(e);
+            break;
+        }
+    }
+    let text = refused.expect("the quota was never reached").to_string();
+    assert!(text.contains("quota exceeded"), "{text}");
+    assert!(text.contains("raise the token's quota_bytes"), "{text}");
+    assert!(!text.contains("reachable"), "{text}");
+    assert_eq!(f.audited(507), 1, "a 507 must not be retried");
 }

@@ -127,7 +127,9 @@ impl LocalBackend {
         })
     }
 
-    fn path_of(&self, kind: ObjectKind, name: &str) -> Result<PathBuf> {
+    /// Where object `name` of `kind` lives (the repository server streams
+    /// uploads to a temporary file and links them there itself).
+    pub fn path_of(&self, kind: ObjectKind, name: &str) -> Result<PathBuf> {
         validate_name(kind, name)?;
         Ok(match kind {
             ObjectKind::Config => self.root.join(name),

@@ -1,9 +1,11 @@
-//! `reprise serve`: runs the append-only repository server, and edits its
-//! configuration (`init-config`, `token add|list|revoke`). The server and
-//! the edits live in reprise-server; this module parses and prints.
+//! `reprise serve`: runs the append-only repository server, edits its
+//! configuration (`init-config`, `token add|list|revoke`), and checks its
+//! audit log (`audit verify`). The server, the edits and the check live in
+//! reprise-server; this module parses and prints.
 
 use crate::cli::{
-    GlobalOptions, ServeArgs, ServeCommand, ServeInitArgs, TokenAddArgs, TokenCommand,
+    AuditCommand, AuditVerifyArgs, GlobalOptions, ServeArgs, ServeCommand, ServeInitArgs,
+    TokenAddArgs, TokenCommand,
 };
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
@@ -12,11 +14,13 @@ use reprise_server::{Config, Role, Server};
 use std::path::Path;
 
 pub fn run(g: &GlobalOptions, args: &ServeArgs) -> Result<u8> {
+    keep_new_files_private();
     match &args.command {
         None => serve(args.config.as_deref()),
         Some(ServeCommand::InitConfig(a)) => init_config(g, a),
         Some(ServeCommand::Token(TokenCommand::Add(a))) => token_add(g, a),
         Some(ServeCommand::Token(TokenCommand::List(a))) => token_list(g, &a.config),
+        Some(ServeCommand::Audit(AuditCommand::Verify(a))) => audit_verify(g, a),
         Some(ServeCommand::Token(TokenCommand::Revoke(a))) => {
             config::revoke_token(&a.config.config, &a.name)?;
             if g.json {
@@ -30,6 +34,36 @@ pub fn run(g: &GlobalOptions, args: &ServeArgs) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The server's files hold the clients' wrapped keys, its tokens' hashes
+/// and its audit log: whatever the code below forgets to restrict, the
+/// umask keeps from other local users.
+fn keep_new_files_private() {
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+fn audit_verify(g: &GlobalOptions, a: &AuditVerifyArgs) -> Result<u8> {
+    let log = match (&a.file, &a.config) {
+        (Some(file), _) => file.clone(),
+        (None, Some(config)) => Config::load(config)?.audit_log(),
+        (None, None) => {
+            bail!("give the audit log, or the server's configuration with --config FILE")
+        }
+    };
+    let lines = reprise_server::audit::verify(&log)?;
+    if g.json {
+        output::json(&serde_json::json!({ "log": log, "lines": lines, "intact": true }))?;
+    } else if !g.quiet {
+        output::line(&format!(
+            "{}: {lines} lines, the hash chain is intact",
+            log.display()
+        ))?;
+    }
+    Ok(exit::OK)
 }
 
 fn serve(config_path: Option<&Path>) -> Result<u8> {

@@ -69,6 +69,12 @@ retention_days = {retention_days}
 # Largest object a client may upload, in bytes (packs are about 8 MiB).
 max_object_bytes = {max}
 
+# Connections open at once, and from any one client address. When all are
+# taken, the oldest connection that has not yet shown a valid token is
+# closed to make room, so strangers cannot lock clients out.
+# max_connections = 512
+# max_connections_per_address = 64
+
 # TLS certificate chain and private key (PEM files). Without them the
 # server generates a self-signed certificate into data_dir/tls/ on first
 # start; clients then trust it with `--cacert cert.pem`.
