@@ -319,7 +319,7 @@ fn write_content(
     // file no longer than the snapshot's; otherwise (a hole at the end, or
     // a longer old file) it is set explicitly.
     let size = entry.node.size;
-    if existing_len != size || covered_end.into_inner() != size {
+    if existing_len > size || covered_end.into_inner() != size {
         file.set_len(size)
             .map_err(|e| format!("cannot set length: {e}"))?;
         changed.store(true, Ordering::Relaxed);
