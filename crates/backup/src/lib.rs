@@ -17,6 +17,7 @@ mod parent;
 mod scan;
 mod walker;
 
+pub use parent::PassedOver;
 pub use reprise_repo::PathPatterns;
 pub use scan::scan_totals;
 
@@ -119,6 +120,10 @@ pub struct BackupReport {
     pub snapshot_id: SnapshotId,
     pub snapshot: Snapshot,
     pub parent: Option<SnapshotId>,
+    /// Newer snapshots of the source that could not be the parent: dated
+    /// after the storage received them (forged, or a wrong clock) or long
+    /// before (late arrivals).
+    pub passed_over: Vec<PassedOver>,
     pub warnings: Vec<BackupWarning>,
     /// The ransomware analysis, unless detection was off.
     pub detection: Option<reprise_detect::Report>,
@@ -259,7 +264,8 @@ pub fn run(
     let list = repo.list_snapshots()?;
     // The previous snapshot of this source, even with force_read: detection
     // compares with it whether or not its content is reused.
-    let previous = parent::find_parent(&list, &options.hostname, &source.bytes, time);
+    let choice = parent::find_parent(&list, &options.hostname, &source.bytes, time);
+    let previous = choice.parent;
     let parent = previous.clone().filter(|_| !options.force_read);
     // Announced before the index is loaded: from here until its snapshot
     // exists, prune keeps every pack this backup might deduplicate against.
@@ -271,6 +277,7 @@ pub fn run(
         previous,
         parent,
         session: session.clone(),
+        passed_over: choice.passed_over,
     };
     match back_up(repo, &options, stdin, &source, announced, progress) {
         Ok(report) => Ok(report),
@@ -291,6 +298,7 @@ struct Announced {
     previous: Option<(SnapshotId, Snapshot)>,
     parent: Option<(SnapshotId, Snapshot)>,
     session: String,
+    passed_over: Vec<PassedOver>,
 }
 
 fn back_up(
@@ -308,6 +316,7 @@ fn back_up(
         previous,
         parent,
         session,
+        passed_over,
     } = announced;
     // After the snapshot list, so the parent's chunks are all in the index.
     let index_report = repo.load_index()?;
@@ -401,6 +410,7 @@ fn back_up(
         snapshot_id,
         snapshot,
         parent: parent.map(|(id, _)| id),
+        passed_over,
         warnings,
         detection,
     })

@@ -17,21 +17,53 @@ use reprise_format::snapshot::Standing;
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_repo::SnapshotList;
 
-/// The newest snapshot of `hostname` and `paths` that may be a parent.
+/// The parent, and the snapshots of the source that were passed over
+/// because their dates contradict the storage's though they are newer.
+#[derive(Debug, Default)]
+pub(crate) struct ParentChoice {
+    pub parent: Option<(SnapshotId, Snapshot)>,
+    pub passed_over: Vec<PassedOver>,
+}
+
+/// A snapshot of the source that could not be a parent.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PassedOver {
+    pub id: SnapshotId,
+    /// The date it claims.
+    pub time: DateTime<Utc>,
+    /// When the storage received it, where the storage says.
+    pub stored: Option<DateTime<Utc>>,
+}
+
+/// Chooses the parent among the snapshots of `hostname` and `paths`.
 pub(crate) fn find_parent(
     list: &SnapshotList,
     hostname: &str,
     paths: &[Vec<u8>],
     now: DateTime<Utc>,
-) -> Option<(SnapshotId, Snapshot)> {
-    list.snapshots
+) -> ParentChoice {
+    let mut timely = Vec::new();
+    let mut untimely = Vec::new();
+    for (id, s) in list
+        .snapshots
         .iter()
         .filter(|(_, s)| s.is_of(hostname, paths))
-        .filter_map(|(id, s)| {
-            let stored = list.stored.get(id).map(|t| DateTime::<Utc>::from(*t));
-            let timely = Standing::of_dates(s.time, stored, now) == Standing::Trusted;
-            timely.then_some((stored.unwrap_or(s.time), s.time, id, s))
-        })
-        .max_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)))
-        .map(|(_, _, id, s)| (*id, s.clone()))
+    {
+        let stored = list.stored.get(id).map(|t| DateTime::<Utc>::from(*t));
+        let order = (stored.unwrap_or(s.time), s.time, *id);
+        match Standing::of_dates(s.time, stored, now) {
+            Standing::Trusted => timely.push((order, s)),
+            _ => untimely.push((order, s, stored)),
+        }
+    }
+    let newest = timely.into_iter().max_by(|a, b| a.0.cmp(&b.0));
+    let passed_over = untimely
+        .into_iter()
+        .filter(|(order, _, _)| newest.as_ref().is_none_or(|(n, _)| order > n))
+        .map(|((_, time, id), _, stored)| PassedOver { id, time, stored })
+        .collect();
+    ParentChoice {
+        parent: newest.map(|((_, _, id), s)| (id, s.clone())),
+        passed_over,
+    }
 }

@@ -111,6 +111,11 @@ fn a_forged_future_dated_snapshot_never_becomes_the_parent() {
         Some(honest.as_str()),
         "the parent must be the honest snapshot, not the forgery {forged}: {next:#}"
     );
+    assert_eq!(
+        next["passed_over"][0]["id"].as_str(),
+        Some(forged.to_hex().as_str()),
+        "the forgery is reported: {next:#}"
+    );
     let target = repo.path().join("restored");
     repo.restore_json(&id_of(&next), &target);
     assert_eq!(

@@ -289,6 +289,16 @@ fn prune_spares_what_a_backup_still_running_may_use() {
     let held = repo.json(["prune", "--grace", "0"]);
     assert_eq!(held["backups_running"], 1, "{held:#}");
     assert_eq!(held["deleted"].as_array().unwrap().len(), 0, "{held:#}");
+    assert!(!ids(&held["held_by_running"]).is_empty(), "{held:#}");
+    assert_eq!(held["running"][0]["paths"][0], "/srv/partage", "{held:#}");
+    // The text names the backup it waits for, not the grace period.
+    let out = repo.cmd().args(["prune", "--grace", "0"]).output().unwrap();
+    assert_success(&out, "prune");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("a backup of /srv/partage on host") && text.contains("considered dead after"),
+        "{text}"
+    );
     // Its snapshot lands: the packs are free to go.
     let (_, mut snapshot) = client.list_snapshots().unwrap().snapshots.remove(0);
     snapshot.session = Some(session);

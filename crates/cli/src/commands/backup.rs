@@ -99,6 +99,7 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
             "message_type": "summary",
             "snapshot_id": report.snapshot_id,
             "parent": report.parent,
+            "passed_over": report.passed_over,
             "files_new": s.files_new,
             "files_changed": s.files_changed,
             "files_unmodified": s.files_unmodified,
@@ -117,6 +118,16 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
     }
     for w in &report.warnings {
         eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    for p in &report.passed_over {
+        let stored = p
+            .stored
+            .map_or("an unknown time".to_string(), |t| t.to_rfc3339());
+        eprintln!(
+            "warning: snapshot {} of this source is dated {} but the storage received it at {stored}: not used as parent (a forged snapshot, or a wrong clock here or on the storage; see `reprise forget --dry-run`)",
+            p.id.short(),
+            p.time.to_rfc3339()
+        );
     }
     if g.quiet {
         return Ok(());
