@@ -269,3 +269,41 @@ fn latest_says_when_it_passes_over_a_newer_snapshot_it_cannot_read() {
         assert!(stderr.contains(&older[..8]), "names the one used: {stderr}");
     }
 }
+
+#[test]
+fn latest_is_never_a_snapshot_dated_after_the_storage_received_it() {
+    let repo = TestRepo::new();
+    let src = two_directories(&repo);
+    let real = backup(&repo, &src);
+    // The attacker's copy of it, emptied and dated 2099: were it `latest`,
+    // a restore at 3 a.m. would bring back nothing.
+    let r = open(&repo);
+    let (_, snapshot) = r.list_snapshots().unwrap().snapshots.pop().unwrap();
+    let saver = BlobSaver::new(&r);
+    let (empty, _) = saver
+        .save(BlobType::Tree, &Tree::default().to_json())
+        .unwrap();
+    saver.finish(Vec::new()).unwrap();
+    let forged = Snapshot {
+        tree: empty,
+        time: "2099-01-01T00:00:00Z".parse().unwrap(),
+        ..snapshot
+    };
+    let forged = r.save_snapshot(&forged).unwrap().to_hex();
+
+    let target = repo.path().join("target");
+    let out = repo
+        .cmd()
+        .args(["restore", "latest", "--json", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore latest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&forged[..8]), "names the forgery: {stderr}");
+    assert!(stderr.contains(&real[..8]), "names the one used: {stderr}");
+    assert_same_tree(&src, &restored(&target, &src), Compare::default());
+    // Still reachable by id, for whoever wants to look at it.
+    let out = repo.cmd().args(["ls", &forged]).output().unwrap();
+    assert_success(&out, "ls of the forgery by id");
+}

@@ -5,7 +5,9 @@
 
 use crate::index::verify_name;
 use crate::{RepoError, Repository, Result};
+use chrono::{DateTime, Utc};
 use rayon::prelude::*;
+use reprise_format::snapshot::Standing;
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_storage::{ObjectInfo, ObjectKind};
 use std::collections::HashMap;
@@ -67,16 +69,48 @@ impl SnapshotList {
             .collect()
     }
 
-    /// Resolves a selector to one snapshot.
+    /// Whether `snapshot` claims a date after the storage received it
+    /// (beyond clock skew), which only a forgery does: such a snapshot is
+    /// never `latest`, as it is never a parent or a keeper for retention.
+    pub fn is_future_dated(
+        &self,
+        id: &SnapshotId,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let stored = self.stored.get(id).map(|t| DateTime::<Utc>::from(*t));
+        Standing::of_dates(snapshot.time, stored, now) == Standing::FutureDated
+    }
+
+    /// The snapshots passing `filter` that claim a later date than `chosen`
+    /// but were passed over by `latest` as dated after their storage.
+    pub fn future_dated_after(
+        &self,
+        chosen: &Snapshot,
+        filter: &SnapshotFilter,
+    ) -> Vec<&(SnapshotId, Snapshot)> {
+        let now = Utc::now();
+        self.filtered(filter)
+            .into_iter()
+            .filter(|(id, s)| s.time > chosen.time && self.is_future_dated(id, s, now))
+            .collect()
+    }
+
+    /// Resolves a selector to one snapshot: a full id, a unique prefix, or
+    /// `latest`, the newest snapshot passing `filter` that is not dated
+    /// after the storage received it.
     pub fn select(
         &self,
         selector: &str,
         filter: &SnapshotFilter,
     ) -> Result<(SnapshotId, Snapshot)> {
         if selector == "latest" {
+            let now = Utc::now();
             return self
                 .filtered(filter)
-                .last()
+                .into_iter()
+                .rev()
+                .find(|(id, s)| !self.is_future_dated(id, s, now))
                 .map(|(id, s)| (*id, s.clone()))
                 .ok_or_else(|| RepoError::SnapshotNotFound(selector.into()));
         }

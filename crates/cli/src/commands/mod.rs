@@ -127,6 +127,17 @@ pub fn select_in(
             });
         }
     };
+    for (other_id, other) in list.future_dated_after(&snapshot, filter) {
+        eprintln!(
+            "warning: snapshot {} claims to be of {}, after the storage received it: only a forged \
+             snapshot does that, so `latest` is snapshot {} of {} instead (select the other by id \
+             to see it)",
+            other_id.short(),
+            other.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            id.short(),
+            snapshot.time.format("%Y-%m-%d %H:%M:%S UTC"),
+        );
+    }
     for (name, reason) in list.unreadable_not_older_than(&id) {
         eprintln!(
             "warning: snapshot {name} cannot be read ({reason}) and may be newer than the one used: \
