@@ -24,7 +24,11 @@ fn expected_size(entries: &[PackEntry]) -> u64 {
     blobs_end + HEADER_FIXED + HEADER_ENTRY * entries.len() as u64 + TRAILER_LEN as u64
 }
 
-pub(crate) fn check_pack_sizes(repo: &Repository, load: &IndexLoadReport, report: &mut CheckReport) {
+pub(crate) fn check_pack_sizes(
+    repo: &Repository,
+    load: &IndexLoadReport,
+    report: &mut CheckReport,
+) {
     let by_pack = repo.index().entries_by_pack();
     let suspects: Vec<(PackId, u64, Vec<PackEntry>)> = by_pack
         .into_iter()
@@ -51,7 +55,8 @@ fn explain(
     indexed: &[PackEntry],
 ) -> Option<crate::Finding> {
     let expected = expected_size(indexed);
-    let what = format!("is {size} bytes, but the blobs the index places in it need exactly {expected}");
+    let what =
+        format!("is {size} bytes, but the blobs the index places in it need exactly {expected}");
     match reprise_repo::read_pack_header(repo.backend(), repo.key(), pack, size) {
         Err(e) => Some(pack_finding(
             Severity::Error,

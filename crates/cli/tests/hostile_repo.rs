@@ -97,8 +97,14 @@ fn a_flipped_byte_in_the_config_stops_no_command_and_check_names_it() {
     repo.backup_json(&[&src]);
     let (code, findings) = check_findings(&repo);
     assert_eq!(code, Some(1), "{findings:#?}");
-    assert!(has_finding(&findings, "config_damaged", "config"), "{findings:#?}");
-    assert!(!has_finding(&findings, "config_damaged", "config.copy"), "{findings:#?}");
+    assert!(
+        has_finding(&findings, "config_damaged", "config"),
+        "{findings:#?}"
+    );
+    assert!(
+        !has_finding(&findings, "config_damaged", "config.copy"),
+        "{findings:#?}"
+    );
 
     // The other way round: the copy damaged, the config intact.
     fs::copy(&copy, &config).unwrap();
@@ -106,7 +112,10 @@ fn a_flipped_byte_in_the_config_stops_no_command_and_check_names_it() {
     assert_eq!(repo.snapshots().len(), 2);
     let (code, findings) = check_findings(&repo);
     assert_eq!(code, Some(1), "{findings:#?}");
-    assert!(has_finding(&findings, "config_damaged", "config.copy"), "{findings:#?}");
+    assert!(
+        has_finding(&findings, "config_damaged", "config.copy"),
+        "{findings:#?}"
+    );
 }
 
 /// Finding 15: a damaged key file is named as damaged, never taken for a
@@ -149,7 +158,9 @@ fn a_damaged_key_file_is_named_and_not_taken_for_a_wrong_password() {
     assert!(keys
         .iter()
         .any(|k| k["id"] == name && k["damaged"].is_string()));
-    assert!(keys.iter().any(|k| k["current"] == true && k["damaged"].is_null()));
+    assert!(keys
+        .iter()
+        .any(|k| k["current"] == true && k["damaged"].is_null()));
     let out = repo
         .cmd()
         .env("REPRISE_PASSWORD_FILE", &second)
@@ -184,7 +195,10 @@ fn check_names_an_unreadable_mark() {
     fs::write(repo.repo.join("marks").join(&name), garbage).unwrap();
     let (code, findings) = check_findings(&repo);
     assert_eq!(code, Some(1), "{findings:#?}");
-    assert!(has_finding(&findings, "mark_unreadable", &name), "{findings:#?}");
+    assert!(
+        has_finding(&findings, "mark_unreadable", &name),
+        "{findings:#?}"
+    );
 }
 
 /// Finding 17: the structure check (no `--read-data`) compares each pack's
@@ -208,13 +222,19 @@ fn check_without_read_data_finds_a_truncated_or_swapped_pack() {
     fs::copy(&small, &big).unwrap();
     let (code, findings) = check_findings(&repo);
     assert_eq!(code, Some(1), "{findings:#?}");
-    assert!(has_finding(&findings, "pack_damaged", &name(&big)), "{findings:#?}");
+    assert!(
+        has_finding(&findings, "pack_damaged", &name(&big)),
+        "{findings:#?}"
+    );
 
     // Truncated to nothing.
     fs::write(&big, b"").unwrap();
     let (code, findings) = check_findings(&repo);
     assert_eq!(code, Some(1), "{findings:#?}");
-    assert!(has_finding(&findings, "pack_damaged", &name(&big)), "{findings:#?}");
+    assert!(
+        has_finding(&findings, "pack_damaged", &name(&big)),
+        "{findings:#?}"
+    );
 
     fs::write(&big, &big_bytes).unwrap();
     repo.assert_check_ok(false);
@@ -233,9 +253,16 @@ fn repair_index_rebuilds_a_damaged_index_file() {
 
     let dry = repo.json(["repair", "index", "--dry-run"]);
     assert_eq!(dry["damaged"].as_array().unwrap().len(), 1, "{dry:#}");
-    assert!(!dry["reindexed_packs"].as_array().unwrap().is_empty(), "{dry:#}");
+    assert!(
+        !dry["reindexed_packs"].as_array().unwrap().is_empty(),
+        "{dry:#}"
+    );
     assert!(index.exists(), "--dry-run deletes nothing");
-    assert_eq!(files_in(&repo.repo.join("index")).len(), 1, "--dry-run writes nothing");
+    assert_eq!(
+        files_in(&repo.repo.join("index")).len(),
+        1,
+        "--dry-run writes nothing"
+    );
 
     let done = repo.json(["repair", "index"]);
     assert_eq!(done["deleted"].as_array().unwrap().len(), 1, "{done:#}");

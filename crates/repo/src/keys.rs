@@ -32,7 +32,9 @@ pub struct DamagedKey {
 /// Reads a key file and checks what can be checked without a password:
 /// its name against its bytes, its JSON, and its structure.
 fn read_key_file(backend: &dyn Backend, name: &str) -> std::result::Result<KeyFile, String> {
-    let bytes = backend.read(ObjectKind::Key, name).map_err(|e| e.to_string())?;
+    let bytes = backend
+        .read(ObjectKind::Key, name)
+        .map_err(|e| e.to_string())?;
     // A key file is named by its hash like every object; one that is not was damaged.
     crate::index::verify_name(name, &bytes)?;
     let file = KeyFile::from_json(&bytes).map_err(|e| e.to_string())?;
@@ -86,7 +88,10 @@ pub(crate) fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(KeyId, M
         return Err(RepoError::NoKeys);
     }
     let found = names.par_iter().find_map_any(|o| {
-        let key = read_key_file(backend, &o.name).ok()?.unlock(password).ok()?;
+        let key = read_key_file(backend, &o.name)
+            .ok()?
+            .unlock(password)
+            .ok()?;
         Some((o.name.parse::<KeyId>().ok()?, key))
     });
     if let Some(found) = found {

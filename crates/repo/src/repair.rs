@@ -52,7 +52,10 @@ impl Repository {
                 Err(reason) => repair.damaged.push((name, reason)),
                 Ok(file) => {
                     let ids: Vec<PackId> = file.packs.iter().map(|p| p.id).collect();
-                    if ids.iter().all(|p| !present.contains(p) && pruned.contains(p)) {
+                    if ids
+                        .iter()
+                        .all(|p| !present.contains(p) && pruned.contains(p))
+                    {
                         repair.obsolete.push(name);
                     }
                     mentioned.extend(ids);

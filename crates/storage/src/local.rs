@@ -671,7 +671,13 @@ mod tests {
             b.size(ObjectKind::Snapshot, "ab").unwrap_err(),
         ] {
             assert!(
-                matches!(&err, StorageError::NotAFile { found: "a symbolic link", .. }),
+                matches!(
+                    &err,
+                    StorageError::NotAFile {
+                        found: "a symbolic link",
+                        ..
+                    }
+                ),
                 "{err}"
             );
             assert!(err.to_string().contains("snapshots/ab"), "{err}");
@@ -689,7 +695,13 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
         let err = b.read(ObjectKind::Index, "cd").unwrap_err();
         assert!(
-            matches!(&err, StorageError::NotAFile { found: "a FIFO (named pipe)", .. }),
+            matches!(
+                &err,
+                StorageError::NotAFile {
+                    found: "a FIFO (named pipe)",
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -716,10 +728,21 @@ mod tests {
         let b = LocalBackend::new(&root);
         b.create().unwrap();
         b.write_once(ObjectKind::Key, "ab", b"key").unwrap();
-        b.write_once(ObjectKind::Config, "config", b"config").unwrap();
-        b.write_once(ObjectKind::Pack, "cdef", &vec![7; DIRECT_MIN]).unwrap();
+        b.write_once(ObjectKind::Config, "config", b"config")
+            .unwrap();
+        b.write_once(ObjectKind::Pack, "cdef", &vec![7; DIRECT_MIN])
+            .unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        for d in ["", "keys", "data", "data/cd", "index", "snapshots", "marks", "tmp"] {
+        for d in [
+            "",
+            "keys",
+            "data",
+            "data/cd",
+            "index",
+            "snapshots",
+            "marks",
+            "tmp",
+        ] {
             assert_eq!(mode(&root.join(d)), 0o700, "{d}");
         }
         for f in ["keys/ab", "config", "data/cd/cdef"] {

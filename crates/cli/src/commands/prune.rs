@@ -25,10 +25,7 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
         dry_run: args.dry_run,
     };
     let report = prune(&repo, &options, Utc::now()).map_err(|e| {
-        super::deletion_failure(
-            e,
-            format!("prune of {} stopped", repo.backend().location()),
-        )
+        super::deletion_failure(e, format!("prune of {} stopped", repo.backend().location()))
     })?;
     if g.json {
         output::json(&report)?;

@@ -56,7 +56,10 @@ fn print_repair(r: &IndexRepair) {
         println!("would delete {doomed} damaged or obsolete index file(s)");
         return;
     }
-    println!("deleted {} damaged or obsolete index file(s)", r.deleted.len());
+    println!(
+        "deleted {} damaged or obsolete index file(s)",
+        r.deleted.len()
+    );
     if !r.not_deleted.is_empty() {
         for (name, reason) in &r.not_deleted {
             println!("could not delete index {name}: {reason}");
