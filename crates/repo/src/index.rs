@@ -290,19 +290,7 @@ impl Index {
             .collect();
         let index_list = backend.list(ObjectKind::Index)?;
         report.index_files = index_list.len();
-        let loaded: Vec<(String, std::result::Result<IndexFile, String>)> = index_list
-            .par_iter()
-            .map(|o| {
-                let file = backend
-                    .read(ObjectKind::Index, &o.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        verify_name(&o.name, &bytes)?;
-                        IndexFile::open(key, &bytes).map_err(|e| e.to_string())
-                    });
-                (o.name.clone(), file)
-            })
-            .collect();
+        let loaded = read_index_files(backend, key, &index_list);
         let mut index = Index::default();
         let mut mentioned = HashSet::new();
         for (name, file) in loaded {
@@ -351,6 +339,27 @@ impl Index {
         index.finish_loading();
         Ok((index, report))
     }
+}
+
+/// Reads and opens index files, in parallel. One deleted since the listing
+/// (prune replaces index files) is left out: prune wrote its replacement
+/// first, and a pack no index file read mentions is adopted from its header.
+pub(crate) fn read_index_files(
+    backend: &dyn Backend,
+    key: &MasterKey,
+    list: &[reprise_storage::ObjectInfo],
+) -> Vec<(String, std::result::Result<IndexFile, String>)> {
+    list.par_iter()
+        .filter_map(|o| {
+            let file = match backend.read(ObjectKind::Index, &o.name) {
+                Err(reprise_storage::StorageError::NotFound { .. }) => return None,
+                Err(e) => Err(e.to_string()),
+                Ok(bytes) => verify_name(&o.name, &bytes)
+                    .and_then(|()| IndexFile::open(key, &bytes).map_err(|e| e.to_string())),
+            };
+            Some((o.name.clone(), file))
+        })
+        .collect()
 }
 
 /// Objects named by their BLAKE3 must hash to their name.

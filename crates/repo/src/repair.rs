@@ -8,7 +8,7 @@
 //! written before anything is deleted, so a crash leaves at worst an extra
 //! index file, and a concurrent backup is unaffected (it only adds objects).
 
-use crate::index::{read_pack_header, verify_name};
+use crate::index::{read_index_files, read_pack_header};
 use crate::{write_index_files, Repository, Result};
 use rayon::prelude::*;
 use reprise_format::{IndexFile, IndexPack, PackId};
@@ -88,20 +88,7 @@ impl Repository {
     /// Every index file, read and opened, or why it cannot be.
     fn read_index_files(&self) -> Result<Vec<(String, std::result::Result<IndexFile, String>)>> {
         let list = self.backend().list(ObjectKind::Index)?;
-        Ok(list
-            .par_iter()
-            .map(|o| {
-                let file = self
-                    .backend()
-                    .read(ObjectKind::Index, &o.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        verify_name(&o.name, &bytes)?;
-                        IndexFile::open(self.key(), &bytes).map_err(|e| e.to_string())
-                    });
-                (o.name.clone(), file)
-            })
-            .collect())
+        Ok(read_index_files(self.backend(), self.key(), &list))
     }
 
     /// Reads the header of every pack not in `mentioned`.

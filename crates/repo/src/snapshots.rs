@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use reprise_format::snapshot::Standing;
 use reprise_format::{Snapshot, SnapshotId};
-use reprise_storage::{ObjectInfo, ObjectKind};
+use reprise_storage::{ObjectInfo, ObjectKind, StorageError};
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -139,16 +139,14 @@ impl Repository {
     ) -> Vec<(ObjectInfo, std::result::Result<T, String>)> {
         names
             .par_iter()
-            .map(|o| {
-                let r = self
-                    .backend()
-                    .read(kind, &o.name)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        verify_name(&o.name, &b)?;
-                        open(&b)
-                    });
-                (o.clone(), r)
+            .filter_map(|o| {
+                let r = match self.backend().read(kind, &o.name) {
+                    // Deleted since the listing (forget, prune): not there.
+                    Err(StorageError::NotFound { .. }) => return None,
+                    Err(e) => Err(e.to_string()),
+                    Ok(b) => verify_name(&o.name, &b).and_then(|()| open(&b)),
+                };
+                Some((o.clone(), r))
             })
             .collect()
     }

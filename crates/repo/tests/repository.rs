@@ -205,3 +205,44 @@ fn a_failed_pack_write_fails_the_save_and_leaves_the_repository_readable() {
         }
     }
 }
+
+/// Finding 14: objects deleted (by a concurrent prune or forget) between
+/// the listing and the read are not there, not damaged: a backup or check
+/// running alongside must not report or trip over them.
+#[test]
+fn objects_listed_then_deleted_meanwhile_are_skipped() {
+    use reprise_storage::faulty::GhostListing;
+    let (_d, backend, repo) = new_repo();
+    let ids = save_all(&repo, &blobs(3));
+    drop(repo);
+    let gone = "ab".repeat(32);
+    let ghostly: Arc<dyn Backend> = Arc::new(GhostListing::new(
+        backend,
+        vec![
+            (ObjectKind::Index, gone.clone()),
+            (ObjectKind::Snapshot, gone.clone()),
+            (ObjectKind::Mark, gone),
+        ],
+    ));
+    let repo = Repository::open(ghostly, b"pw").unwrap();
+    let report = repo.load_index().unwrap();
+    assert!(
+        report.damaged_index_files.is_empty(),
+        "{:?}",
+        report.damaged_index_files
+    );
+    assert!(
+        report.unreadable_marks.is_empty(),
+        "{:?}",
+        report.unreadable_marks
+    );
+    let snapshots = repo.list_snapshots().unwrap();
+    assert!(
+        snapshots.unreadable.is_empty(),
+        "{:?}",
+        snapshots.unreadable
+    );
+    for id in &ids {
+        assert!(repo.read_blob(BlobType::Data, id).is_ok());
+    }
+}

@@ -1,7 +1,9 @@
-//! A backend wrapper that fails on purpose, for tests of what reprise does
-//! when storage misbehaves: the k-th write fails (optionally reporting a
-//! full disk), or a write is torn (part of the bytes land, then an error).
-//! Used by the same tests that use the real backends.
+//! Backend wrappers that misbehave on purpose, for tests of what reprise
+//! does when storage does: the k-th write fails (optionally reporting a
+//! full disk), or a write is torn (part of the bytes land, then an error);
+//! or listings name objects that are gone by the time they are read (what a
+//! concurrent prune does to a listing). Used by the same tests that use the
+//! real backends.
 
 use crate::{Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +78,58 @@ impl Backend for FaultyBackend {
             name: name.to_string(),
             location: self.location(),
         })
+    }
+    fn remove(&self, kind: ObjectKind, name: &str) -> Result<()> {
+        self.inner.remove(kind, name)
+    }
+}
+
+/// Wraps a backend and adds, to every listing of a kind, objects that do
+/// not exist: a deterministic stand-in for objects deleted by a concurrent
+/// prune between the listing and the read.
+pub struct GhostListing {
+    inner: Arc<dyn Backend>,
+    ghosts: Vec<(ObjectKind, String)>,
+}
+
+impl GhostListing {
+    pub fn new(inner: Arc<dyn Backend>, ghosts: Vec<(ObjectKind, String)>) -> Self {
+        GhostListing { inner, ghosts }
+    }
+}
+
+impl Backend for GhostListing {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn create(&self) -> Result<()> {
+        self.inner.create()
+    }
+    fn list(&self, kind: ObjectKind) -> Result<Vec<ObjectInfo>> {
+        let mut listed = self.inner.list(kind)?;
+        listed.extend(
+            self.ghosts
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, name)| ObjectInfo {
+                    name: name.clone(),
+                    size: 100,
+                    stored: None,
+                }),
+        );
+        Ok(listed)
+    }
+    fn read(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>> {
+        self.inner.read(kind, name)
+    }
+    fn read_range(&self, kind: ObjectKind, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.inner.read_range(kind, name, offset, len)
+    }
+    fn size(&self, kind: ObjectKind, name: &str) -> Result<u64> {
+        self.inner.size(kind, name)
+    }
+    fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome> {
+        self.inner.write_once(kind, name, data)
     }
     fn remove(&self, kind: ObjectKind, name: &str) -> Result<()> {
         self.inner.remove(kind, name)
