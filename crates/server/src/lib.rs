@@ -16,6 +16,7 @@
 //! - `route`: what a request path designates, refusing anything that is not
 //!   a well-formed repository, kind and object name;
 //! - `http`: the request handler (roles, write-once, retention, quotas);
+//! - `body`: an object sent from its open file as the client takes it;
 //! - `quota`, `audit`, `store`, `tls`: persistent usage per token, the
 //!   audit log, repositories on disk, certificates;
 //! - `serve`, `admission`: the listener, TLS handshakes and connections,
@@ -24,6 +25,7 @@
 
 mod admission;
 pub mod audit;
+mod body;
 pub mod config;
 mod http;
 mod quota;
