@@ -20,7 +20,8 @@
 //! - `quota`, `audit`, `store`, `tls`: persistent usage per token, the
 //!   audit log, repositories on disk, certificates;
 //! - `serve`, `admission`: the listener, TLS handshakes and connections,
-//!   and which connections are taken when they are many.
+//!   and which connections are taken when they are many; `send_deadline`
+//!   drops a client that stops taking what it is sent.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admission;
@@ -30,6 +31,7 @@ pub mod config;
 mod http;
 mod quota;
 mod route;
+mod send_deadline;
 mod serve;
 mod store;
 mod tls;
