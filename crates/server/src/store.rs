@@ -349,6 +349,35 @@ mod tests {
     }
 
     #[test]
+    fn objects_are_sent_only_from_regular_files_never_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store.create("m").unwrap();
+        let b = store.repo("m").unwrap();
+        b.write_once(ObjectKind::Snapshot, "aa", b"stored").unwrap();
+        let (_, size) = open_object(&b, ObjectKind::Snapshot, "aa").unwrap();
+        assert_eq!(size, 6);
+        assert!(matches!(
+            open_object(&b, ObjectKind::Snapshot, "bb"),
+            Err(StorageError::NotFound { .. })
+        ));
+        let outside = dir.path().join("secret");
+        fs::write(&outside, b"not an object").unwrap();
+        let link = b.path_of(ObjectKind::Snapshot, "cc").unwrap();
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let fifo = b.path_of(ObjectKind::Snapshot, "dd").unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        // A FIFO is refused at once, not waited on for a writer.
+        for name in ["cc", "dd"] {
+            assert!(matches!(
+                open_object(&b, ObjectKind::Snapshot, name),
+                Err(StorageError::NotAFile { .. })
+            ));
+        }
+    }
+
+    #[test]
     fn deletion_waits_for_the_retention_period() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_path_buf());
