@@ -1370,3 +1370,69 @@ fn a_refusal_decided_before_the_body_does_not_wait_for_it() {
     let resp = server.raw_bytes(waiting.as_bytes(), false);
     assert_eq!(resp.status, 409, "{}", resp.text());
 }
+
+/// The peak resident memory of a process, in bytes (`VmHWM`).
+fn peak_memory(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib << 10
+}
+
+/// Opens a GET of `path` and reads its head and the first bytes of the
+/// object, then stops reading: the connection is left open.
+fn start_reading(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(&server.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut tls = rustls::StreamOwned::new(server.tls_client(), tcp);
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+    tls.write_all(head.as_bytes()).unwrap();
+    tls.flush().unwrap();
+    let mut first = vec![0u8; 64 << 10];
+    tls.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{:?}", &first[..64]);
+    tls
+}
+
+/// A GET sends the object from its file as the client takes it: clients
+/// that open reads of a large object and stop reading do not make the
+/// server load it, and everyone else is still served, byte-exact.
+#[test]
+fn reads_are_sent_from_disk_as_the_client_takes_them() {
+    let object = 64 << 20;
+    let mut server = TestServer::new(30, object as u64);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    assert_eq!(server.raw(&req("POST", "/m/", Some(&pc))).status, 201);
+    let data = random_bytes(11, object);
+    let path = format!("/m/pack/{}", hash(&data));
+    let put = req("PUT", &path, Some(&pc)).body(Body::Bytes(&data));
+    assert_eq!(server.raw(&put).status, 201);
+
+    let stalled: Vec<_> = (0..4).map(|_| start_reading(&server, &path, &pc)).collect();
+    let whole = server.raw(&req("GET", &path, Some(&pc)));
+    assert_eq!(whole.status, 200);
+    assert!(whole.body == data, "the object came back altered");
+    let range = req("GET", &path, Some(&pc)).header("Range", "bytes=1000000-1999999");
+    let part = server.raw(&range);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, &data[1_000_000..2_000_000]);
+    let pid = server.child.as_ref().unwrap().id();
+    let peak = peak_memory(pid);
+    assert!(
+        peak < object as u64 / 2,
+        "the server's peak memory is {peak} bytes with 4 stalled reads of a {object}-byte object"
+    );
+    drop(stalled);
+    let sent = server
+        .audit()
+        .into_iter()
+        .filter(|l| l["action"] == "read" && l["bytes"] == object as u64)
+        .count();
+    assert_eq!(sent, 5, "one audit line per read of the whole object");
+    assert!(server.alive());
+}

@@ -14,6 +14,7 @@
 //! with 503 and changes nothing.
 
 use crate::audit::{AuditEntry, AuditLog};
+use crate::body::FileBody;
 use crate::config::Config;
 use crate::quota::{Charged, Usage, OBJECT_CHARGE, REPO_CHARGE};
 use crate::route::{self, Target};
@@ -21,7 +22,7 @@ use crate::store::{self, Deletion, Staged, Store, Upload};
 use crate::token::{Token, Tokens};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -44,6 +45,10 @@ const DRAIN_MAX: Duration = Duration::from_secs(30);
 /// Bytes of an upload gathered before they are written to its temporary
 /// file: with the connection's buffers, what one upload holds in memory.
 pub(crate) const UPLOAD_CHUNK: usize = 256 << 10;
+
+/// What a response sends: a short text or JSON in memory, or an object
+/// read from its file as it is sent.
+pub(crate) type ResponseBody = Either<Full<Bytes>, FileBody>;
 
 /// Everything a request may need.
 pub(crate) struct State {
@@ -106,6 +111,9 @@ struct Reply {
     status: StatusCode,
     headers: Vec<(HeaderName, String)>,
     body: Bytes,
+    /// An object to send instead of `body` (boxed: replies travel in
+    /// `Result`s, and most have none).
+    object: Option<Box<FileBody>>,
     result: String,
     bytes: Option<u64>,
     /// Close the connection after it (the body was not read).
@@ -141,6 +149,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            object: None,
             result: result.into(),
             bytes: None,
             close: false,
@@ -167,13 +176,28 @@ impl Reply {
         r
     }
 
+    /// An object's bytes, read from its open file as they are sent.
+    fn object(status: StatusCode, object: FileBody, len: u64) -> Reply {
+        let mut r = Reply::new(status, format!("sent {len} bytes"));
+        r.bytes = Some(len);
+        r.object = Some(Box::new(object));
+        r.headers
+            .push((header::CONTENT_TYPE, "application/octet-stream".into()));
+        r.headers.push((header::CONTENT_LENGTH, len.to_string()));
+        r
+    }
+
     fn header(mut self, name: impl Into<HeaderName>, value: impl Into<String>) -> Reply {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(self.body));
+    fn into_response(self) -> Response<ResponseBody> {
+        let body = match self.object {
+            Some(object) => Either::Right(*object),
+            None => Either::Left(Full::new(self.body)),
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         for (name, value) in self.headers {
@@ -209,7 +233,7 @@ pub(crate) async fn handle(
     remote: SocketAddr,
     proven: Proven,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let (parts, body) = request.into_parts();
     let mut body = Some(body);
     let mut log = Log {
@@ -229,7 +253,7 @@ pub(crate) async fn handle(
     let reply = conclude(&state, &log, reply).await;
     let mut response = reply.into_response();
     if parts.method == Method::HEAD {
-        *response.body_mut() = Full::new(Bytes::new());
+        *response.body_mut() = Either::Left(Full::new(Bytes::new()));
     }
     Ok(response)
 }
@@ -562,17 +586,19 @@ async fn read(
     };
     blocking_reply(state, move |s| {
         let backend = open(s, &repo)?;
-        let size = backend.size(kind, &name)?;
         if head {
+            let size = backend.size(kind, &name)?;
             return Ok(Reply::new(StatusCode::OK, format!("size {size}"))
                 .header(header::CONTENT_LENGTH, size.to_string()));
         }
-        let octets = "application/octet-stream";
+        // The size announced is the opened file's, and only that file is
+        // read: nothing swapped in by path afterwards is sent.
+        let (file, size) = store::open_object(&backend, kind, &name)?;
         let Some(range) = range else {
-            return Ok(Reply::data(
+            return Ok(Reply::object(
                 StatusCode::OK,
-                backend.read(kind, &name)?,
-                octets,
+                FileBody::new(file, 0, size),
+                size,
             ));
         };
         let Some((first, last)) = range.resolve(size) else {
@@ -582,13 +608,16 @@ async fn read(
             )
             .header(header::CONTENT_RANGE, format!("bytes */{size}")));
         };
-        let data = backend.read_range(kind, &name, first, last - first + 1)?;
-        Ok(
-            Reply::data(StatusCode::PARTIAL_CONTENT, data, octets).header(
-                header::CONTENT_RANGE,
-                format!("bytes {first}-{last}/{size}"),
-            ),
+        let len = last - first + 1;
+        Ok(Reply::object(
+            StatusCode::PARTIAL_CONTENT,
+            FileBody::new(file, first, len),
+            len,
         )
+        .header(
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{size}"),
+        ))
     })
     .await
 }

@@ -16,18 +16,22 @@
 //! - `route`: what a request path designates, refusing anything that is not
 //!   a well-formed repository, kind and object name;
 //! - `http`: the request handler (roles, write-once, retention, quotas);
+//! - `body`: an object sent from its open file as the client takes it;
 //! - `quota`, `audit`, `store`, `tls`: persistent usage per token, the
 //!   audit log, repositories on disk, certificates;
 //! - `serve`, `admission`: the listener, TLS handshakes and connections,
-//!   and which connections are taken when they are many.
+//!   and which connections are taken when they are many; `send_deadline`
+//!   drops a client that stops taking what it is sent.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admission;
 pub mod audit;
+mod body;
 pub mod config;
 mod http;
 mod quota;
 mod route;
+mod send_deadline;
 mod serve;
 mod store;
 mod tls;

@@ -3,7 +3,8 @@
 //! thread (`reprise demo`, tests).
 //!
 //! Slow or silent clients are cut off (handshake, header and body
-//! timeouts), connections are capped per address and in all, and those
+//! timeouts, and a client that stops reading an answer, see
+//! `send_deadline`), connections are capped per address and in all, and those
 //! without a token give way to newcomers (see `admission`), so a
 //! misbehaving client can tie up a bounded share of the server, never all
 //! of it. Requests the HTTP parser refuses before the handler sees them
@@ -13,6 +14,7 @@ use crate::admission::{Admission, Slot};
 use crate::audit::AuditLog;
 use crate::http::{self, State, TokenSource};
 use crate::quota::Usage;
+use crate::send_deadline::SendDeadline;
 use crate::store::Store;
 use crate::token::Tokens;
 use crate::{tls, Config, ServerError};
@@ -37,6 +39,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`http::UPLOAD_CHUNK`], it bounds what an upload holds in memory. Above
 /// hyper's 64 KiB limit on a URI, so that a longer one gets its 414.
 pub(crate) const READ_BUFFER: usize = 96 << 10;
+/// A client that takes none of what the server sends for this long is
+/// dropped, with the object being sent to it.
+const SEND_IDLE: Duration = Duration::from_secs(60);
 
 /// A server ready to serve: files opened, certificate loaded, port bound.
 pub struct Server {
@@ -221,6 +226,7 @@ async fn serve_connection(
     slot: Arc<Slot>,
 ) {
     let _ = tcp.set_nodelay(true);
+    let tcp = SendDeadline::new(tcp, SEND_IDLE);
     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
         return;
     };

@@ -2,11 +2,13 @@
 //! `data_dir/<repo>/`, and the operations the protocol maps onto them.
 //!
 //! Everything here blocks (file I/O and fsync); the handler calls it inside
-//! `spawn_blocking`. Reads are the local backend's own. Uploads are
-//! streamed: their bytes go to a temporary file in the repository's `tmp/`
-//! as they arrive, hashed on the way ([`Staged`]), and only a complete,
-//! synced file whose name has been checked is linked into place
-//! ([`publish`]), with `link`, which never replaces an existing object.
+//! `spawn_blocking`. Listings and sizes are the local backend's own; an
+//! object to send is opened here ([`open_object`]) and read as it is sent
+//! (see `body`). Uploads are streamed: their bytes go to a temporary file
+//! in the repository's `tmp/` as they arrive, hashed on the way
+//! ([`Staged`]), and only a complete, synced file whose name has been
+//! checked is linked into place ([`publish`]), with `link`, which never
+//! replaces an existing object.
 //! Everything the server creates is private to its user: directories 700,
 //! files 600.
 
@@ -118,6 +120,50 @@ impl Store {
             dest,
         })
     }
+}
+
+/// Opens object `name` of `kind` to send it, with its size. Like the local
+/// backend's reads: a symbolic link is refused (`O_NOFOLLOW`), a FIFO is
+/// not waited on (`O_NONBLOCK`), and what was opened must be a regular file
+/// no larger than its kind allows, checked with `fstat` on the open file,
+/// whose size is the one announced. Blocking.
+pub(crate) fn open_object(
+    backend: &LocalBackend,
+    kind: ObjectKind,
+    name: &str,
+) -> Result<(File, u64), StorageError> {
+    let path = backend.path_of(kind, name)?;
+    let not_a_file = |found| StorageError::NotAFile {
+        path: path.display().to_string(),
+        found,
+    };
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_a_file("a symbolic link"),
+            Some(libc::ENOENT) => StorageError::NotFound {
+                kind,
+                name: name.to_string(),
+                location: backend.root().display().to_string(),
+            },
+            _ => disk_error(&path, e),
+        })?;
+    let meta = file.metadata().map_err(|e| disk_error(&path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_a_file("not a regular file"));
+    }
+    let size = meta.len();
+    if size > kind.max_size() {
+        return Err(StorageError::TooLarge {
+            kind,
+            name: name.to_string(),
+            size,
+            max: kind.max_size(),
+        });
+    }
+    Ok((file, size))
 }
 
 fn open_new_private(path: &Path) -> io::Result<File> {
@@ -300,6 +346,35 @@ mod tests {
         abandoned.append(b"partial").unwrap();
         drop(abandoned);
         assert_eq!(fs::read_dir(b.root().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn objects_are_sent_only_from_regular_files_never_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store.create("m").unwrap();
+        let b = store.repo("m").unwrap();
+        b.write_once(ObjectKind::Snapshot, "aa", b"stored").unwrap();
+        let (_, size) = open_object(&b, ObjectKind::Snapshot, "aa").unwrap();
+        assert_eq!(size, 6);
+        assert!(matches!(
+            open_object(&b, ObjectKind::Snapshot, "bb"),
+            Err(StorageError::NotFound { .. })
+        ));
+        let outside = dir.path().join("secret");
+        fs::write(&outside, b"not an object").unwrap();
+        let link = b.path_of(ObjectKind::Snapshot, "cc").unwrap();
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let fifo = b.path_of(ObjectKind::Snapshot, "dd").unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        // A FIFO is refused at once, not waited on for a writer.
+        for name in ["cc", "dd"] {
+            assert!(matches!(
+                open_object(&b, ObjectKind::Snapshot, name),
+                Err(StorageError::NotAFile { .. })
+            ));
+        }
     }
 
     #[test]
