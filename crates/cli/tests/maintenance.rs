@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry, PackId, Snapshot};
 use reprise_repo::{BlobSaver, Repository};
-use reprise_storage::{LocalBackend, ObjectKind};
+use reprise_storage::{Backend, LocalBackend, ObjectKind};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
@@ -270,6 +270,93 @@ fn prune_alongside_a_running_backup_loses_nothing() {
     let target = repo.path().join("target");
     repo.restore_json("latest", &target);
     assert_restored_content(&target, &src);
+}
+
+/// A backend through which a backup announces its start just before the
+/// first mark is written: between prune's listing of marks and its own
+/// prune mark, the window a prune without grace period must not miss.
+struct BackupStartsBeforeTheMark {
+    inner: Arc<dyn Backend>,
+    announce: Box<dyn Fn() + Send + Sync>,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Backend for BackupStartsBeforeTheMark {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn create(&self) -> reprise_storage::Result<()> {
+        self.inner.create()
+    }
+    fn list(&self, kind: ObjectKind) -> reprise_storage::Result<Vec<reprise_storage::ObjectInfo>> {
+        self.inner.list(kind)
+    }
+    fn read(&self, kind: ObjectKind, name: &str) -> reprise_storage::Result<Vec<u8>> {
+        self.inner.read(kind, name)
+    }
+    fn read_range(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> reprise_storage::Result<Vec<u8>> {
+        self.inner.read_range(kind, name, offset, len)
+    }
+    fn size(&self, kind: ObjectKind, name: &str) -> reprise_storage::Result<u64> {
+        self.inner.size(kind, name)
+    }
+    fn write_once(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        data: &[u8],
+    ) -> reprise_storage::Result<reprise_storage::WriteOutcome> {
+        if kind == ObjectKind::Mark && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (self.announce)();
+        }
+        self.inner.write_once(kind, name, data)
+    }
+    fn remove(&self, kind: ObjectKind, name: &str) -> reprise_storage::Result<()> {
+        self.inner.remove(kind, name)
+    }
+}
+
+#[test]
+fn prune_without_grace_spares_a_backup_that_began_while_it_was_marking() {
+    let repo = TestRepo::new();
+    let src = repo.path().join("src");
+    fs::create_dir(&src).unwrap();
+    write_random_file(&src.join("a"), 2 << 20, 1);
+    backup(&repo, &src);
+    write_random_file(&src.join("a"), 2 << 20, 2);
+    backup(&repo, &src);
+    repo.json(["forget", "--keep-last", "1"]);
+    let packs_before = repo.pack_files().len();
+    // The backup that begins in the window: it has announced itself, and
+    // loads an index where the forgotten packs carry no mark yet.
+    let client = Arc::new(open(&repo));
+    let announcer = Arc::clone(&client);
+    let backend = BackupStartsBeforeTheMark {
+        inner: Arc::new(LocalBackend::new(&repo.repo)),
+        announce: Box::new(move || {
+            announcer.announce_start(&["/srv/partage".into()]).unwrap();
+        }),
+        done: Default::default(),
+    };
+    let pruner = Repository::open(Arc::new(backend), PASSWORD.as_bytes()).unwrap();
+    let options = reprise_maintenance::PruneOptions {
+        grace: chrono::Duration::zero(),
+        dry_run: false,
+    };
+    let report = reprise_maintenance::prune(&pruner, &options, chrono::Utc::now()).unwrap();
+    assert!(report.mark_written.is_some(), "{report:?}");
+    assert!(
+        report.deleted.is_empty(),
+        "nothing deleted under the backup: {report:?}"
+    );
+    assert!(!report.held_by_running.is_empty(), "{report:?}");
+    assert_eq!(repo.pack_files().len(), packs_before);
 }
 
 #[test]

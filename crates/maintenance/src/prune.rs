@@ -139,15 +139,13 @@ pub fn prune(
         }
     }
     report.marked_bytes = report.marked.iter().filter_map(|p| sizes.get(p)).sum();
-    if options.grace <= Duration::zero() {
-        if safe(now) {
-            deletable.append(&mut report.marked.clone());
-        } else {
-            report.held_by_running.append(&mut report.marked.clone());
-        }
-    }
+    let without_grace = options.grace <= Duration::zero();
+    let nothing_running = safe(now);
     report.running = running;
     if options.dry_run {
+        if without_grace && nothing_running {
+            deletable.append(&mut report.marked.clone());
+        }
         report.deleted_bytes = deletable.iter().filter_map(|p| sizes.get(p)).sum();
         report.deleted = deletable;
         return Ok(report);
@@ -155,6 +153,9 @@ pub fn prune(
     if !report.marked.is_empty() {
         let packs = report.marked.clone();
         report.mark_written = Some(repo.save_mark(MarkBody::Prune { packs })?);
+        if without_grace {
+            hold_or_delete_just_marked(repo, &snapshots, &mut deletable, &mut report)?;
+        }
     }
     delete_packs(repo, &deletable, &sizes, &mut report)?;
     for name in finished {
@@ -166,6 +167,32 @@ pub fn prune(
         replace_index_files(repo, &deleted, &old_index_files, &mut report)?;
     }
     Ok(report)
+}
+
+/// Without a grace period, the packs this run just marked may go at once,
+/// but only if no backup may be running. The marks listed at the start of
+/// the run cannot tell: a backup that announced its start after that
+/// listing but before the prune mark was written began before the mark,
+/// loaded an index without it, and may deduplicate against those packs. So
+/// the marks are listed again once the prune mark is durable; a backup
+/// that announces itself after that reads the mark and stores its data
+/// again.
+fn hold_or_delete_just_marked(
+    repo: &Repository,
+    snapshots: &SnapshotList,
+    deletable: &mut Vec<PackId>,
+    report: &mut PruneReport,
+) -> Result<(), MaintenanceError> {
+    let marks = repo.list_marks()?;
+    let (running, _) = backups_running(&marks, snapshots, Utc::now());
+    if running.is_empty() {
+        deletable.extend(report.marked.iter().copied());
+    } else {
+        report.held_by_running.extend(report.marked.iter().copied());
+        report.backups_running = report.backups_running.max(running.len());
+        report.running = running;
+    }
+    Ok(())
 }
 
 fn pack_sizes(repo: &Repository) -> Result<HashMap<PackId, u64>, MaintenanceError> {
