@@ -132,38 +132,7 @@ pub(crate) fn open_object(
     kind: ObjectKind,
     name: &str,
 ) -> Result<(File, u64), StorageError> {
-    let path = backend.path_of(kind, name)?;
-    let not_a_file = |found| StorageError::NotAFile {
-        path: path.display().to_string(),
-        found,
-    };
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => not_a_file("a symbolic link"),
-            Some(libc::ENOENT) => StorageError::NotFound {
-                kind,
-                name: name.to_string(),
-                location: backend.root().display().to_string(),
-            },
-            _ => disk_error(&path, e),
-        })?;
-    let meta = file.metadata().map_err(|e| disk_error(&path, e))?;
-    if !meta.file_type().is_file() {
-        return Err(not_a_file("not a regular file"));
-    }
-    let size = meta.len();
-    if size > kind.max_size() {
-        return Err(StorageError::TooLarge {
-            kind,
-            name: name.to_string(),
-            size,
-            max: kind.max_size(),
-        });
-    }
-    Ok((file, size))
+    backend.open_for_read(kind, name)
 }
 
 fn open_new_private(path: &Path) -> io::Result<File> {

@@ -197,6 +197,13 @@ impl LocalBackend {
         Ok(meta)
     }
 
+    /// Opens object `name` of `kind` for reading, with its size, under the
+    /// rules of [`Self::open_object`]: what the server streams to clients.
+    pub fn open_for_read(&self, kind: ObjectKind, name: &str) -> Result<(File, u64)> {
+        let path = self.path_of(kind, name)?;
+        self.open_object(kind, name, &path)
+    }
+
     /// Opens an object for reading and returns it with its size. Refuses a
     /// symbolic link (`O_NOFOLLOW`), does not wait for a writer on a FIFO
     /// (`O_NONBLOCK`), then checks on the opened file that it is a regular
