@@ -322,8 +322,9 @@ impl Backend for BackupStartsBeforeTheMark {
     }
 }
 
-#[test]
-fn prune_without_grace_spares_a_backup_that_began_while_it_was_marking() {
+/// Two backups of one changed file, the first forgotten: its packs are
+/// unreferenced, waiting for prune.
+fn a_forgotten_snapshot() -> TestRepo {
     let repo = TestRepo::new();
     let src = repo.path().join("src");
     fs::create_dir(&src).unwrap();
@@ -332,6 +333,12 @@ fn prune_without_grace_spares_a_backup_that_began_while_it_was_marking() {
     write_random_file(&src.join("a"), 2 << 20, 2);
     backup(&repo, &src);
     repo.json(["forget", "--keep-last", "1"]);
+    repo
+}
+
+#[test]
+fn prune_without_grace_spares_a_backup_that_began_while_it_was_marking() {
+    let repo = a_forgotten_snapshot();
     let packs_before = repo.pack_files().len();
     // The backup that begins in the window: it has announced itself, and
     // loads an index where the forgotten packs carry no mark yet.
@@ -361,14 +368,7 @@ fn prune_without_grace_spares_a_backup_that_began_while_it_was_marking() {
 
 #[test]
 fn prune_spares_what_a_backup_still_running_may_use() {
-    let repo = TestRepo::new();
-    let src = repo.path().join("src");
-    fs::create_dir(&src).unwrap();
-    write_random_file(&src.join("a"), 2 << 20, 1);
-    backup(&repo, &src);
-    write_random_file(&src.join("a"), 2 << 20, 2);
-    backup(&repo, &src);
-    repo.json(["forget", "--keep-last", "1"]);
+    let repo = a_forgotten_snapshot();
     // A backup announces itself, as every backup does before loading the
     // index, and has not written its snapshot yet.
     let client = open(&repo);
