@@ -76,13 +76,7 @@ fn a_damaged_tree_fails_only_its_directory_and_the_rest_is_restored() {
         .unwrap();
     damage_blob(&repo, &r, &node.subtree.unwrap());
 
-    let target = repo.path().join("target");
-    let out = repo
-        .cmd()
-        .args(["restore", "latest", "--json", "--target"])
-        .arg(&target)
-        .output()
-        .unwrap();
+    let (target, out) = restore_latest(&repo);
     assert_exit(&out, 3, "restore with one damaged tree");
     let report = parse_json(&out.stdout);
     let failures = report["failures"].as_array().unwrap();
@@ -119,36 +113,61 @@ fn fork_to(saver: &BlobSaver, below: BlobId) -> BlobId {
         .0
 }
 
-/// The attacker's snapshot: the real one's metadata, a tree of `levels`
-/// forks over one small file, dated a second after the real one so that
-/// it is `latest`.
-/// With `missing_leaf`, the file's one chunk is in no pack.
-fn forge_dag_snapshot(repo: &TestRepo, levels: usize, missing_leaf: bool) {
+/// The attacker's snapshot: a copy of the newest one with the tree that
+/// `build` stores and the date `date` gives it. Returns its id.
+fn forge_from_latest(
+    repo: &TestRepo,
+    build: impl FnOnce(&BlobSaver) -> BlobId,
+    date: impl FnOnce(chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc>,
+) -> String {
     let r = open(repo);
     let (_, real) = r.list_snapshots().unwrap().snapshots.pop().unwrap();
     let saver = BlobSaver::new(&r);
-    let (content, _) = saver.save(BlobType::Data, b"bonjour").unwrap();
-    let content = match missing_leaf {
-        true => BlobId::from_bytes([7; 32]),
-        false => content,
-    };
-    let mut file = Node::new(b"leaf.txt".to_vec(), NodeKind::File);
-    file.mode = 0o644;
-    file.size = 7;
-    file.content = vec![content];
-    let (mut tree, _) = saver
-        .save(BlobType::Tree, &Tree { nodes: vec![file] }.to_json())
-        .unwrap();
-    for _ in 0..levels {
-        tree = fork_to(&saver, tree);
-    }
+    let tree = build(&saver);
     saver.finish(Vec::new()).unwrap();
     let forged = Snapshot {
         tree,
-        time: real.time + chrono::Duration::seconds(1),
+        time: date(real.time),
         ..real
     };
-    r.save_snapshot(&forged).unwrap();
+    r.save_snapshot(&forged).unwrap().to_hex()
+}
+
+/// A forged snapshot whose tree is `levels` forks over one small file,
+/// dated a second after the real one so that it is `latest`. With
+/// `missing_leaf`, the file's one chunk is in no pack.
+fn forge_dag_snapshot(repo: &TestRepo, levels: usize, missing_leaf: bool) {
+    let build = |saver: &BlobSaver| {
+        let (content, _) = saver.save(BlobType::Data, b"bonjour").unwrap();
+        let content = match missing_leaf {
+            true => BlobId::from_bytes([7; 32]),
+            false => content,
+        };
+        let mut file = Node::new(b"leaf.txt".to_vec(), NodeKind::File);
+        file.mode = 0o644;
+        file.size = 7;
+        file.content = vec![content];
+        let (mut tree, _) = saver
+            .save(BlobType::Tree, &Tree { nodes: vec![file] }.to_json())
+            .unwrap();
+        for _ in 0..levels {
+            tree = fork_to(saver, tree);
+        }
+        tree
+    };
+    forge_from_latest(repo, build, |real| real + chrono::Duration::seconds(1));
+}
+
+/// `restore latest --json` into a fresh `target` directory.
+fn restore_latest(repo: &TestRepo) -> (std::path::PathBuf, std::process::Output) {
+    let target = repo.path().join("target");
+    let out = repo
+        .cmd()
+        .args(["restore", "latest", "--json", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    (target, out)
 }
 
 /// Runs `reprise ARGS`, its output going to files (a walk may print a
@@ -277,27 +296,15 @@ fn latest_is_never_a_snapshot_dated_after_the_storage_received_it() {
     let real = backup(&repo, &src);
     // The attacker's copy of it, emptied and dated 2099: were it `latest`,
     // a restore at 3 a.m. would bring back nothing.
-    let r = open(&repo);
-    let (_, snapshot) = r.list_snapshots().unwrap().snapshots.pop().unwrap();
-    let saver = BlobSaver::new(&r);
-    let (empty, _) = saver
-        .save(BlobType::Tree, &Tree::default().to_json())
-        .unwrap();
-    saver.finish(Vec::new()).unwrap();
-    let forged = Snapshot {
-        tree: empty,
-        time: "2099-01-01T00:00:00Z".parse().unwrap(),
-        ..snapshot
+    let empty = |saver: &BlobSaver| {
+        saver
+            .save(BlobType::Tree, &Tree::default().to_json())
+            .unwrap()
+            .0
     };
-    let forged = r.save_snapshot(&forged).unwrap().to_hex();
+    let forged = forge_from_latest(&repo, empty, |_| "2099-01-01T00:00:00Z".parse().unwrap());
 
-    let target = repo.path().join("target");
-    let out = repo
-        .cmd()
-        .args(["restore", "latest", "--json", "--target"])
-        .arg(&target)
-        .output()
-        .unwrap();
+    let (target, out) = restore_latest(&repo);
     assert_success(&out, "restore latest");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&forged[..8]), "names the forgery: {stderr}");
