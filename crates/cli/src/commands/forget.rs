@@ -4,18 +4,19 @@
 //! never push clean ones out) lives in `reprise_maintenance::forget`.
 
 use crate::cli::{ForgetArgs, GlobalOptions, PruneArgs};
-use crate::commands::{filter_of, prune};
+use crate::commands::{filter_of, prune, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use reprise_maintenance::forget::{parse_duration, Standing};
-use reprise_maintenance::{decide, Candidate, Decision, KeepPolicy};
+use reprise_maintenance::{decide, hold, Candidate, Decision, KeepPolicy};
 use reprise_storage::{ObjectKind, StorageError};
 
 pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     let policy = policy_of(args)?;
     let repo = repo_open::open(g)?;
-    let list = repo.list_snapshots()?;
+    // The index too: incident holds read trees.
+    let list = snapshots_then_index(&repo)?;
     for (name, reason) in &list.unreadable {
         eprintln!("warning: snapshot {name} is unreadable and left alone: {reason}");
     }
@@ -32,7 +33,17 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
             verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
         })
         .collect();
-    let decisions = decide(&candidates, &policy, now);
+    let mut decisions = decide(&candidates, &policy, now);
+    let incidents = reprise_detect::incident::loaded(&repo);
+    let holds = reprise_detect::incident::retention_holds(
+        &repo,
+        &list,
+        &incidents,
+        args.keep_incident_days,
+        now,
+    )
+    .context("cannot work out what the ransomware incidents need kept; nothing was removed")?;
+    hold(&mut decisions, &holds);
     let outcome = remove_forgotten(&repo, &decisions, args.dry_run)?;
     print_decisions(g, &candidates, &decisions, &outcome, args.dry_run)?;
     if !outcome.locked.is_empty() && !g.quiet {
