@@ -374,3 +374,34 @@ fn the_readme_shows_exit_4_and_a_mailing_alert_command() {
         "{cron}"
     );
 }
+
+/// A share already encrypted when reprise first backs it up has no clean
+/// snapshot to compare with: the incident stays open on the files it
+/// flagged until they are gone.
+#[test]
+fn an_incident_with_no_clean_snapshot_before_it_stays_open() {
+    let repo = TestRepo::new();
+    let share = repo.path().join("share");
+    make_share(&share);
+    for i in 0..12 {
+        let doc = share.join(format!("finances/doc{i}.txt"));
+        let data = fs::read(&doc).unwrap();
+        fs::write(&doc, random_bytes(50 + i, data.len())).unwrap();
+    }
+    let (code, first) = backup(&repo, &share, &[]);
+    assert_eq!(code, 4, "{first}");
+    assert!(
+        first["detection"]["incident"]["last_clean"].is_null(),
+        "{first}"
+    );
+    let (code, next) = backup(&repo, &share, &[]);
+    assert_eq!(code, 4, "{next}");
+    assert_eq!(
+        next["detection"]["incident"]["still_encrypted"], 12,
+        "{next}"
+    );
+    fs::remove_dir_all(share.join("finances")).unwrap();
+    let (code, gone) = backup(&repo, &share, &[]);
+    assert_eq!(code, 0, "{gone}");
+    assert_eq!(gone["detection"]["incident"]["step"], "closed", "{gone}");
+}

@@ -393,17 +393,32 @@ fn continue_incident(
 ) -> Result<Followed> {
     let clean = reference(list, incident, snapshot);
     let since = analyze_snapshot(repo, snapshot, clean.map(|(_, s)| s), &History::default())?;
-    let notes = since.ransom_notes().count() as u64;
-    let still = since.flagged.len() as u64 - notes;
-    let flagged_now: HashSet<&[u8]> = since
-        .flagged
-        .iter()
+    // What is left: what the comparison with the last clean snapshot flags,
+    // and the incident's own files still there (with no clean snapshot to
+    // compare with, the comparison alone would miss them).
+    let present = still_present(repo, &snapshot.tree, &incident.files)?;
+    let mut encrypted: HashSet<&[u8]> =
+        since.encrypted().map(|f| f.path_bytes.as_slice()).collect();
+    let mut notes: HashSet<&[u8]> = since
+        .ransom_notes()
         .map(|f| f.path_bytes.as_slice())
         .collect();
+    for f in incident
+        .files
+        .iter()
+        .filter(|f| present.contains(&f.path_bytes))
+    {
+        if f.note {
+            notes.insert(&f.path_bytes);
+        } else {
+            encrypted.insert(&f.path_bytes);
+        }
+    }
     let restored = incident
         .encrypted_files()
-        .filter(|f| !flagged_now.contains(f.path_bytes.as_slice()))
+        .filter(|f| !encrypted.contains(f.path_bytes.as_slice()))
         .count() as u64;
+    let (still, notes_left) = (encrypted.len() as u64, notes.len() as u64);
     let known: HashSet<&[u8]> = incident
         .files
         .iter()
@@ -418,7 +433,7 @@ fn continue_incident(
         let mut r = record(&incident.id, IncidentEvent::Wave, snapshot);
         r.files = files_of(new.into_iter());
         (Step::Wave, Some(r))
-    } else if since.flagged.is_empty() && report.verdict != Verdict::Attack {
+    } else if still == 0 && notes_left == 0 && report.verdict != Verdict::Attack {
         let mut r = record(&incident.id, IncidentEvent::Closed, snapshot);
         r.reason = "a backup found no flagged file left encrypted".into();
         (Step::Closed, Some(r))
@@ -432,7 +447,7 @@ fn continue_incident(
         last_clean: clean.map(|(id, _)| *id),
         last_clean_time: clean.map(|(_, s)| s.time),
         still_encrypted: still,
-        notes,
+        notes: notes_left,
         restored,
         record,
     };
@@ -442,6 +457,60 @@ fn continue_incident(
         report.evidence.insert(0, followed.line());
     }
     Ok(followed)
+}
+
+/// The incident's files still present in `tree`, by path: each directory
+/// holding one is resolved once.
+fn still_present(
+    repo: &Repository,
+    tree: &reprise_format::BlobId,
+    files: &[IncidentFileView],
+) -> Result<HashSet<Vec<u8>>> {
+    let mut by_dir: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+    for f in files {
+        let (dir, name) = split_path(&f.path_bytes);
+        by_dir.entry(dir).or_default().push(name);
+    }
+    let mut present = HashSet::new();
+    for (dir, names) in by_dir {
+        let Some(nodes) = dir_nodes(repo, tree, dir)? else {
+            continue;
+        };
+        let here: HashSet<&[u8]> = nodes.iter().map(|n| n.name.as_bytes()).collect();
+        for name in names.into_iter().filter(|n| here.contains(n)) {
+            present.insert(reprise_repo::walk::join(dir, name));
+        }
+    }
+    Ok(present)
+}
+
+/// The entries of directory `dir` of `tree`, or `None` if it is not there.
+fn dir_nodes(
+    repo: &Repository,
+    tree: &reprise_format::BlobId,
+    dir: &[u8],
+) -> Result<Option<Vec<reprise_format::Node>>> {
+    if reprise_repo::walk::components(dir).is_empty() {
+        return Ok(Some(repo.load_tree(tree)?.nodes));
+    }
+    match reprise_repo::walk::resolve(repo, tree, dir) {
+        Ok(Some(node)) => match node.subtree {
+            Some(sub) if node.kind == reprise_format::NodeKind::Dir => {
+                Ok(Some(repo.load_tree(&sub)?.nodes))
+            }
+            _ => Ok(None),
+        },
+        Ok(None) | Err(RepoError::PathNotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `/a/b/c` → (`/a/b`, `c`).
+fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i.max(1)], &path[i + 1..]),
+        None => (b"/", path),
+    }
 }
 
 /// While an incident is open the verdict stays `attack`: the encrypted
