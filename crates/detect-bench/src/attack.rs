@@ -425,4 +425,60 @@ mod tests {
             .iter()
             .all(|e| !e.path.contains(".pysa") && e.path.starts_with("finances/")));
     }
+
+    #[test]
+    fn lockbit3_names_every_file_anew_and_every_note_copy_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 0..6 {
+            share::write(root, &format!("finances/d{}/f{i}.docx", i % 3), b"document").unwrap();
+        }
+        share::write(root, "rh/x.pdf", b"%PDF-1.4 x").unwrap();
+        let family = crate::scenario::LOCKBIT3;
+        let out = attack(root, &family, 7, 0, &BTreeSet::new()).unwrap();
+        assert_eq!(out.encrypted.len(), 7);
+        let mut stems = BTreeSet::new();
+        let mut exts = BTreeSet::new();
+        for e in &out.encrypted {
+            let name = e.path.rsplit('/').next().unwrap();
+            let (stem, ext) = name.split_once('.').unwrap();
+            assert!(stem.len() == 10 && ext.len() == 6, "{name}");
+            stems.insert(stem.to_string());
+            exts.insert(ext.to_string());
+            assert!(!root.join(&e.original).exists(), "{} kept", e.original);
+        }
+        assert_eq!((stems.len(), exts.len()), (7, 7));
+        assert_eq!(out.notes.len(), 4);
+        let names: BTreeSet<&str> = out
+            .notes
+            .iter()
+            .map(|n| n.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names.iter().all(|n| n.ends_with(".README.txt")));
+        let texts: BTreeSet<Vec<u8>> = out
+            .notes
+            .iter()
+            .map(|n| std::fs::read(root.join(n)).unwrap())
+            .collect();
+        assert_eq!(texts.len(), 4, "every copy has its own ID");
+    }
+
+    #[test]
+    fn two_halves_reach_different_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for top in ["a", "b", "c", "d", "e"] {
+            share::write(root, &format!("{top}/f.txt"), b"text").unwrap();
+        }
+        let half = |h| {
+            let family = Family {
+                target: Target::Half(h),
+                ..crate::scenario::LOCKBIT3
+            };
+            targets(root, &family, 1, 0, &BTreeSet::new()).unwrap()
+        };
+        assert_eq!(half(0), ["a/f.txt", "b/f.txt", "e/f.txt"]);
+        assert_eq!(half(1), ["c/f.txt", "d/f.txt"]);
+    }
 }

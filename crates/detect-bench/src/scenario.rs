@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::notes::Wording;
 use crate::share::Scale;
 use crate::truth::{Round, Truth};
+#[cfg(test)]
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// What a scenario does.
@@ -513,4 +515,74 @@ fn attack_round(
     done.encrypted = outcome.encrypted;
     done.notes = outcome.notes;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_stories_expect_attack_from_the_attack_on() {
+        let mut names: Vec<&str> = every().map(|s| s.name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        let night = find("multi-night").unwrap();
+        let small = night.expected(Scale::Small);
+        assert_eq!(small.len(), MULTI_NIGHT_ATTACK_ROUND + 1 + 3);
+        assert_eq!(
+            night.expected(Scale::Full).len(),
+            MULTI_NIGHT_ATTACK_ROUND + 1 + 10
+        );
+        assert!(small[..MULTI_NIGHT_ATTACK_ROUND]
+            .iter()
+            .all(|e| *e == Expect::Clean));
+        assert!(small[MULTI_NIGHT_ATTACK_ROUND..]
+            .iter()
+            .all(|e| *e == Expect::Attack));
+        assert_eq!(find("lockbit3").unwrap().group(), "issue11");
+        assert_eq!(
+            find("pysa-notes").unwrap().expected(Scale::Small),
+            [Expect::Any]
+        );
+        assert!(INCIDENT.iter().filter(|s| !s.is_attack()).all(|s| s
+            .expected(Scale::Small)
+            .iter()
+            .all(|e| matches!(e, Expect::Clean | Expect::NotAttack))));
+    }
+
+    #[test]
+    fn a_story_runs_its_steps_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        crate::share::generate(
+            root,
+            &crate::share::ShareSpec {
+                seed: 2,
+                files: 120,
+            },
+        )
+        .unwrap();
+        let s = find("second-wave").unwrap();
+        let mut truth = Truth::new(s.name, true);
+        for round in 0..4 {
+            apply(root, s, 2, round, &mut truth).unwrap();
+        }
+        let sizes: Vec<usize> = truth.rounds.iter().map(|r| r.encrypted.len()).collect();
+        assert!(
+            sizes[0] > 0 && sizes[1] == 0 && sizes[2] > 0 && sizes[3] == 0,
+            "{sizes:?}"
+        );
+        let first: BTreeSet<&str> = truth.rounds[0]
+            .encrypted
+            .iter()
+            .map(|e| e.original.as_str())
+            .collect();
+        assert!(truth.rounds[2]
+            .encrypted
+            .iter()
+            .all(|e| !first.contains(e.original.as_str())));
+        assert!(apply(root, s, 2, 4, &mut truth).is_err());
+    }
 }
