@@ -565,7 +565,7 @@ fn reason_group(reason: &Reason) -> String {
         | Reason::RandomContent => "were replaced by random-looking (encrypted) content".into(),
         Reason::HeaderOverwritten { .. } => "had their first bytes encrypted".into(),
         Reason::PartlyEncrypted { .. } => "were partly encrypted".into(),
-        Reason::Armoured { .. } => "were replaced by base64-encoded ciphertext".into(),
+        Reason::Armoured { .. } => "were replaced by ciphertext written as text (base64, base32 or hex)".into(),
         Reason::ReplacedByEncryptedFile { .. } | Reason::EncryptedFile { .. } => {
             "were replaced by encrypted files".into()
         }

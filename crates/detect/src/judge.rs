@@ -34,7 +34,7 @@ pub enum Reason {
     /// Text with some ciphertext-like windows, or a format that lost its
     /// magic bytes but is not wholly random (intermittent encryption).
     PartlyEncrypted { was: String },
-    /// Became base64 text of ciphertext.
+    /// Became ciphertext written as base64, base32 or hex text.
     Armoured { was: String },
     /// A document replaced by an OpenPGP, age or KeePass file.
     ReplacedByEncryptedFile { kind: String, was: String },
@@ -63,7 +63,7 @@ impl Reason {
                 format!("{format} whose first bytes were encrypted")
             }
             Reason::PartlyEncrypted { was } => format!("was {was}, now partly encrypted"),
-            Reason::Armoured { was } => format!("was {was}, now base64-encoded ciphertext"),
+            Reason::Armoured { was } => format!("was {was}, now ciphertext written as text (base64, base32 or hex)"),
             Reason::ReplacedByEncryptedFile { kind, was } => {
                 format!("was {was}, replaced by an {kind}-encrypted file")
             }
