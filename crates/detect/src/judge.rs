@@ -49,6 +49,11 @@ pub enum Reason {
     /// Renamed to the new extension of the files found encrypted, its
     /// content too small or too plain to tell on its own.
     RenamedLikeEncrypted { extension: String },
+    /// In a snapshot that is an attack, changed towards ciphertext (more
+    /// random windows than before, entropy risen, head or trailer lost)
+    /// without enough sampled windows to tell on its own: encrypted with
+    /// its head and tail kept, most likely.
+    ChangedDuringAttack { was: String },
 }
 
 impl Reason {
@@ -63,7 +68,9 @@ impl Reason {
                 format!("{format} whose first bytes were encrypted")
             }
             Reason::PartlyEncrypted { was } => format!("was {was}, now partly encrypted"),
-            Reason::Armoured { was } => format!("was {was}, now ciphertext written as text (base64, base32 or hex)"),
+            Reason::Armoured { was } => {
+                format!("was {was}, now ciphertext written as text (base64, base32 or hex)")
+            }
             Reason::ReplacedByEncryptedFile { kind, was } => {
                 format!("was {was}, replaced by an {kind}-encrypted file")
             }
@@ -75,6 +82,9 @@ impl Reason {
             }
             Reason::RenamedLikeEncrypted { extension } => {
                 format!("renamed *.{extension} like the files found encrypted")
+            }
+            Reason::ChangedDuringAttack { was } => {
+                format!("was {was}, changed towards random-looking content during the attack")
             }
         }
     }
@@ -121,7 +131,7 @@ fn armoured(s: &ContentStats) -> bool {
 
 /// What the previous version was, if it had a nature an attack destroys: a
 /// known format, text, or binary data that was not random.
-fn structured_nature(s: &ContentStats) -> Option<String> {
+pub fn structured_nature(s: &ContentStats) -> Option<String> {
     match s.kind.as_str() {
         "empty" | "random" => None,
         k if ENCRYPTED_BY_DESIGN.contains(&k) => None,
@@ -147,10 +157,16 @@ pub fn describe_kind(kind: &str) -> String {
 }
 
 /// The types a name promises, looking through one appended extension
-/// (`budget.xlsx.locked` still promises a spreadsheet).
+/// (`budget.xlsx.locked` still promises a spreadsheet), but for a volume
+/// number: `archive.7z.002` is the second part of a split archive, random
+/// by nature, not a 7z file.
 fn promised(name: &[u8]) -> Option<&'static [&'static str]> {
     magic::expected_kinds(name).or_else(|| {
         let dot = name.iter().rposition(|&b| b == b'.')?;
+        let appended = &name[dot + 1..];
+        if !appended.is_empty() && appended.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
         magic::expected_kinds(&name[..dot])
     })
 }

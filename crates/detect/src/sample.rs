@@ -307,7 +307,8 @@ fn window_starts(size: u64, key: &DetectionKey) -> Vec<u64> {
 /// b = 64 KiB, 1 MiB, 2 MiB, 4 MiB..., at a keyed offset.
 fn stream_starts(key: &DetectionKey) -> Vec<u64> {
     let draws = key.draws(0, MAX_WINDOWS - 1);
-    let bases = (0..MAX_WINDOWS as u32 - 1).map(|i| if i == 0 { 1 << 16 } else { 1u64 << (19 + i) });
+    let bases =
+        (0..MAX_WINDOWS as u32 - 1).map(|i| if i == 0 { 1 << 16 } else { 1u64 << (19 + i) });
     std::iter::once(0)
         .chain(bases.zip(draws).map(|(base, draw)| {
             let room = base / 2 - WINDOW as u64 + 1;
@@ -333,17 +334,29 @@ mod tests {
         assert_eq!(starts(5000), vec![0]);
         assert_eq!(starts(8192), vec![0, 4096]);
         assert_eq!(starts(64 * 1024).len(), MAX_WINDOWS);
-        for size in [64 * 1024 + 1, 64 * 1024 + 4095, 100_000, 100 << 20, u64::MAX] {
+        for size in [
+            64 * 1024 + 1,
+            64 * 1024 + 4095,
+            100_000,
+            100 << 20,
+            u64::MAX,
+        ] {
             let large = starts(size);
             assert_eq!(large.len(), MAX_WINDOWS);
             assert_eq!(large[0], 0);
             assert_eq!(*large.last().unwrap(), size - 4096);
-            assert!(large.windows(2).all(|w| w[1] >= w[0] + 4096), "{size}: {large:?}");
+            assert!(
+                large.windows(2).all(|w| w[1] >= w[0] + 4096),
+                "{size}: {large:?}"
+            );
             // One window per fourteenth of the inner part: coverage stays even.
             let inner = size - 8192;
             for (i, start) in large[1..15].iter().enumerate() {
                 let stratum = 4096 + (i as u128 * inner as u128 / 14) as u64;
-                assert!(*start >= stratum && *start - stratum < inner / 14 + 1, "{size}: {large:?}");
+                assert!(
+                    *start >= stratum && *start - stratum < inner / 14 + 1,
+                    "{size}: {large:?}"
+                );
             }
         }
     }

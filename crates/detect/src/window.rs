@@ -431,7 +431,10 @@ pub(crate) mod tests {
         elf.extend((0..20_000u32).map(|i| if i % 7 == 0 { (i % 251) as u8 } else { 0 }));
         for data in [hex(text.as_bytes(), false, 16), hex(&elf, false, 30)] {
             let classes = class_of_every_window(&data);
-            assert!(classes.iter().all(|c| *c == WindowClass::Text), "{classes:?}");
+            assert!(
+                classes.iter().all(|c| *c == WindowClass::Text),
+                "{classes:?}"
+            );
         }
         // `sha256sum` output: the digests are random, the names are not hex.
         let mut sums = Vec::new();
@@ -440,7 +443,10 @@ pub(crate) mod tests {
             sums.extend(format!("  ./dossiers/deliberation-{i:03}.odt\n").as_bytes());
         }
         let classes = class_of_every_window(&sums);
-        assert!(classes.iter().all(|c| *c == WindowClass::Text), "{classes:?}");
+        assert!(
+            classes.iter().all(|c| *c == WindowClass::Text),
+            "{classes:?}"
+        );
     }
 
     #[test]
