@@ -156,6 +156,22 @@ pub fn describe_kind(kind: &str) -> String {
     }
 }
 
+/// A format file, head and trailer intact, whose sampled windows went from
+/// mostly structured (at most a quarter random: codecs rarely pass the
+/// randomness test) to mostly ciphertext-like (three quarters or more):
+/// encrypted but for its head and tail.
+fn turned_mostly_random(c: &ContentStats, previous: Option<Version>) -> bool {
+    let Some(b) = previous.and_then(|p| p.stats) else {
+        return false;
+    };
+    const MIN_WINDOWS: u32 = 8;
+    b.kind == c.kind
+        && c.windows >= MIN_WINDOWS
+        && b.windows >= MIN_WINDOWS
+        && c.random * 4 >= c.windows * 3
+        && b.random * 4 <= b.windows
+}
+
 /// The types a name promises, looking through one appended extension
 /// (`budget.xlsx.locked` still promises a spreadsheet), but for a volume
 /// number: `archive.7z.002` is the second part of a split archive, random
@@ -216,6 +232,14 @@ pub fn judge(current: Version, previous: Option<Version>) -> Option<Judgment> {
             (None, Some(expected)) => strong(Reason::NotWhatItsNameSays { expected }),
             (None, None) => weak(Reason::RandomContent),
         };
+    }
+    if let Some(was) = before
+        .as_deref()
+        .filter(|_| turned_mostly_random(c, previous))
+    {
+        return strong(Reason::PartlyEncrypted {
+            was: was.to_string(),
+        });
     }
     if c.kind == "text" && c.random > 0 {
         return strong(Reason::PartlyEncrypted {
@@ -320,6 +344,22 @@ mod tests {
             ),
             Some(Strength::Strong)
         );
+    }
+
+    #[test]
+    fn a_document_whose_windows_turned_random_is_strong() {
+        let before = stats("ooxml", 16, 1, 0);
+        let after = stats("ooxml", 16, 14, 0);
+        let j = judge(v("plan.xlsx", &after), Some(v("plan.xlsx", &before))).unwrap();
+        assert!(matches!(j.reason, Reason::PartlyEncrypted { .. }));
+        // Already random inside before (encrypted members): nothing new.
+        let before = stats("zip", 16, 10, 0);
+        assert_eq!(
+            strength(v("a.zip", &after), Some(v("a.zip", &before))),
+            None
+        );
+        // No previous version: a document random inside may be normal.
+        assert_eq!(strength(v("plan.xlsx", &after), None), None);
     }
 
     #[test]

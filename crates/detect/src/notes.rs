@@ -37,8 +37,8 @@ const NAME_WORDS: &[&str] = &[
     "déchiffr",
 ];
 
-/// Phrases of ransom notes about money and contact, lowercased, in English
-/// and French.
+/// Phrases of ransom notes about money, anonymous channels and the
+/// victim's identity, lowercased, in English and French.
 const DEMAND_PHRASES: &[&str] = &[
     "bitcoin",
     "btc",
@@ -55,6 +55,25 @@ const DEMAND_PHRASES: &[&str] = &[
     "rançon",
     "paiement",
     "payer",
+    "your personal id",
+    "your personal key",
+    "personal id",
+    "victim id",
+    "identifiant personnel",
+    "identifiant unique",
+    "tox",
+    "qtox",
+    "tox id",
+    "session id",
+    "jabber",
+    "xmpp",
+    "negotiat",
+    "négocier",
+];
+
+/// Phrases asking to get in touch: ransom notes use them, and so do many
+/// honest texts, so they count as one demand phrase at most, however many.
+const CONTACT_PHRASES: &[&str] = &[
     "contact us",
     "contact our",
     "write to us",
@@ -65,47 +84,25 @@ const DEMAND_PHRASES: &[&str] = &[
     "contactez nous",
     "écrivez-nous",
     "écrivez à",
-    "your personal id",
-    "your personal key",
-    "personal id",
-    "your id",
-    "victim id",
-    "identifiant personnel",
-    "identifiant unique",
-    "votre identifiant",
-    "tox",
-    "qtox",
-    "tox id",
-    "session id",
-    "jabber",
-    "xmpp",
     "telegram",
     "protonmail",
     "onionmail",
-    "price",
-    "deadline",
-    "délai",
-    "négocier",
-    "negotiat",
+    "your id",
+    "votre identifiant",
 ];
 
-/// Phrases of ransom notes about the damage.
+/// Phrases of ransom notes about the damage: encryption and theft. "Your
+/// files" alone is not among them: a letter or a README says it too.
 const DAMAGE_PHRASES: &[&str] = &[
     "decrypt",
     "encrypted",
     "encryption",
     "private key",
-    "your files",
-    "your data",
     "your network",
-    "to recover them",
-    "recover your",
-    "restore your files",
     "do not rename",
     "don't rename",
     "do not try to decrypt",
     "do not try to recover",
-    "don't try to",
     "third-party software",
     "stolen",
     "exfiltrat",
@@ -113,14 +110,10 @@ const DAMAGE_PHRASES: &[&str] = &[
     "chiffrés",
     "chiffrement",
     "déchiffr",
-    "vos fichiers",
-    "vos données",
     "clé de déchiffrement",
     "ne renommez pas",
-    "n'essayez pas",
-    "récupérer vos",
-    "volées",
-    "volés",
+    "données volées",
+    "fichiers volés",
 ];
 
 /// Extensions known from ransomware families, lowercased, without the dot.
@@ -187,7 +180,8 @@ pub fn name_looks_like_note(name: &[u8]) -> bool {
 pub fn phrases(text: &[u8]) -> (usize, usize) {
     let text = normalised(text);
     let count = |phrases: &[&str]| phrases.iter().filter(|p| has_phrase(&text, p)).count();
-    (count(DEMAND_PHRASES), count(DAMAGE_PHRASES))
+    let contact = count(CONTACT_PHRASES).min(1);
+    (count(DEMAND_PHRASES) + contact, count(DAMAGE_PHRASES))
 }
 
 /// Whether `phrase` occurs at the start of a word (`tox` in "qtox id" and
@@ -344,8 +338,12 @@ mod tests {
             <p>Votre identifiant personnel : 5F3A9C0B2E71D4A8</p></body></html>";
         assert!(is_ransom_note(b"LISEZ-MOI.html", fr.as_bytes(), 1));
         // "tox" is a word of its own, not part of "toxic".
-        let safety = b"Toxic products are stored in your files room.";
+        let safety = b"Toxic products are stored in the encrypted room.";
         assert_eq!(phrases(safety), (0, 1));
+        // A README asks to get in touch and speaks of your files: no note.
+        let readme = b"Your files and settings are kept. To restore the previous version, contact us or write to support@example.org.";
+        assert_eq!(phrases(readme), (1, 0));
+        assert!(!is_ransom_note(b"README.txt", readme, 40));
     }
 
     #[test]
