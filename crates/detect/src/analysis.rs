@@ -427,15 +427,17 @@ fn judge_changed_during_attack(found: &mut Findings) {
     }
 }
 
-/// More random windows than before (as a share of the windows), entropy
-/// risen towards ciphertext's, or a format's head or trailer lost.
+/// More random windows than before (as a share of the windows), fewer
+/// text windows, entropy risen towards ciphertext's, or a format's head or
+/// trailer lost.
 fn changed_like_ciphertext(before: &ContentStats, after: &ContentStats) -> bool {
-    let share = |s: &ContentStats| s.random as f64 / s.windows.max(1) as f64;
-    let more_random = after.random > 0 && share(after) > share(before);
+    let share = |n: u32, s: &ContentStats| n as f64 / s.windows.max(1) as f64;
+    let more_random = after.random > 0 && share(after.random, after) > share(before.random, before);
+    let less_text = before.text > 0 && share(after.text, after) < share(before.text, before);
     let entropy_rose = after.entropy >= 7.0 && after.entropy >= before.entropy + 0.5;
     let lost_trailer = before.tail.is_some() && after.tail.is_none();
     let lost_head = before.kind != after.kind && matches!(after.kind.as_str(), "data" | "random");
-    more_random || entropy_rose || lost_trailer || lost_head
+    more_random || less_text || entropy_rose || lost_trailer || lost_head
 }
 
 /// For each added file, the removed file it replaces, if any: by name first
