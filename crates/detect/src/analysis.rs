@@ -427,13 +427,23 @@ fn judge_changed_during_attack(found: &mut Findings) {
     }
 }
 
-/// More random windows than before (as a share of the windows), fewer
-/// text windows, entropy risen towards ciphertext's, or a format's head or
+/// A share of random windows this much larger than before: an edited
+/// document's compressed parts sometimes pass the randomness test in one
+/// window more or less (a benign edit in the benchmark's slow drip did),
+/// a document encrypted but for its head and tail gains most of its
+/// windows.
+const RANDOM_SHARE_RISE: f64 = 0.25;
+
+/// A larger share of random windows than before (by a quarter of the
+/// windows for a format; for text, any), a smaller share of text windows
+/// (text), entropy risen towards ciphertext's, or a format's head or
 /// trailer lost.
 fn changed_like_ciphertext(before: &ContentStats, after: &ContentStats) -> bool {
     let share = |n: u32, s: &ContentStats| n as f64 / s.windows.max(1) as f64;
-    let more_random = after.random > 0 && share(after.random, after) > share(before.random, before);
-    let less_text = before.text > 0 && share(after.text, after) < share(before.text, before);
+    let rise = share(after.random, after) - share(before.random, before);
+    let was_text = before.kind == "text";
+    let more_random = after.random > 0 && (rise >= RANDOM_SHARE_RISE || (was_text && rise > 0.0));
+    let less_text = was_text && share(after.text, after) < share(before.text, before);
     let entropy_rose = after.entropy >= 7.0 && after.entropy >= before.entropy + 0.5;
     let lost_trailer = before.tail.is_some() && after.tail.is_none();
     let lost_head = before.kind != after.kind && matches!(after.kind.as_str(), "data" | "random");
@@ -1579,8 +1589,9 @@ mod tests {
     }
 
     /// Once the snapshot is an attack, documents whose windows turned
-    /// random in a larger share than before are flagged too; the same
-    /// changes in a quiet snapshot are not.
+    /// random in a larger share than before (by a quarter) are flagged too;
+    /// the same changes in a quiet snapshot are not, nor is a document with
+    /// one random window more.
     #[test]
     fn an_attack_gets_a_second_look_at_every_changed_file() {
         let doc = |name: &str, random: u32, seed: u8| {
@@ -1592,12 +1603,12 @@ mod tests {
             .map(|i| {
                 (
                     doc(&format!("d{i}.docx"), 2, i),
-                    doc(&format!("d{i}.docx"), 3, 100 + i),
+                    doc(&format!("d{i}.docx"), 8, 100 + i),
                 )
             })
             .collect();
-        // Edited by someone: as random as before.
-        modified.push((doc("kept.docx", 2, 70), doc("kept.docx", 2, 71)));
+        // Edited by someone: one compressed window more passes as random.
+        modified.push((doc("kept.docx", 2, 70), doc("kept.docx", 3, 71)));
         let quiet = DirChanges {
             dir: b"/s".to_vec(),
             modified: modified.clone(),
