@@ -127,6 +127,9 @@ pub struct BackupReport {
     pub warnings: Vec<BackupWarning>,
     /// The ransomware analysis, unless detection was off.
     pub detection: Option<reprise_detect::Report>,
+    /// The incident this backup opened, kept open, added a wave to or
+    /// closed.
+    pub incident: Option<reprise_detect::incident::Followed>,
 }
 
 #[derive(Default)]
@@ -397,15 +400,27 @@ fn back_up(
         session: Some(session),
         paths_bytes: paths_bytes_of(&source.bytes),
     };
-    let detection = if options.detection {
+    let (detection, incident) = if options.detection {
         let previous = previous.as_ref().map(|(_, s)| s);
-        let report = analyze(repo, &list, &snapshot, previous, changes)?;
-        snapshot.detection = Some(reprise_detect::summary_of(&report));
-        Some(report)
+        let mut report = analyze(repo, &list, &snapshot, previous, changes)?;
+        let incidents = reprise_detect::incident::loaded(repo);
+        let incident =
+            reprise_detect::incident::follow(repo, &list, &incidents, &snapshot, &mut report)?;
+        let mut summary = reprise_detect::summary_of(&report);
+        summary.incident = incident.as_ref().map(|i| i.state());
+        snapshot.detection = Some(summary);
+        (Some(report), incident)
     } else {
-        None
+        (None, None)
     };
-    let snapshot_id = repo.save_snapshot(&snapshot)?;
+    let (snapshot_id, sealed) = repo.seal_snapshot(&snapshot)?;
+    // The incident record first: a backup that dies before its snapshot
+    // leaves an incident open (the next backup keeps the alarm), never an
+    // attack snapshot with no incident.
+    if let Some(record) = incident.as_ref().and_then(|i| i.record_for(snapshot_id)) {
+        repo.save_incident_record(record)?;
+    }
+    repo.write_sealed_snapshot(&snapshot_id, &sealed)?;
     Ok(BackupReport {
         snapshot_id,
         snapshot,
@@ -413,6 +428,7 @@ fn back_up(
         passed_over,
         warnings,
         detection,
+        incident,
     })
 }
 

@@ -54,6 +54,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Analyse a snapshot for ransomware against the previous one of its source
     Detect(DetectArgs),
+    /// List, show, confirm and resolve ransomware incidents
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Find every version of files matching a pattern across snapshots
     Find(FindArgs),
     /// Write a file (or a directory, as tar) from a snapshot to standard output
@@ -83,6 +86,33 @@ pub enum Command {
     /// Rebuild damaged parts of a repository
     #[command(subcommand)]
     Repair(RepairCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// List every incident, open ones first
+    List,
+    /// Show one incident: its source, last clean snapshot, waves and files
+    Show {
+        /// Incident id or unique prefix
+        id: String,
+    },
+    /// Confirm a suspicious snapshot as an attack: open an incident for it
+    Open {
+        /// Snapshot id or unique prefix
+        snapshot: String,
+        /// Why, for the record
+        #[arg(long, default_value = "confirmed by an operator")]
+        reason: String,
+    },
+    /// Close an incident after the clean-up (an operator's decision)
+    Resolve {
+        /// Incident id or unique prefix
+        id: String,
+        /// Why, for the record (e.g. "restored in place, share checked")
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -473,6 +503,11 @@ pub struct ForgetArgs {
     /// Keep every snapshot this close to the newest of its source (e.g. 14d, 1d12h)
     #[arg(long, value_name = "DURATION")]
     pub keep_within: Option<String>,
+    /// However the policy reads, keep the last clean snapshot before every
+    /// incident that is open or was closed less than N days ago, and the
+    /// newest clean version of every file it flagged
+    #[arg(long, default_value_t = reprise_detect::incident::KEEP_INCIDENT_DAYS, value_name = "N")]
+    pub keep_incident_days: u32,
     /// Run `prune` afterwards
     #[arg(long)]
     pub prune: bool,

@@ -902,6 +902,8 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
         .collect();
     for wanted in [
         "third backup: the alarm",
+        "two more nights: the alarm holds",
+        "forget --keep-last 2",
         "restore --last-clean",
         "compare with the pre-attack share",
         "start an append-only server",
@@ -920,6 +922,14 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
             .map(|s| s["detail"].as_str().unwrap().to_string())
             .unwrap()
     };
+    assert!(
+        detail("two more nights: the alarm holds").contains("verdict ATTACK both nights"),
+        "{doc:#}"
+    );
+    assert!(
+        detail("forget --keep-last 2").contains("kept the last clean one"),
+        "{doc:#}"
+    );
     assert!(
         detail("back up through the server (rest:)").contains("into rest:https://127.0.0.1:"),
         "{doc:#}"

@@ -200,3 +200,54 @@ fn copy_between_a_local_and_an_s3_repository_both_ways() {
         .unwrap();
     assert_success(&out, "check of the copy of the copy");
 }
+
+/// An attack found two nights late on S3: the incident marks are read back
+/// from the bucket, the alarm holds, and `forget --keep-last 1 --prune`
+/// keeps what the last-clean restore needs.
+#[test]
+fn an_attack_found_late_on_s3_keeps_its_clean_copy_through_forget_and_prune() {
+    let Some(server) = S3Server::from_env() else {
+        return;
+    };
+    let repo = s3_repo(&server).tag("incident").init();
+    let share = repo.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    for i in 0..12 {
+        let text = format!("registre {i}\n").repeat(300);
+        std::fs::write(share.join(format!("doc{i}.txt")), text).unwrap();
+    }
+    let before: Vec<Vec<u8>> = (0..12)
+        .map(|i| std::fs::read(share.join(format!("doc{i}.txt"))).unwrap())
+        .collect();
+    let backup = |expected: i32| {
+        let out = repo.cmd().arg("backup").arg(&share).output().unwrap();
+        assert_exit(&out, expected, "backup (s3)");
+    };
+    backup(0);
+    for i in 0..12u64 {
+        let doc = share.join(format!("doc{i}.txt"));
+        let len = std::fs::metadata(&doc).unwrap().len();
+        write_random_file(&doc, len, 900 + i);
+    }
+    for _ in 0..3 {
+        backup(4);
+    }
+    let out = repo
+        .cmd()
+        .args(["forget", "--keep-last", "1", "--prune", "--grace", "0"])
+        .output()
+        .unwrap();
+    assert_success(&out, "forget --prune (s3)");
+    let target = repo.path().join("target");
+    let out = repo
+        .cmd()
+        .args(["restore", "latest", "--last-clean", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore --last-clean (s3)");
+    for (i, data) in before.iter().enumerate() {
+        let doc = restored(&target, &share).join(format!("doc{i}.txt"));
+        assert_eq!(&std::fs::read(&doc).unwrap(), data, "doc{i}.txt");
+    }
+}

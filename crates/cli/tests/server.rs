@@ -1436,3 +1436,79 @@ fn reads_are_sent_from_disk_as_the_client_takes_them() {
     assert_eq!(sent, 5, "one audit line per read of the whole object");
     assert!(server.alive());
 }
+
+/// Text documents encrypted in place: an attack on a first look.
+fn encrypt_documents_in_place(dir: &Path, count: u64) {
+    for i in 0..count {
+        let doc = dir.join(format!("doc{i}.txt"));
+        let len = fs::metadata(&doc).unwrap().len() as usize;
+        fs::write(&doc, random_bytes(700 + i, len)).unwrap();
+    }
+}
+
+fn text_documents(dir: &Path, count: u64) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..count {
+        fs::write(
+            dir.join(format!("doc{i}.txt")),
+            format!("registre {i}\n").repeat(300),
+        )
+        .unwrap();
+    }
+}
+
+/// Through the server, with the backup client's append token: the attack
+/// opens an incident, the next backup reads it back and keeps the alarm,
+/// and an admin's `forget --keep-last 1` keeps the last clean snapshot.
+#[test]
+fn an_incident_through_the_server_keeps_the_alarm_and_its_clean_copy() {
+    let mut server = TestServer::new(30, 256 << 20);
+    let pc = server.token("pc", "append", &[]);
+    let admin = server.token("admin", "admin", &[]);
+    server.start();
+    let scratch = tempfile::tempdir().unwrap();
+    let password = scratch.path().join("password");
+    fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let share = scratch.path().join("share");
+    text_documents(&share, 12);
+    let backup = |expected: i32| {
+        let out = client(&server, &pc, &password)
+            .args(["backup", "--json"])
+            .arg(&share)
+            .output()
+            .unwrap();
+        assert_exit(&out, expected, "backup through the server");
+        parse_json(&out.stdout)
+    };
+    let mut init = vec!["init"];
+    init.extend(FAST_KDF);
+    assert_success(
+        &client(&server, &pc, &password)
+            .args(&init)
+            .output()
+            .unwrap(),
+        "init",
+    );
+    let clean = backup(0)["snapshot_id"].as_str().unwrap().to_string();
+    encrypt_documents_in_place(&share, 12);
+    assert_eq!(backup(4)["detection"]["incident"]["step"], "opened");
+    let next = backup(4);
+    assert_eq!(
+        next["detection"]["incident"]["step"], "still_open",
+        "{next}"
+    );
+    let out = client(&server, &admin, &password)
+        .args(["forget", "--keep-last", "1", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "forget --dry-run with the admin token");
+    let plan = parse_json(&out.stdout);
+    let kept = plan["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == clean.as_str())
+        .unwrap();
+    assert_eq!(kept["keep"], true, "{plan}");
+    assert!(kept["reasons"].to_string().contains("incident"), "{plan}");
+}

@@ -17,6 +17,7 @@
 pub mod analysis;
 pub mod changes;
 pub mod clean;
+pub mod incident;
 pub mod judge;
 pub mod magic;
 pub mod notes;
@@ -126,5 +127,6 @@ pub fn summary_of(report: &Report) -> DetectionSummary {
         flagged_files: report.flagged.len() as u64,
         evidence: report.evidence.clone(),
         detector: env!("CARGO_PKG_VERSION").to_string(),
+        incident: None,
     }
 }

@@ -14,6 +14,7 @@
 pub mod blob;
 pub mod config;
 pub mod id;
+pub mod incident;
 pub mod index;
 pub mod mark;
 pub mod pack;
@@ -23,6 +24,7 @@ pub mod tree;
 pub use blob::{BlobType, Compression};
 pub use config::{ChunkerConfig, LockModeName, ObjectLockConfig, RepoConfig, FORMAT_VERSION};
 pub use id::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
+pub use incident::{IncidentEvent, IncidentFile, IncidentRecord, IncidentState};
 pub use index::{IndexFile, IndexPack};
 pub use mark::{DamagedCopy, Mark, MarkBody};
 pub use pack::{PackEntry, PackHeader};

@@ -18,11 +18,15 @@
 //!   prune need not wait for it. A backup killed outright writes none, and
 //!   its started mark counts until it expires.
 //!
+//! - an **incident** mark (revision 1.4) records one event of a ransomware
+//!   incident: opened, a second wave, closed by a backup, resolved by an
+//!   operator (`crate::incident`).
+//!
 //! A mark only ever makes clients store *more* or prune delete *later*: a
 //! forged one costs space, never data. JSON, sealed with AAD `b"reprise mark"`, stored under
 //! `marks/` named by the BLAKE3 of the stored bytes.
 
-use crate::{BlobId, FormatError, PackId, RawBytes};
+use crate::{BlobId, FormatError, IncidentRecord, PackId, RawBytes};
 use chrono::{DateTime, Utc};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
@@ -61,6 +65,8 @@ pub enum MarkBody {
     /// The backup that wrote the started mark of `session` stopped without
     /// a snapshot (revision 1.3).
     Ended { session: String },
+    /// One event of a ransomware incident (revision 1.4, see [`crate::incident`]).
+    Incident(IncidentRecord),
 }
 
 /// One bad copy of a blob.

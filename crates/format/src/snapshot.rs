@@ -45,6 +45,10 @@ pub struct DetectionSummary {
     /// Version of the detector that judged (reprise's version).
     #[serde(default)]
     pub detector: String,
+    /// The incident open on this source when the snapshot was taken
+    /// (revision 1.4), and what was still encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<crate::IncidentState>,
 }
 
 /// One backup.

@@ -16,6 +16,9 @@
 //!   slots that timely snapshots left free, so it can never push one out.
 //! - The newest trusted snapshot of every source is always kept.
 //!
+//! - Whatever the rules say, the snapshots a ransomware incident holds
+//!   ([`hold`]) are kept, with the incident named as the reason.
+//!
 //! So snapshots an attacker adds never change what happens to the timely,
 //! clean snapshots: the property tests in `tests/retention.rs` check that.
 
@@ -111,6 +114,18 @@ pub fn decide(candidates: &[Candidate], policy: &KeepPolicy, now: DateTime<Utc>)
         decide_group(candidates, members, policy, now, &mut decisions);
     }
     decisions
+}
+
+/// Keeps the snapshots that something beyond the policy needs, with why:
+/// ransomware incidents hold the last clean copy before them
+/// (`reprise_detect::incident::retention_holds`), whatever the policy says.
+pub fn hold(decisions: &mut [Decision], holds: &BTreeMap<SnapshotId, Vec<String>>) {
+    for d in decisions.iter_mut() {
+        if let Some(reasons) = holds.get(&d.id) {
+            d.keep = true;
+            d.reasons.extend(reasons.iter().cloned());
+        }
+    }
 }
 
 fn decide_group(

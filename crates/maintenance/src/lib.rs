@@ -14,7 +14,7 @@ pub mod forget;
 pub mod prune;
 
 pub use copy::{copy_snapshots, CopyReport};
-pub use forget::{decide, Candidate, Decision, KeepPolicy, Standing};
+pub use forget::{decide, hold, Candidate, Decision, KeepPolicy, Standing};
 pub use prune::{prune, PruneOptions, PruneReport, RunningBackup};
 
 use reprise_repo::RepoError;

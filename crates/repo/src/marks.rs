@@ -3,7 +3,7 @@
 
 use crate::{keys, RepoError, Repository, Result};
 use chrono::Utc;
-use reprise_format::{Mark, MarkBody, PackId, FORMAT_VERSION};
+use reprise_format::{IncidentRecord, Mark, MarkBody, PackId, FORMAT_VERSION};
 use reprise_storage::ObjectKind;
 use std::time::SystemTime;
 
@@ -30,13 +30,54 @@ impl MarkList {
             .iter()
             .flat_map(|m| match &m.mark.body {
                 MarkBody::Prune { packs } => packs.as_slice(),
-                MarkBody::Damaged { .. } | MarkBody::Started { .. } | MarkBody::Ended { .. } => &[],
+                MarkBody::Damaged { .. }
+                | MarkBody::Started { .. }
+                | MarkBody::Ended { .. }
+                | MarkBody::Incident(_) => &[],
             })
             .copied()
     }
 }
 
+impl MarkList {
+    /// The incident records, in the order the storage received them (by
+    /// the writer's clock where the storage keeps no time).
+    pub fn incident_records(&self) -> Vec<StoredIncident> {
+        let mut records: Vec<StoredIncident> = self
+            .marks
+            .iter()
+            .filter_map(|m| match &m.mark.body {
+                MarkBody::Incident(record) => Some(StoredIncident {
+                    stored: m
+                        .stored
+                        .map(chrono::DateTime::<Utc>::from)
+                        .unwrap_or(m.mark.time),
+                    hostname: m.mark.hostname.clone(),
+                    record: record.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        records.sort_by_key(|r| r.stored);
+        records
+    }
+}
+
+/// An incident record with when the storage received it and the host that
+/// wrote it.
+#[derive(Debug, Clone)]
+pub struct StoredIncident {
+    pub stored: chrono::DateTime<Utc>,
+    pub hostname: String,
+    pub record: IncidentRecord,
+}
+
 impl Repository {
+    /// Writes an incident record.
+    pub fn save_incident_record(&self, record: IncidentRecord) -> Result<String> {
+        self.save_mark(MarkBody::Incident(record))
+    }
+
     /// Reads every mark, in parallel.
     pub fn list_marks(&self) -> Result<MarkList> {
         let names = self.backend().list(ObjectKind::Mark)?;
@@ -115,7 +156,7 @@ impl Repository {
                 MarkBody::Damaged { blobs } => {
                     blobs.iter().for_each(|c| index.shun_copy(&c.blob, &c.pack))
                 }
-                MarkBody::Started { .. } | MarkBody::Ended { .. } => {}
+                MarkBody::Started { .. } | MarkBody::Ended { .. } | MarkBody::Incident(_) => {}
             }
         }
     }

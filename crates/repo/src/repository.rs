@@ -49,6 +49,8 @@ pub struct Repository {
     config: RepoConfig,
     index: RwLock<Index>,
     index_loaded: RwLock<bool>,
+    /// The incident records read with the marks when the index was loaded.
+    incidents: RwLock<Vec<crate::marks::StoredIncident>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -159,6 +161,7 @@ impl Repository {
             config,
             index: RwLock::new(Index::default()),
             index_loaded: RwLock::new(false),
+            incidents: RwLock::new(Vec::new()),
         }
     }
 
@@ -216,6 +219,7 @@ impl Repository {
         let marks = self.list_marks()?;
         self.apply_marks(&marks);
         report.marks = marks.marks.len();
+        *self.incidents.write().unwrap_or_else(|p| p.into_inner()) = marks.incident_records();
         let pruned: std::collections::HashSet<_> = marks.pruned_packs().collect();
         report.unreadable_marks = marks.unreadable;
         let (gone, missing) = report
@@ -238,6 +242,14 @@ impl Repository {
             self.load_index()?;
         }
         Ok(())
+    }
+
+    /// The incident records read when the index was loaded, oldest first.
+    pub fn loaded_incident_records(&self) -> Vec<crate::marks::StoredIncident> {
+        self.incidents
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn index(&self) -> RwLockReadGuard<'_, Index> {

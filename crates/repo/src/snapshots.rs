@@ -180,12 +180,25 @@ impl Repository {
 
     /// Writes a snapshot: the commit point of a backup.
     pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        let (id, sealed) = self.seal_snapshot(snapshot)?;
+        self.write_sealed_snapshot(&id, &sealed)?;
+        Ok(id)
+    }
+
+    /// Seals a snapshot without writing it: its id and bytes, for a writer
+    /// that must name the snapshot in another object written before it.
+    pub fn seal_snapshot(&self, snapshot: &Snapshot) -> Result<(SnapshotId, Vec<u8>)> {
         let sealed = snapshot
             .seal(self.key())
             .map_err(|e| RepoError::format("snapshot", e))?;
         let id = SnapshotId::from_bytes(reprise_crypto::storage_hash(&sealed));
+        Ok((id, sealed))
+    }
+
+    /// Writes a snapshot sealed by [`Self::seal_snapshot`]: the commit point.
+    pub fn write_sealed_snapshot(&self, id: &SnapshotId, sealed: &[u8]) -> Result<()> {
         self.backend()
-            .write_once(ObjectKind::Snapshot, &id.to_hex(), &sealed)?;
-        Ok(id)
+            .write_once(ObjectKind::Snapshot, &id.to_hex(), sealed)?;
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns};
+use reprise_detect::incident::Step;
 use reprise_detect::Verdict;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -73,7 +74,7 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     drop(ticker);
     let report = result.context("backup failed")?;
     print_report(g, &report)?;
-    alert(args, &report);
+    alert(args, &report, &repo.backend().location());
     Ok(match &report.detection {
         // An attack outranks an incomplete snapshot: it is what to act on first.
         Some(d) if d.verdict == Verdict::Attack => exit::ATTACK,
@@ -82,14 +83,59 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     })
 }
 
-fn alert(args: &BackupArgs, report: &BackupReport) {
+/// Runs the alert command on anything but a clean verdict, and when a
+/// backup closes an incident (the all-clear is news too).
+fn alert(args: &BackupArgs, report: &BackupReport, repository: &str) {
     let (Some(command), Some(detection)) = (&args.alert_command, &report.detection) else {
         return;
     };
-    if detection.verdict != Verdict::Clean {
-        let doc = detect::report_json(&report.snapshot_id, report.parent.as_ref(), detection);
+    let closed = report
+        .incident
+        .as_ref()
+        .is_some_and(|i| i.step == Step::Closed);
+    if detection.verdict != Verdict::Clean || closed {
+        let mut doc = detect::report_json(&report.snapshot_id, report.parent.as_ref(), detection);
+        doc["hostname"] = serde_json::json!(report.snapshot.hostname);
+        doc["repository"] = serde_json::json!(repository);
+        doc["paths"] = serde_json::json!(report.snapshot.paths);
+        doc["time"] = serde_json::json!(report.snapshot.time);
+        doc["incident"] = serde_json::json!(report.incident);
         detect::run_alert(command, &doc);
     }
+}
+
+/// Whether the report carries an alarm that `--quiet` must not hide.
+fn alarming(report: &BackupReport) -> bool {
+    let attack = report
+        .detection
+        .as_ref()
+        .is_some_and(|d| d.verdict == Verdict::Attack);
+    let open = report
+        .incident
+        .as_ref()
+        .is_some_and(|i| i.step != Step::Closed);
+    attack || open
+}
+
+/// The one summary `--quiet` still prints, on standard error, so that cron
+/// mails it.
+fn print_quiet_alarm(report: &BackupReport) {
+    if let Some(d) = &report.detection {
+        eprintln!("reprise backup: {}", d.summary);
+    }
+    let summary = report.detection.as_ref().map(|d| d.summary.as_str());
+    if let Some(i) = report
+        .incident
+        .as_ref()
+        .filter(|i| !summary.is_some_and(|s| s.contains(&i.id[..8.min(i.id.len())])))
+    {
+        eprintln!("reprise backup: {}", i.line());
+    }
+    eprintln!(
+        "reprise backup: snapshot {} saved as evidence; recover with: reprise restore {} --target DIR --last-clean (exit status 4)",
+        report.snapshot_id.short(),
+        report.snapshot_id.short()
+    );
 }
 
 fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
@@ -113,7 +159,11 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
             "blobs_added": s.blobs_added,
             "duration_s": s.duration_s,
             "warnings": report.warnings,
-            "detection": report.detection.as_ref().map(detect::summary_json),
+            "detection": report.detection.as_ref().map(|d| {
+                let mut doc = detect::summary_json(d);
+                doc["incident"] = serde_json::json!(report.incident);
+                doc
+            }),
         }));
     }
     for w in &report.warnings {
@@ -130,6 +180,9 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
         );
     }
     if g.quiet {
+        if alarming(report) {
+            print_quiet_alarm(report);
+        }
         return Ok(());
     }
     println!(
@@ -156,6 +209,10 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
     println!("snapshot {} saved", report.snapshot_id.short());
     if let Some(d) = &report.detection {
         detect::print_verdict(d)?;
+        // An open incident is in the evidence; a closure is news of its own.
+        if let Some(i) = report.incident.as_ref().filter(|i| i.step == Step::Closed) {
+            println!("  {}", i.line());
+        }
         if d.verdict == Verdict::Attack {
             println!(
                 "The snapshot was kept as evidence. Recover with: reprise restore {} --target DIR --last-clean (exit status 4)",

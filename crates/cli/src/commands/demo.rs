@@ -3,8 +3,10 @@
 //! simulate a working day, back up again, restore, compare byte for byte,
 //! and verify every byte of the repository. Then a ransomware attack: the
 //! documents are encrypted and renamed and ransom notes dropped, the next
-//! backup raises the alarm, and the last clean version of every file is
-//! restored and compared with the share as it was before the attack.
+//! backup raises the alarm, two more nightly backups keep it (the incident
+//! stays open), `forget --keep-last 2` keeps the last clean snapshot all
+//! the same, and the last clean version of every file is restored and
+//! compared with the share as it was before the attack.
 //! Last, the recovered share is backed up to an append-only server, and the
 //! client, as ransomware holding its token would, tries to destroy those
 //! backups and is refused (see `server`).
@@ -12,12 +14,16 @@
 mod server;
 
 use crate::cli::{DemoArgs, GlobalOptions};
+use crate::commands::forget;
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
 use reprise_check::{CheckOptions, CheckProgress, CheckReport};
+use reprise_detect::incident::{Step as IncidentStep, KEEP_INCIDENT_DAYS};
+use reprise_format::SnapshotId;
+use reprise_maintenance::KeepPolicy;
 use reprise_repo::walk::resolve;
-use reprise_repo::{InitOptions, Repository};
+use reprise_repo::{InitOptions, Repository, SnapshotFilter};
 use reprise_restore::{Overlay, RestoreOptions, RestoreProgress};
 use reprise_sample::{generate_share, simulate_workday, ShareSpec};
 use reprise_storage::LocalBackend;
@@ -274,7 +280,7 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         &mut demo,
         &repo,
         &share,
-        &restored,
+        (&restored, &second.snapshot_id),
         &work.join("restauration-propre"),
     )?;
     server::run(&mut demo, &work.join("restauration-propre"), &work)?;
@@ -300,7 +306,7 @@ fn ransomware(
     demo: &mut Demo,
     repo: &Repository,
     share: &Path,
-    before_attack: &Path,
+    (before_attack, last_clean_id): (&Path, &SnapshotId),
     recovered: &Path,
 ) -> Result<()> {
     let documents = share.join("partage");
@@ -334,9 +340,11 @@ fn ransomware(
     if !demo.json {
         println!("{:>9}  {summary}", "");
     }
+    let newest = nights_after_the_attack(demo, repo, share)?.unwrap_or(third);
+    forget_keeps_the_clean_copy(demo, repo, last_clean_id)?;
     let plan = demo.timed("find the last clean versions", || {
         let list = repo.list_snapshots()?;
-        let plan = reprise_detect::last_clean(repo, &list, &third.snapshot_id, &third.snapshot)?;
+        let plan = reprise_detect::last_clean(repo, &list, &newest.snapshot_id, &newest.snapshot)?;
         let detail = format!(
             "{} files to recover from earlier snapshots, {} ransom notes to leave out, {} without a clean version",
             plan.recovered.len(),
@@ -351,7 +359,7 @@ fn ransomware(
             replace: plan.replace.clone(),
             add: plan.add.clone(),
         };
-        let r = restore_share(repo, &third.snapshot, share, recovered, overlay)?;
+        let r = restore_share(repo, &newest.snapshot, share, recovered, overlay)?;
         Ok((
             (),
             format!("{} files into {}", r.files_restored, recovered.display()),
@@ -365,6 +373,81 @@ fn ransomware(
         ))
     })?;
     Ok(())
+}
+
+/// Two more nightly backups of the untouched, encrypted share: the open
+/// incident keeps the alarm. Returns the newest.
+fn nights_after_the_attack(
+    demo: &mut Demo,
+    repo: &Repository,
+    share: &Path,
+) -> Result<Option<BackupReport>> {
+    demo.timed("two more nights: the alarm holds", || {
+        let mut newest = None;
+        let mut detail = String::new();
+        for night in 1..=2 {
+            let r = backup(repo, share)?;
+            let attack = r
+                .detection
+                .as_ref()
+                .is_some_and(|d| d.verdict == reprise_detect::Verdict::Attack);
+            let Some(i) = r
+                .incident
+                .as_ref()
+                .filter(|i| attack && i.step == IncidentStep::StillOpen)
+            else {
+                bail!(
+                    "night {night} after the attack did not keep the alarm: {:?}",
+                    r.incident
+                );
+            };
+            detail = format!(
+                "verdict ATTACK both nights: incident {} open, {} encrypted files still present",
+                &i.id[..8],
+                i.still_encrypted
+            );
+            newest = Some(r);
+        }
+        Ok((newest, detail))
+    })
+}
+
+/// `forget --keep-last 2`: before incidents, it kept two snapshots of the
+/// encrypted share and nothing clean.
+fn forget_keeps_the_clean_copy(
+    demo: &mut Demo,
+    repo: &Repository,
+    last_clean: &SnapshotId,
+) -> Result<()> {
+    demo.timed("forget --keep-last 2", || {
+        let list = repo.list_snapshots()?;
+        let policy = KeepPolicy {
+            last: 2,
+            ..KeepPolicy::default()
+        };
+        let (_, decisions) = forget::plan(
+            repo,
+            &list,
+            &SnapshotFilter::default(),
+            &policy,
+            KEEP_INCIDENT_DAYS,
+        )?;
+        let Some(kept) = decisions.iter().find(|d| d.id == *last_clean && d.keep) else {
+            bail!(
+                "forget would remove the last clean snapshot {}",
+                last_clean.short()
+            );
+        };
+        let why = kept.reasons.join("; ");
+        let outcome = forget::remove_forgotten(repo, &decisions, false)?;
+        let detail = format!(
+            "removed {} of {} snapshots; kept the last clean one, {} ({why})",
+            outcome.removed.len(),
+            decisions.len(),
+            last_clean.short()
+        );
+        Ok(((), detail))
+    })
 }
 
 /// Compares two trees entry by entry; returns how many entries matched.

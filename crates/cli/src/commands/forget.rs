@@ -4,35 +4,30 @@
 //! never push clean ones out) lives in `reprise_maintenance::forget`.
 
 use crate::cli::{ForgetArgs, GlobalOptions, PruneArgs};
-use crate::commands::{filter_of, prune};
+use crate::commands::{filter_of, prune, snapshots_then_index};
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use reprise_maintenance::forget::{parse_duration, Standing};
-use reprise_maintenance::{decide, Candidate, Decision, KeepPolicy};
+use reprise_maintenance::{decide, hold, Candidate, Decision, KeepPolicy};
+use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
 use reprise_storage::{ObjectKind, StorageError};
 
 pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     let policy = policy_of(args)?;
     let repo = repo_open::open(g)?;
-    let list = repo.list_snapshots()?;
+    // The index too: incident holds read trees.
+    let list = snapshots_then_index(&repo)?;
     for (name, reason) in &list.unreadable {
         eprintln!("warning: snapshot {name} is unreadable and left alone: {reason}");
     }
-    let now = Utc::now();
-    let shown = list.filtered(&filter_of(&args.filter));
-    let candidates: Vec<Candidate> = shown
-        .iter()
-        .map(|(id, s)| Candidate {
-            id: *id,
-            time: s.time,
-            stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
-            hostname: s.hostname.clone(),
-            paths: s.source_paths(),
-            verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
-        })
-        .collect();
-    let decisions = decide(&candidates, &policy, now);
+    let (candidates, decisions) = plan(
+        &repo,
+        &list,
+        &filter_of(&args.filter),
+        &policy,
+        args.keep_incident_days,
+    )?;
     let outcome = remove_forgotten(&repo, &decisions, args.dry_run)?;
     print_decisions(g, &candidates, &decisions, &outcome, args.dry_run)?;
     if !outcome.locked.is_empty() && !g.quiet {
@@ -52,6 +47,39 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// The fate of every snapshot `filter` selects: what the policy decides,
+/// then what ransomware incidents hold whatever it says.
+pub fn plan(
+    repo: &Repository,
+    list: &SnapshotList,
+    filter: &SnapshotFilter,
+    policy: &KeepPolicy,
+    keep_incident_days: u32,
+) -> Result<(Vec<Candidate>, Vec<Decision>)> {
+    let now = Utc::now();
+    let candidates: Vec<Candidate> = list
+        .filtered(filter)
+        .iter()
+        .map(|(id, s)| Candidate {
+            id: *id,
+            time: s.time,
+            stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
+            hostname: s.hostname.clone(),
+            paths: s.source_paths(),
+            verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
+        })
+        .collect();
+    let mut decisions = decide(&candidates, policy, now);
+    let incidents = reprise_detect::incident::loaded(repo);
+    let holds =
+        reprise_detect::incident::retention_holds(repo, list, &incidents, keep_incident_days, now)
+            .context(
+                "cannot work out what the ransomware incidents need kept; nothing was removed",
+            )?;
+    hold(&mut decisions, &holds);
+    Ok((candidates, decisions))
 }
 
 fn policy_of(args: &ForgetArgs) -> Result<KeepPolicy> {
@@ -77,12 +105,12 @@ fn policy_of(args: &ForgetArgs) -> Result<KeepPolicy> {
 }
 
 #[derive(Default)]
-struct Outcome {
-    removed: Vec<reprise_format::SnapshotId>,
-    locked: Vec<(reprise_format::SnapshotId, String)>,
+pub struct Outcome {
+    pub removed: Vec<reprise_format::SnapshotId>,
+    pub locked: Vec<(reprise_format::SnapshotId, String)>,
 }
 
-fn remove_forgotten(
+pub fn remove_forgotten(
     repo: &reprise_repo::Repository,
     decisions: &[Decision],
     dry_run: bool,

@@ -9,6 +9,7 @@ mod diff;
 mod dump;
 mod find;
 mod forget;
+mod incident;
 mod init;
 mod key;
 mod locks;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Ls(a) => ls::run(g, a),
         Command::Diff(a) => diff::run(g, a),
         Command::Detect(a) => detect::run(g, a),
+        Command::Incident(c) => incident::run(g, c),
         Command::Find(a) => find::run(g, a),
         Command::Dump(a) => dump::run(g, a),
         Command::Restore(a) => restore::run(g, a),

@@ -22,6 +22,7 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
                     "tags": s.tags, "parent": s.parent, "summary": s.summary,
                     "verdict": s.detection.as_ref().map(|d| d.verdict.as_str()),
                     "detection": s.detection,
+                    "incident": s.detection.as_ref().and_then(|d| d.incident.as_ref()).map(|i| &i.id),
                 })
             })
             .collect();
@@ -29,8 +30,8 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     println!(
-        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  paths",
-        "ID", "time", "host", "tags", "size", "verdict"
+        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  paths",
+        "ID", "time", "host", "tags", "size", "verdict", "incident"
     );
     for (id, s) in &shown {
         let size = s
@@ -39,14 +40,22 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             .map(|x| output::bytes(x.total_bytes))
             .unwrap_or_default();
         let verdict = s.detection.as_ref().map_or("-", |d| d.verdict.as_str());
+        // Taken while an incident was open: its id (the snapshot that closed
+        // it included).
+        let incident = s
+            .detection
+            .as_ref()
+            .and_then(|d| d.incident.as_ref())
+            .map_or("-", |i| &i.id[..i.id.len().min(8)]);
         println!(
-            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {}",
+            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  {}",
             id.short(),
             s.time.format("%Y-%m-%d %H:%M:%S"),
             s.hostname,
             s.tags.join(","),
             size,
             verdict,
+            incident,
             s.paths.join(" ")
         );
     }
