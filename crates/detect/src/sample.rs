@@ -394,6 +394,32 @@ mod tests {
         assert!(stats.random >= 8, "{stats:?}");
     }
 
+    /// `sha256sum` output stays text (the names are not hex); a list of
+    /// bare digests is hex of random bytes and looks armoured, as
+    /// DETECTION.md §6 says.
+    #[test]
+    fn checksum_lists_stay_text_and_bare_digests_look_armoured() {
+        use crate::window::tests::hex;
+        let mut sums = Vec::new();
+        let mut bare = Vec::new();
+        for i in 0..200u64 {
+            let digest = hex(&pseudo_random(i, 32), false, 0);
+            sums.extend(&digest);
+            sums.extend(format!("  registre/acte-{i:04}.pdf\n").as_bytes());
+            bare.extend(&digest);
+            bare.push(b'\n');
+        }
+        let stats = Sampler::of(&sums);
+        assert_eq!(
+            (stats.kind.as_str(), stats.armoured),
+            ("text", 0),
+            "{stats:?}"
+        );
+        let stats = Sampler::of(&bare);
+        assert_eq!(stats.kind, "text");
+        assert_eq!(stats.armoured, stats.windows, "{stats:?}");
+    }
+
     #[test]
     fn ciphertext_text_and_pdf_are_told_apart() {
         let random = Sampler::of(&pseudo_random(1, 100_000));
