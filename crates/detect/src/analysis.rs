@@ -861,9 +861,10 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
 
 /// An extension no format uses that looks made up: at least 4 letters
 /// and digits, not all digits (split archives number their volumes
-/// `.001`, `.002`...), and mixing digits with letters or upper with lower
-/// case, or with few vowels (`.x7Kq2b`, `.HLJkNskOq`, `.qzwrtk`), as the
-/// extensions ransomware draws per victim or per file are.
+/// `.001`, `.002`...), mixing upper with lower case, or of 5 or more
+/// mixing digits with letters or with few vowels (`.x7Kq2b`, `.HLJkNskOq`,
+/// `.qzwrtk`; not `.h264`), as the extensions ransomware draws per victim
+/// or per file are.
 fn random_looking_extension(path: &[u8]) -> bool {
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let Some(dot) = name.iter().rposition(|&b| b == b'.').filter(|&d| d > 0) else {
@@ -878,9 +879,10 @@ fn random_looking_extension(path: &[u8]) -> bool {
     }
     let has = |f: fn(&u8) -> bool| ext.iter().any(f);
     let vowels = ext.iter().filter(|b| b"aeiouyAEIOUY".contains(b)).count();
-    (has(u8::is_ascii_digit) && has(u8::is_ascii_alphabetic))
+    let long = ext.len() >= 5;
+    (long && has(u8::is_ascii_digit) && has(u8::is_ascii_alphabetic))
         || (has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase))
-        || (ext.len() >= 5 && vowels * 5 < ext.len())
+        || (long && vowels * 5 < ext.len())
 }
 
 impl Findings {
@@ -1489,6 +1491,11 @@ mod tests {
         );
         let report = analyze(&[shared], 100, &History::default(), &no_content);
         assert_eq!(report.verdict, Verdict::Attack, "{:?}", report.evidence);
+        assert!(random_looking_extension(b"/s/a.x7kq2b"));
+        assert!(random_looking_extension(b"/s/a.qzwrtk"));
+        assert!(!random_looking_extension(b"/s/clip.h264"));
+        assert!(!random_looking_extension(b"/s/a.backup"));
+        assert!(!random_looking_extension(b"/s/a.docx"));
         // Split archive volumes and everyday extensions are not random.
         let volumes = in_dir(
             "/s",
