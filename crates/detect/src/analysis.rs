@@ -594,7 +594,8 @@ fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
         let (demand, damage) = notes::phrases(&text.content);
         let replicated = dirs.len() >= NOTE_DIRS_MIN
             && encrypted >= 1
-            && (demand + damage >= 1 || encrypted >= 3);
+            && (demand + damage >= 1 || encrypted >= 3)
+            && notes::has_words(&text.content);
         if !(by_words || replicated) {
             continue;
         }
@@ -1587,6 +1588,16 @@ mod tests {
         let report = analyze(&dirs, 400, &History::default(), &counting);
         assert_eq!(report.ransom_notes().count(), 40, "{:?}", report.evidence);
         assert!(reads.get() <= NOTE_READS_PER_NAME, "{} reads", reads.get());
+        // Files holding only a number mask alike, but are no note.
+        let mut table = Vec::new();
+        for (d, dir) in dirs.iter_mut().enumerate() {
+            let lock = text_file("app.pid", 100 + d as u8, 5);
+            table.push((lock.content[0], format!("{}\n", 4000 + d).into_bytes()));
+            dir.added.retain(|n| n.name.as_bytes() != b"!!NOTE!!.txt");
+            dir.added.push(lock);
+        }
+        let report = analyze(&dirs, 400, &History::default(), &reader(table));
+        assert_eq!(report.ransom_notes().count(), 0, "{:?}", report.evidence);
     }
 
     #[test]

@@ -214,6 +214,21 @@ pub fn normalised(text: &[u8]) -> String {
     out
 }
 
+/// Words a text must hold, besides masked tokens, to be read as a note by
+/// its copies alone: files holding only a number or an ID (a lock file, a
+/// version stamp) mask alike but say nothing.
+const NOTE_WORDS_MIN: usize = 5;
+
+/// Whether the text says something: [`NOTE_WORDS_MIN`] words with letters
+/// that are not masked tokens.
+pub fn has_words(text: &[u8]) -> bool {
+    normalised(text)
+        .split(' ')
+        .filter(|t| !t.starts_with('<') && t.chars().any(char::is_alphabetic))
+        .nth(NOTE_WORDS_MIN - 1)
+        .is_some()
+}
+
 /// A hash of the [`normalised`] text: copies of one note share it.
 pub fn masked(text: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -365,6 +380,9 @@ mod tests {
             masked(letter("Dupont", 12).as_bytes()),
             masked(letter("Martin", 13).as_bytes())
         );
+        assert!(has_words(a.as_bytes()));
+        assert!(!has_words(b"pid 4242\n"));
+        assert!(!has_words(b"18199851800360905273 a1@proton.me"));
         assert_eq!(
             normalised(b"<p>Bonjour&nbsp;<b>tous</b></p>\n  ID:123"),
             "bonjour tous <id>"
