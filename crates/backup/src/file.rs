@@ -9,6 +9,7 @@ use crate::metadata::{At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
 use reprise_chunking::{cut_all, Chunker};
+use reprise_detect::sample::DetectionKey;
 use reprise_detect::Sampler;
 use reprise_format::{BlobId, BlobType, ContentStats, Node, NodeKind};
 use reprise_repo::RepoError;
@@ -185,7 +186,10 @@ fn read_and_save(
         .bytes_done
         .fetch_add(data.len() as u64, Ordering::Relaxed);
     // Measured on the bytes already in memory: detection never reads twice.
-    let stats = ctx.options.detection.then(|| Sampler::of(data));
+    let stats = ctx
+        .options
+        .detection
+        .then(|| Sampler::of_keyed(data, &detection_key(ctx)));
     let params = ctx.repo.chunker_params();
     let ranges = if data.is_empty() {
         Vec::new()
@@ -197,6 +201,12 @@ fn read_and_save(
     Ok((save_ranges(ctx, data, ranges), data.len() as u64, stats))
 }
 
+/// The repository's secret that places the windows detection samples (a
+/// hash of 29 bytes per file: nothing beside reading it).
+fn detection_key(ctx: &Context) -> DetectionKey {
+    DetectionKey::new(ctx.repo.detection_key())
+}
+
 /// Chunks and saves a stream of about `size_hint` bytes (0: unknown);
 /// returns its chunk ids, length and statistics.
 pub(crate) fn save_reader(
@@ -206,8 +216,8 @@ pub(crate) fn save_reader(
 ) -> std::io::Result<SavedContent> {
     let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);
     let mut sampler = ctx.options.detection.then(|| match size_hint {
-        0 => Sampler::new_stream(),
-        size => Sampler::new(size),
+        0 => Sampler::stream_keyed(&detection_key(ctx)),
+        size => Sampler::keyed(size, &detection_key(ctx)),
     });
     let mut content = Vec::new();
     let mut total = 0u64;

@@ -3,10 +3,10 @@
 //! the rate of change weighed, and a verdict with its evidence.
 
 use crate::changes::DirChanges;
-use crate::judge::{judge, Judgment, Reason, Strength, Version};
+use crate::judge::{judge, structured_nature, Judgment, Reason, Strength, Version};
 use crate::magic;
 use crate::notes;
-use reprise_format::{BlobId, Node};
+use reprise_format::{BlobId, ContentStats, Node};
 use reprise_repo::walk::join;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -83,6 +83,14 @@ pub struct Report {
     pub changes: ChangeCounts,
     /// Files in the snapshot (from its summary).
     pub total_files: u64,
+    /// Directories holding at least one flagged file: where an attack
+    /// worked, and where files it deleted are to be brought back from.
+    pub affected_dirs: Vec<String>,
+    #[serde(skip)]
+    pub affected_dirs_bytes: Vec<Vec<u8>>,
+    /// New or changed files of the interval that were neither flagged nor
+    /// unusual: a restore of the flagged files leaves these as they are.
+    pub changed_not_judged: u64,
 }
 
 impl Report {
@@ -121,8 +129,13 @@ pub fn analyze(
         found.counts.removed += dir.removed.len() as u64;
         judge_dir(dir, &mut found);
     }
+    let replaced_lines = replacements_without_pairs(&mut found);
+    let mut names = extension_evidence(&mut found);
+    names.lines.splice(0..0, replaced_lines);
     find_notes(dirs, read, &mut found);
-    let names = extension_evidence(&mut found);
+    if verdict_of(&found.flagged, history) == Verdict::Attack {
+        judge_changed_during_attack(&mut found);
+    }
     conclude(found, names, total_files, history)
 }
 
@@ -134,10 +147,53 @@ struct Findings {
     /// written anew and the original deleted) and that the judge found
     /// nothing against: (path, the file replaced).
     renamed_unjudged: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Changed files the judge found nothing against, with their previous
+    /// version, for a second look when the snapshot is an attack.
+    unflagged: Vec<Compared>,
+    /// Per directory, new ciphertext-like files and deleted files that no
+    /// name or inode paired.
+    unpaired: Vec<Unpaired>,
     counts: ChangeCounts,
 }
 
+/// A changed file and its previous version (same path, or the file it
+/// replaced).
+struct Compared {
+    path: Vec<u8>,
+    before: ContentStats,
+    after: ContentStats,
+    replaced: Option<Vec<u8>>,
+}
+
+/// One directory's new random-looking files of no known type that replace
+/// nothing by name or inode, and its deleted files that nothing replaced
+/// (only those that had a structure an attack destroys).
+#[derive(Default)]
+struct Unpaired {
+    dir: Vec<u8>,
+    random_new: Vec<(Vec<u8>, u64)>,
+    removed: u64,
+    removed_bytes: u64,
+}
+
 impl Findings {
+    fn remember_unflagged(
+        &mut self,
+        path: Vec<u8>,
+        before: &Node,
+        after: &Node,
+        replaced: Option<Vec<u8>>,
+    ) {
+        if let (Some(b), Some(a)) = (&before.stats, &after.stats) {
+            self.unflagged.push(Compared {
+                path,
+                before: b.clone(),
+                after: a.clone(),
+                replaced,
+            });
+        }
+    }
+
     fn push(&mut self, path: Vec<u8>, judgment: Judgment, replaced: Option<Vec<u8>>) {
         let f = Flagged {
             path: String::from_utf8_lossy(&path).into_owned(),
@@ -167,53 +223,250 @@ fn version(node: &Node) -> Version<'_> {
 /// removed file they replace.
 fn judge_dir(dir: &DirChanges, found: &mut Findings) {
     for (before, after) in &dir.modified {
-        if let Some(j) = judge(version(after), Some(version(before))) {
-            found.push(join(&dir.dir, after.name.as_bytes()), j, None);
+        let path = join(&dir.dir, after.name.as_bytes());
+        match judge(version(after), Some(version(before))) {
+            Some(j) => found.push(path, j, None),
+            None => found.remember_unflagged(path, before, after, None),
         }
     }
     let matches = match_replacements(&dir.added, &dir.removed);
-    let mut weak_unmatched = Vec::new();
+    let mut unpaired = Unpaired {
+        dir: dir.dir.clone(),
+        ..Default::default()
+    };
     for (i, added) in dir.added.iter().enumerate() {
         let original = matches[i].map(|r| &dir.removed[r]);
+        let path = join(&dir.dir, added.name.as_bytes());
+        let replaced = original.map(|o| join(&dir.dir, o.name.as_bytes()));
         let Some(j) = judge(version(added), original.map(version)) else {
-            if let Some(o) = original {
+            if let (Some(o), Some(replaced)) = (original, replaced) {
                 let (new, old) = (added.name.as_bytes(), o.name.as_bytes());
                 if magic::extension(new).is_some() && magic::extension(new) != magic::extension(old)
                 {
                     found
                         .renamed_unjudged
-                        .push((join(&dir.dir, new), join(&dir.dir, old)));
+                        .push((path.clone(), replaced.clone()));
+                }
+                // An inode handed on to an unrelated file is no history.
+                if same_name_family(new, old) {
+                    found.remember_unflagged(path, o, added, Some(replaced));
                 }
             }
             continue;
         };
-        let path = join(&dir.dir, added.name.as_bytes());
-        let replaced = original.map(|o| join(&dir.dir, o.name.as_bytes()));
         if original.is_none() && j.reason == Reason::RandomContent {
-            weak_unmatched.push(path);
+            unpaired.random_new.push((path, added.size));
             continue;
         }
         found.push(path, j, replaced);
     }
-    // Random files appearing where as many files were deleted: the originals
-    // were encrypted into new files under new names.
-    let removed_unmatched = dir.removed.len() - matches.iter().flatten().count();
-    let strong = removed_unmatched >= 3 && weak_unmatched.len() >= 3;
-    for path in weak_unmatched {
+    let paired: Vec<usize> = matches.iter().flatten().copied().collect();
+    for (i, r) in dir.removed.iter().enumerate() {
+        let structured = r.stats.as_ref().and_then(structured_nature).is_some();
+        if structured && !paired.contains(&i) {
+            unpaired.removed += 1;
+            unpaired.removed_bytes += r.size;
+        }
+    }
+    if !unpaired.random_new.is_empty() || unpaired.removed > 0 {
+        found.unpaired.push(unpaired);
+    }
+}
+
+/// How far up from a directory deletions and random creations are summed:
+/// the directory, its parent and its grandparent (an attack that writes
+/// its copies one level away from the originals is still seen; a share's
+/// whole tree is not one pool).
+const AREA_LEVELS: usize = 3;
+/// Random files and deletions are counted together from this many on.
+const REPLACED_MIN: u64 = 3;
+
+/// New ciphertext-like files that appeared in the same directories (or a
+/// directory and its subtree) as deleted files, in comparable numbers and
+/// total size: the originals were encrypted into new files under new names
+/// and deleted, whether or not any name or inode pairs them. They are
+/// flagged; the rest stay unusual. Returns the evidence lines.
+fn replacements_without_pairs(found: &mut Findings) -> Vec<String> {
+    let mut areas: HashMap<&[u8], Pool> = HashMap::new();
+    for u in &found.unpaired {
+        for area in ancestors(&u.dir).take(AREA_LEVELS) {
+            let pool = areas.entry(area).or_default();
+            pool.new += u.random_new.len() as u64;
+            pool.new_bytes += u.random_new.iter().map(|(_, size)| size).sum::<u64>();
+            pool.removed += u.removed;
+            pool.removed_bytes += u.removed_bytes;
+        }
+    }
+    let mut strong = Vec::new();
+    let mut weak = Vec::new();
+    let mut replaced_removed: BTreeMap<&[u8], u64> = BTreeMap::new();
+    for u in &found.unpaired {
+        let area = ancestors(&u.dir)
+            .take(AREA_LEVELS)
+            .find(|a| areas.get(a).is_some_and(Pool::looks_replaced));
+        match area {
+            Some(a) if !u.random_new.is_empty() => {
+                replaced_removed.insert(a, areas.get(a).map_or(0, |p| p.removed));
+                strong.extend(u.random_new.iter().map(|(p, _)| p.clone()));
+            }
+            _ => weak.extend(u.random_new.iter().map(|(p, _)| p.clone())),
+        }
+    }
+    let removed: u64 = replaced_removed.values().sum();
+    let lines = if strong.is_empty() {
+        Vec::new()
+    } else {
+        let dirs: Vec<&[u8]> = replaced_removed.keys().copied().collect();
+        vec![format!(
+            "{} of random-looking content appeared where {} were deleted, under {}: the originals were encrypted into new files and deleted",
+            files(strong.len()),
+            files(removed as usize),
+            common_dir_of_dirs(&dirs)
+        )]
+    };
+    found.unpaired.clear();
+    for path in strong {
         let judgment = Judgment {
-            strength: if strong {
-                Strength::Strong
-            } else {
-                Strength::Weak
-            },
-            reason: if strong {
-                Reason::ReplacedDeletedFiles
-            } else {
-                Reason::RandomContent
-            },
+            strength: Strength::Strong,
+            reason: Reason::ReplacedDeletedFiles,
         };
         found.push(path, judgment, None);
     }
+    for path in weak {
+        let judgment = Judgment {
+            strength: Strength::Weak,
+            reason: Reason::RandomContent,
+        };
+        found.push(path, judgment, None);
+    }
+    lines
+}
+
+/// New random files and unpaired deletions summed over an area.
+#[derive(Default)]
+struct Pool {
+    new: u64,
+    new_bytes: u64,
+    removed: u64,
+    removed_bytes: u64,
+}
+
+impl Pool {
+    /// Comparable counts and total sizes, within a factor of 2 (an
+    /// encrypted copy is its original plus a header or footer of a few
+    /// hundred bytes; 4 KiB per file of slack for small files).
+    fn looks_replaced(&self) -> bool {
+        const SLACK: u64 = 4096;
+        self.new >= REPLACED_MIN
+            && self.removed >= REPLACED_MIN
+            && self.new <= 2 * self.removed
+            && self.removed <= 2 * self.new
+            && self.new_bytes <= 2 * self.removed_bytes + SLACK * self.new
+            && self.removed_bytes <= 2 * self.new_bytes + SLACK * self.removed
+    }
+}
+
+/// A directory, its parent, its grandparent... up to the root.
+fn ancestors(dir: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::successors(Some(dir), |d| {
+        let i = d.iter().rposition(|&b| b == b'/')?;
+        (!d.is_empty()).then(|| &d[..i])
+    })
+}
+
+/// The deepest directory holding all of `dirs`.
+fn common_dir_of_dirs(dirs: &[&[u8]]) -> String {
+    let as_files: Vec<Vec<u8>> = dirs.iter().map(|d| join(d, b"x")).collect();
+    let refs: Vec<&[u8]> = as_files.iter().map(Vec::as_slice).collect();
+    common_dir(&refs)
+}
+
+/// Whether the snapshot is an attack, from its flagged files so far.
+fn verdict_of(flagged: &[Flagged], history: &History) -> Verdict {
+    let notes = flagged
+        .iter()
+        .filter(|f| f.reason == Reason::RansomNote)
+        .count();
+    let encrypted = flagged.len() - notes;
+    if encrypted >= 10
+        || (encrypted >= 1 && notes >= 1)
+        || (encrypted >= 1 && encrypted as u64 + history.recent_flagged >= 10)
+    {
+        Verdict::Attack
+    } else if encrypted >= 1 || notes >= 1 {
+        Verdict::Suspicious
+    } else {
+        Verdict::Clean
+    }
+}
+
+/// In a snapshot already judged an attack, a second, more sensitive look at
+/// every changed file the first pass let through: one that had a structure
+/// and gained random windows (even one more share of them than before),
+/// moved towards ciphertext as a whole, or lost its format's head or
+/// trailer, was most likely encrypted with its head and tail kept, so that
+/// the sampled windows caught little. Only ever applied to an attack.
+fn judge_changed_during_attack(found: &mut Findings) {
+    let flagged: std::collections::HashSet<Vec<u8>> = found
+        .flagged
+        .iter()
+        .chain(&found.unusual)
+        .map(|f| f.path_bytes.clone())
+        .collect();
+    for c in std::mem::take(&mut found.unflagged) {
+        if flagged.contains(&c.path) {
+            continue;
+        }
+        let Some(was) = structured_nature(&c.before) else {
+            continue;
+        };
+        if changed_like_ciphertext(&c.before, &c.after) {
+            let judgment = Judgment {
+                strength: Strength::Strong,
+                reason: Reason::ChangedDuringAttack { was },
+            };
+            found.push(c.path, judgment, c.replaced);
+        }
+    }
+}
+
+/// A share of random windows this much larger than before: a document
+/// encrypted but for its head and tail gains most of its windows.
+const RANDOM_SHARE_RISE: f64 = 0.25;
+/// Formats whose windows were already this random or more are random
+/// inside by nature (deflate in a docx passes the randomness test in most
+/// windows, and a new version gains or loses one at random): more random
+/// windows mean nothing.
+const RANDOM_BY_NATURE: f64 = 0.5;
+
+/// A format's share of random windows is compared from this many windows
+/// on: a small docx of one window, edited into two, one of them random,
+/// "rose" by half (a benign edit in the benchmark's slow drip did).
+const SHARE_WINDOWS_MIN: u32 = 3;
+
+/// A larger share of random windows than before (for text, any; for a
+/// format that was mostly structured, by a quarter of its windows), a
+/// smaller share of text windows (text), entropy risen towards
+/// ciphertext's, or a format's head or trailer lost. A file that became
+/// another known format was converted, not encrypted.
+fn changed_like_ciphertext(before: &ContentStats, after: &ContentStats) -> bool {
+    let converted = after.kind != before.kind && magic::is_format(&after.kind);
+    if converted {
+        return false;
+    }
+    let share = |n: u32, s: &ContentStats| n as f64 / s.windows.max(1) as f64;
+    let was_random = share(before.random, before);
+    let rise = share(after.random, after) - was_random;
+    let was_text = before.kind == "text";
+    let measured = before.windows >= SHARE_WINDOWS_MIN && after.windows >= SHARE_WINDOWS_MIN;
+    let more_random = after.random > 0
+        && (was_text && rise > 0.0
+            || measured && was_random <= RANDOM_BY_NATURE && rise >= RANDOM_SHARE_RISE);
+    let less_text = was_text && share(after.text, after) < share(before.text, before);
+    let entropy_rose = after.entropy >= 7.0 && after.entropy >= before.entropy + 0.5;
+    let lost_trailer = before.tail.is_some() && after.tail.is_none();
+    let lost_head = before.kind != after.kind && matches!(after.kind.as_str(), "data" | "random");
+    more_random || less_text || entropy_rose || lost_trailer || lost_head
 }
 
 /// For each added file, the removed file it replaces, if any: by name first
@@ -260,6 +513,11 @@ fn match_replacements(added: &[Node], removed: &[Node]) -> Vec<Option<usize>> {
     matches
 }
 
+/// Whether `new` is `old` with an appended or replaced extension.
+fn same_name_family(new: &[u8], old: &[u8]) -> bool {
+    prefixes(new).any(|p| p == old) || stem(new) == stem(old)
+}
+
 /// `a.docx.id-42.locked` → `a.docx.id-42`, `a.docx`, `a`: the names an
 /// appended extension may have been added to.
 fn prefixes(name: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -278,46 +536,202 @@ fn stem(name: &[u8]) -> &[u8] {
     }
 }
 
-/// One copy of a candidate note: its path and node.
-type NoteCopy<'a> = (Vec<u8>, &'a Node);
+/// A new small text file: its path, directory and node.
+struct SmallText<'a> {
+    path: Vec<u8>,
+    dir: &'a [u8],
+    node: &'a Node,
+}
 
-/// New small text files that read like ransom notes.
+/// Copies with the same content (size and chunks), as indices into the
+/// small texts.
+type Copies = Vec<usize>;
+
+/// At most this many distinct contents are read per name a note may have
+/// (copies beyond share the verdict when their size is alike).
+const NOTE_READS_PER_NAME: usize = 16;
+/// Copies of a note in this many directories or more are a replicated note.
+const NOTE_DIRS_MIN: usize = 3;
+
+/// New small text files that are ransom notes: by their words (a demand and
+/// damage, with a note's name or copies in many directories), or by what
+/// they are: near-identical copies (once IDs, addresses and numbers are
+/// masked) in many directories, in a snapshot where files were encrypted.
+/// At most [`NOTE_CANDIDATES_MAX`] distinct contents are read.
 fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
-    let mut groups: BTreeMap<(u64, Vec<BlobId>), Vec<NoteCopy>> = BTreeMap::new();
-    for dir in dirs {
-        for node in &dir.added {
-            let is_text = node.stats.as_ref().is_some_and(|s| s.kind == "text");
-            if is_text && node.size > 0 && node.size <= NOTE_MAX_BYTES {
-                groups
-                    .entry((node.size, node.content.clone()))
-                    .or_default()
-                    .push((join(&dir.dir, node.name.as_bytes()), node));
-            }
-        }
+    let encrypted = found
+        .flagged
+        .iter()
+        .filter(|f| f.reason != Reason::RansomNote)
+        .count();
+    let small = small_texts(dirs);
+    let groups = exact_copies(&small);
+    let mut by_name: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
+    for (g, copies) in groups.iter().enumerate() {
+        by_name
+            .entry(name_key(small[copies[0]].node.name.as_bytes()))
+            .or_default()
+            .push(g);
     }
-    let candidates = groups
-        .into_values()
-        .filter(|copies| {
-            copies.len() >= 3
-                || copies
-                    .iter()
-                    .any(|(_, n)| notes::name_looks_like_note(n.name.as_bytes()))
-        })
-        .take(NOTE_CANDIDATES_MAX);
-    for copies in candidates {
-        let (_, first) = copies[0];
-        let Some(text) = read(first) else { continue };
-        if !notes::is_ransom_note(first.name.as_bytes(), &text, copies.len()) {
+    let texts = read_candidates(&small, &groups, &by_name, read);
+    // Copies of one note, by masked text: groups read, and groups of the
+    // same name left unread whose size is alike.
+    let mut clusters: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (&g, text) in &texts {
+        clusters.entry(text.masked).or_default().push(g);
+    }
+    for members in by_name.values() {
+        extend_with_unread(members, &groups, &small, &texts, &mut clusters);
+    }
+    for members in clusters.values() {
+        let Some(text) = members.iter().find_map(|g| texts.get(g)) else {
+            continue;
+        };
+        let paths: Vec<usize> = members.iter().flat_map(|&g| groups[g].clone()).collect();
+        let dirs: std::collections::BTreeSet<&[u8]> = paths.iter().map(|&i| small[i].dir).collect();
+        let first = small[groups[members[0]][0]].node;
+        let by_words = notes::is_ransom_note(first.name.as_bytes(), &text.content, paths.len());
+        let (demand, damage) = notes::phrases(&text.content);
+        let replicated = dirs.len() >= NOTE_DIRS_MIN
+            && encrypted >= 1
+            && (demand + damage >= 1 || encrypted >= 3)
+            && notes::has_words(&text.content);
+        if !(by_words || replicated) {
             continue;
         }
-        for (path, _) in copies {
+        for i in paths {
             let judgment = Judgment {
                 strength: Strength::Strong,
                 reason: Reason::RansomNote,
             };
-            found.push(path, judgment, None);
+            found.push(small[i].path.clone(), judgment, None);
         }
     }
+}
+
+fn small_texts(dirs: &[DirChanges]) -> Vec<SmallText<'_>> {
+    let mut small = Vec::new();
+    for dir in dirs {
+        for node in &dir.added {
+            let is_text = node.stats.as_ref().is_some_and(|s| s.kind == "text");
+            if is_text && node.size > 0 && node.size <= NOTE_MAX_BYTES {
+                small.push(SmallText {
+                    path: join(&dir.dir, node.name.as_bytes()),
+                    dir: &dir.dir,
+                    node,
+                });
+            }
+        }
+    }
+    small
+}
+
+fn exact_copies(small: &[SmallText]) -> Vec<Copies> {
+    let mut groups: BTreeMap<(u64, &[BlobId]), Copies> = BTreeMap::new();
+    for (i, t) in small.iter().enumerate() {
+        groups
+            .entry((t.node.size, &t.node.content))
+            .or_default()
+            .push(i);
+    }
+    groups.into_values().collect()
+}
+
+/// A name as notes of one attack share it: lowercase, every run of letters
+/// and digits that holds a digit replaced by `#` (`README-8F3A2.txt` and
+/// `readme-77b1c.txt` are one name).
+fn name_key(name: &[u8]) -> Vec<u8> {
+    let lower = name.to_ascii_lowercase();
+    let mut key = Vec::with_capacity(lower.len());
+    for run in lower.chunk_by(|a, b| a.is_ascii_alphanumeric() == b.is_ascii_alphanumeric()) {
+        if run.iter().any(u8::is_ascii_digit) && run.iter().all(u8::is_ascii_alphanumeric) {
+            key.push(b'#');
+        } else {
+            key.extend_from_slice(run);
+        }
+    }
+    key
+}
+
+/// A candidate's text and its masked hash.
+struct NoteText {
+    content: Vec<u8>,
+    masked: u64,
+}
+
+/// Reads the candidates, most telling first: contents copied in several
+/// places or under a note's name, then up to [`NOTE_READS_PER_NAME`]
+/// contents of every name found in [`NOTE_DIRS_MIN`] directories or more.
+fn read_candidates(
+    small: &[SmallText],
+    groups: &[Copies],
+    by_name: &BTreeMap<Vec<u8>, Vec<usize>>,
+    read: &ContentReader,
+) -> BTreeMap<usize, NoteText> {
+    let telling = (0..groups.len()).filter(|&g| {
+        groups[g].len() >= NOTE_DIRS_MIN
+            || notes::name_looks_like_note(small[groups[g][0]].node.name.as_bytes())
+    });
+    let spread = by_name
+        .values()
+        .filter(|members| {
+            let dirs: std::collections::BTreeSet<&[u8]> = members
+                .iter()
+                .flat_map(|&g| groups[g].iter().map(|&i| small[i].dir))
+                .collect();
+            dirs.len() >= NOTE_DIRS_MIN
+        })
+        .flat_map(|members| members.iter().copied().take(NOTE_READS_PER_NAME));
+    let mut texts = BTreeMap::new();
+    let mut tried = std::collections::BTreeSet::new();
+    for g in telling.chain(spread) {
+        if tried.len() >= NOTE_CANDIDATES_MAX {
+            break;
+        }
+        if !tried.insert(g) {
+            continue;
+        }
+        if let Some(content) = read(small[groups[g][0]].node) {
+            let masked = notes::masked(&content);
+            texts.insert(g, NoteText { content, masked });
+        }
+    }
+    texts
+}
+
+/// When every content read of one name masks to the same text, the unread
+/// contents of that name whose size lies within that of the read ones (give
+/// or take 64 bytes: IDs differ in length) are copies of it too.
+fn extend_with_unread(
+    members: &[usize],
+    groups: &[Copies],
+    small: &[SmallText],
+    texts: &BTreeMap<usize, NoteText>,
+    clusters: &mut BTreeMap<u64, Vec<usize>>,
+) {
+    let read: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|g| texts.contains_key(g))
+        .collect();
+    let mut hashes = read.iter().filter_map(|g| texts.get(g)).map(|t| t.masked);
+    let Some(hash) = hashes.next() else { return };
+    if read.len() < 2 || hashes.any(|h| h != hash) {
+        return;
+    }
+    let size = |g: usize| small[groups[g][0]].node.size;
+    let low = read
+        .iter()
+        .map(|&g| size(g))
+        .min()
+        .unwrap_or(0)
+        .saturating_sub(64);
+    let high = read.iter().map(|&g| size(g)).max().unwrap_or(0) + 64;
+    let unread = members
+        .iter()
+        .copied()
+        .filter(|g| !texts.contains_key(g) && (low..=high).contains(&size(*g)));
+    clusters.entry(hash).or_default().extend(unread);
 }
 
 /// What the names of suspect files say, and how to sum up their renaming.
@@ -338,6 +752,9 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
     // and extensions ransomware is known for on any suspect file.
     let mut renamed: BTreeMap<String, usize> = BTreeMap::new();
     let mut known: BTreeMap<String, usize> = BTreeMap::new();
+    // New random files that replace nothing known, by extension: no pairing
+    // is needed to see a shared random extension or one per file.
+    let mut unpaired: BTreeMap<String, usize> = BTreeMap::new();
     for f in found.encrypted_and_unusual() {
         let Some(ext) = magic::extension(&f.path_bytes) else {
             continue;
@@ -349,6 +766,14 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
         let new_kind_of_name = magic::expected_kinds(format!("x.{ext}").as_bytes()).is_none();
         if f.replaced_bytes.is_some() && Some(&ext) != original_ext.as_ref() && new_kind_of_name {
             *renamed.entry(ext).or_default() += 1;
+        } else if f.replaced_bytes.is_none()
+            && matches!(
+                f.reason,
+                Reason::RandomContent | Reason::ReplacedDeletedFiles
+            )
+            && random_looking_extension(&f.path_bytes)
+        {
+            *unpaired.entry(ext).or_default() += 1;
         }
     }
     let mut evidence = Vec::new();
@@ -371,14 +796,37 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
             marked.push(ext.clone());
         }
     }
-    let total_renamed: usize = renamed.values().sum();
-    let singles = renamed.values().filter(|&&n| n == 1).count();
-    let random_extensions = singles >= 5 && singles * 10 >= total_renamed * 8;
+    for (ext, n) in &unpaired {
+        if *n >= 5 && !marked.contains(ext) {
+            evidence.push(format!(
+                "{} of random-looking content appeared with the same new random-looking extension *.{ext}",
+                files(*n)
+            ));
+            marked.push(ext.clone());
+        }
+    }
+    let mut by_extension = renamed.clone();
+    for (ext, n) in &unpaired {
+        *by_extension.entry(ext.clone()).or_default() += n;
+    }
+    let total_renamed: usize = by_extension.values().sum();
+    let singles: Vec<&String> = by_extension
+        .iter()
+        .filter(|&(_, &n)| n == 1)
+        .map(|(e, _)| e)
+        .collect();
+    let random_extensions = singles.len() >= 5 && singles.len() * 10 >= total_renamed * 8;
     if random_extensions {
         evidence.push(format!(
             "{} renamed with a different random extension each",
-            files(singles)
+            files(singles.len())
         ));
+        marked.extend(
+            singles
+                .into_iter()
+                .filter(|e| unpaired.contains_key(*e))
+                .cloned(),
+        );
     }
     let (promote, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut found.unusual)
         .into_iter()
@@ -401,14 +849,41 @@ fn extension_evidence(found: &mut Findings) -> NameEvidence {
         };
         found.push(path, judgment, Some(replaced));
     }
-    let renamed_as = match marked.first() {
-        Some(ext) => Some(format!("*.{ext}")),
-        None => random_extensions.then(|| "with a different random extension each".to_string()),
+    let renamed_as = if random_extensions {
+        Some("with a different random extension each".to_string())
+    } else {
+        marked.first().map(|ext| format!("*.{ext}"))
     };
     NameEvidence {
         lines: evidence,
         renamed_as,
     }
+}
+
+/// An extension no format uses that looks made up: at least 4 letters
+/// and digits, not all digits (split archives number their volumes
+/// `.001`, `.002`...), mixing upper with lower case, or of 5 or more
+/// mixing digits with letters or with few vowels (`.x7Kq2b`, `.HLJkNskOq`,
+/// `.qzwrtk`; not `.h264`), as the extensions ransomware draws per victim
+/// or per file are.
+fn random_looking_extension(path: &[u8]) -> bool {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let Some(dot) = name.iter().rposition(|&b| b == b'.').filter(|&d| d > 0) else {
+        return false;
+    };
+    let ext = &name[dot + 1..];
+    if ext.len() < 4 || ext.len() > 16 || !ext.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    if magic::expected_kinds(name).is_some() || ext.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let has = |f: fn(&u8) -> bool| ext.iter().any(f);
+    let vowels = ext.iter().filter(|b| b"aeiouyAEIOUY".contains(b)).count();
+    let long = ext.len() >= 5;
+    (long && has(u8::is_ascii_digit) && has(u8::is_ascii_alphabetic))
+        || (has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase))
+        || (long && vowels * 5 < ext.len())
 }
 
 impl Findings {
@@ -473,16 +948,10 @@ fn conclude(found: Findings, names: NameEvidence, total_files: u64, history: &Hi
         .count();
     let encrypted = flagged.len() - notes;
     let rate = rate_evidence(&counts, total_files, history);
-    let verdict = if encrypted >= 10
-        || (encrypted >= 1 && notes >= 1)
-        || (encrypted >= 1 && encrypted as u64 + history.recent_flagged >= 10)
-    {
-        Verdict::Attack
-    } else if encrypted >= 1 || notes >= 1 {
-        Verdict::Suspicious
-    } else {
-        Verdict::Clean
-    };
+    let verdict = verdict_of(&flagged, history);
+    let changed_not_judged = (counts.added + counts.modified)
+        .saturating_sub(flagged.len() as u64 + unusual.len() as u64);
+    let (affected_dirs, affected_dirs_bytes) = affected_dirs(&flagged);
     let mut score = 10.0 * encrypted as f64 + if notes > 0 { 30.0 } else { 0.0 };
     if encrypted > 0 {
         score += 15.0 * names.lines.len().min(1) as f64 + if rate.is_some() { 10.0 } else { 0.0 };
@@ -509,6 +978,15 @@ fn conclude(found: Findings, names: NameEvidence, total_files: u64, history: &Hi
             unusual[0].path
         ));
     }
+    if verdict == Verdict::Attack && changed_not_judged > 0 {
+        evidence.push(format!(
+            "{} changed in this backup {} not judged encrypted (restoring the flagged files leaves {} as {})",
+            files(changed_not_judged as usize),
+            if changed_not_judged == 1 { "was" } else { "were" },
+            if changed_not_judged == 1 { "it" } else { "them" },
+            if changed_not_judged == 1 { "it is" } else { "they are" },
+        ));
+    }
     let summary = summarise(
         names.renamed_as.as_deref(),
         verdict,
@@ -526,7 +1004,30 @@ fn conclude(found: Findings, names: NameEvidence, total_files: u64, history: &Hi
         unusual,
         changes: counts,
         total_files,
+        affected_dirs,
+        affected_dirs_bytes,
+        changed_not_judged,
     }
+}
+
+/// The directories holding flagged files, sorted, as text and as bytes.
+fn affected_dirs(flagged: &[Flagged]) -> (Vec<String>, Vec<Vec<u8>>) {
+    let dirs: std::collections::BTreeSet<&[u8]> = flagged
+        .iter()
+        .map(|f| {
+            let p = f.path_bytes.as_slice();
+            match p.iter().rposition(|&b| b == b'/') {
+                Some(0) => &p[..1],
+                Some(i) => &p[..i],
+                None => &p[..0],
+            }
+        })
+        .collect();
+    let text = dirs
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .collect();
+    (text, dirs.into_iter().map(<[u8]>::to_vec).collect())
 }
 
 /// One line per reason: "1 204 files under /srv/partage were a document, now random-looking".
@@ -565,11 +1066,14 @@ fn reason_group(reason: &Reason) -> String {
         | Reason::RandomContent => "were replaced by random-looking (encrypted) content".into(),
         Reason::HeaderOverwritten { .. } => "had their first bytes encrypted".into(),
         Reason::PartlyEncrypted { .. } => "were partly encrypted".into(),
-        Reason::Armoured { .. } => "were replaced by base64-encoded ciphertext".into(),
+        Reason::Armoured { .. } => "were replaced by ciphertext written as text (base64, base32 or hex)".into(),
         Reason::ReplacedByEncryptedFile { .. } | Reason::EncryptedFile { .. } => {
             "were replaced by encrypted files".into()
         }
         Reason::RenamedLikeEncrypted { .. } => "were renamed like the encrypted files".into(),
+        Reason::ChangedDuringAttack { .. } => {
+            "changed towards random-looking content during the attack (encrypted but for the parts sampled, most likely)".into()
+        }
         Reason::RansomNote => "are ransom notes".into(),
     }
 }
@@ -827,6 +1331,372 @@ mod tests {
                 .contains("5 copies of the ransom note RECOVER_YOUR_FILES.txt"),
             "{}",
             report.summary
+        );
+    }
+
+    fn in_dir(dir: &str, removed: Vec<Node>, added: Vec<Node>) -> DirChanges {
+        DirChanges {
+            dir: dir.as_bytes().to_vec(),
+            removed,
+            added,
+            ..Default::default()
+        }
+    }
+
+    /// A random name and extension per file, originals deleted, nothing
+    /// pairs (no shared stem, inodes given out anew): the deletions and the
+    /// random creations in the same directories are the attack.
+    #[test]
+    fn random_files_where_as_many_were_deleted_are_encrypted_copies() {
+        let dirs: Vec<DirChanges> = (0..3)
+            .map(|d| {
+                let removed = (0..10)
+                    .map(|i| file(&format!("rapport-{i}.docx"), "ooxml", 1, i))
+                    .collect();
+                let added = (0..10)
+                    .map(|i| file(&format!("Qx{d}{i}Zr8.a{d}{i}Kw7"), "random", 3, 50 + i))
+                    .collect();
+                in_dir(&format!("/s/d{d}"), removed, added)
+            })
+            .collect();
+        let report = analyze(&dirs, 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack, "{:?}", report.evidence);
+        assert_eq!(report.flagged.len(), 30);
+        assert!(report
+            .flagged
+            .iter()
+            .all(|f| f.reason == Reason::ReplacedDeletedFiles));
+        assert_eq!(report.affected_dirs, vec!["/s/d0", "/s/d1", "/s/d2"]);
+        assert!(
+            report
+                .evidence
+                .iter()
+                .any(|e| e.contains("where 30 files were deleted")),
+            "{:?}",
+            report.evidence
+        );
+        // Written one level down from the deleted originals: same finding.
+        let split = vec![
+            in_dir(
+                "/s/a",
+                (0..5)
+                    .map(|i| file(&format!("n{i}.odt"), "odf", 0, i))
+                    .collect(),
+                Vec::new(),
+            ),
+            in_dir(
+                "/s/a/b",
+                Vec::new(),
+                (0..5)
+                    .map(|i| file(&format!("{i}.bin"), "random", 3, i))
+                    .collect(),
+            ),
+        ];
+        let report = analyze(&split, 100, &History::default(), &no_content);
+        assert_eq!(report.flagged.len(), 5, "{:?}", report.evidence);
+        // Two files per directory, fewer than one directory can tell: the
+        // parent pools them.
+        let thin: Vec<DirChanges> = (0..8)
+            .map(|d| {
+                in_dir(
+                    &format!("/s/x/d{d}"),
+                    (0..2)
+                        .map(|i| file(&format!("m{i}.pdf"), "pdf", 0, i))
+                        .collect(),
+                    (0..2)
+                        .map(|i| file(&format!("{d}{i}.dat"), "random", 3, i))
+                        .collect(),
+                )
+            })
+            .collect();
+        let report = analyze(&thin, 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack, "{:?}", report.evidence);
+        assert_eq!(report.flagged.len(), 16);
+    }
+
+    #[test]
+    fn random_files_without_deletions_of_documents_stay_unusual() {
+        // Random data files rotated: the deleted ones were random too.
+        let rotated = in_dir(
+            "/s",
+            (0..20)
+                .map(|i| file(&format!("old{i}.dat"), "random", 3, i))
+                .collect(),
+            (0..20)
+                .map(|i| file(&format!("new{i}.dat"), "random", 3, 50 + i))
+                .collect(),
+        );
+        // Photos replaced by other photos, documents by unrelated PDFs.
+        let photos = in_dir(
+            "/p",
+            (0..20)
+                .map(|i| file(&format!("a{i}.jpg"), "jpeg", 0, i))
+                .collect(),
+            (0..20)
+                .map(|i| file(&format!("b{i}.jpg"), "jpeg", 2, 50 + i))
+                .collect(),
+        );
+        let pdfs = in_dir(
+            "/q",
+            (0..50)
+                .map(|i| file(&format!("c{i}.txt"), "text", 0, i))
+                .collect(),
+            (0..50)
+                .map(|i| file(&format!("d{i}.pdf"), "pdf", 1, 50 + i))
+                .collect(),
+        );
+        // Few random files where many documents went: not comparable.
+        let mut few = in_dir(
+            "/r",
+            (0..40)
+                .map(|i| file(&format!("e{i}.txt"), "text", 0, i))
+                .collect(),
+            (0..4)
+                .map(|i| file(&format!("f{i}.bin"), "random", 3, 50 + i))
+                .collect(),
+        );
+        few.removed.iter_mut().for_each(|n| n.size = 100);
+        let report = analyze(
+            &[rotated, photos, pdfs, few],
+            400,
+            &History::default(),
+            &no_content,
+        );
+        assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.evidence);
+        assert_eq!(report.unusual.len(), 24);
+        assert!(report.affected_dirs.is_empty());
+    }
+
+    #[test]
+    fn random_extensions_need_no_pairing() {
+        let own = in_dir(
+            "/s",
+            Vec::new(),
+            (0..12)
+                .map(|i| file(&format!("f{i}.k{i}Qz9"), "random", 3, i))
+                .collect(),
+        );
+        let report = analyze(&[own], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack, "{:?}", report.evidence);
+        assert!(
+            report.summary.contains("random extension each"),
+            "{}",
+            report.summary
+        );
+        let shared = in_dir(
+            "/s",
+            Vec::new(),
+            (0..12)
+                .map(|i| file(&format!("f{i}.HLJkNskOq"), "random", 3, i))
+                .collect(),
+        );
+        let report = analyze(&[shared], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack, "{:?}", report.evidence);
+        assert!(random_looking_extension(b"/s/a.x7kq2b"));
+        assert!(random_looking_extension(b"/s/a.qzwrtk"));
+        assert!(!random_looking_extension(b"/s/clip.h264"));
+        assert!(!random_looking_extension(b"/s/a.backup"));
+        assert!(!random_looking_extension(b"/s/a.docx"));
+        // Split archive volumes and everyday extensions are not random.
+        let volumes = in_dir(
+            "/s",
+            Vec::new(),
+            (0..12)
+                .map(|i| file(&format!("backup.7z.{:03}", i + 2), "random", 3, i))
+                .chain((0..12).map(|i| file(&format!("c{i}.cache"), "random", 3, i)))
+                .collect(),
+        );
+        let report = analyze(&[volumes], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.evidence);
+    }
+
+    fn note_copy(dir: usize) -> Vec<u8> {
+        format!(
+            "YOUR FILES ARE ENCRYPTED\n\nTo recover them contact us.\nYour personal ID: {}\n",
+            18199851800360905273u64 - dir as u64 * 7919
+        )
+        .into_bytes()
+    }
+
+    /// Reads the content of each node from a table by its first blob id.
+    fn reader(table: Vec<(BlobId, Vec<u8>)>) -> impl Fn(&Node) -> Option<Vec<u8>> {
+        move |n: &Node| {
+            let id = n.content.first()?;
+            table.iter().find(|(i, _)| i == id).map(|(_, c)| c.clone())
+        }
+    }
+
+    fn text_file(name: &str, id: u8, size: u64) -> Node {
+        let mut n = file(name, "text", 0, id);
+        n.size = size;
+        n
+    }
+
+    #[test]
+    fn the_issues_note_with_an_id_per_copy_is_found_in_every_directory() {
+        let mut dirs = Vec::new();
+        let mut table = Vec::new();
+        for d in 0..20u8 {
+            let note = text_file("info.txt", 100 + d, note_copy(d as usize).len() as u64);
+            table.push((note.content[0], note_copy(d as usize)));
+            let mut added = vec![note];
+            if d < 3 {
+                added.extend((0..4).map(|i| file(&format!("x{i}.docx"), "random", 3, i)));
+            }
+            dirs.push(in_dir(&format!("/s/d{d}"), Vec::new(), added));
+        }
+        let report = analyze(&dirs, 200, &History::default(), &reader(table.clone()));
+        assert_eq!(report.ransom_notes().count(), 20, "{:?}", report.evidence);
+        assert_eq!(report.verdict, Verdict::Attack);
+        // The same notes and nothing encrypted: suspicious, for the words.
+        let alone: Vec<DirChanges> = dirs
+            .into_iter()
+            .map(|mut d| {
+                d.added.truncate(1);
+                d
+            })
+            .collect();
+        let report = analyze(&alone, 200, &History::default(), &reader(table));
+        assert_eq!(report.verdict, Verdict::Suspicious, "{:?}", report.evidence);
+    }
+
+    /// A note with none of the expected words is still a note when its
+    /// copies (IDs masked) are in many directories beside encrypted files;
+    /// bounded reads: one name read at most 16 times.
+    #[test]
+    fn replicated_notes_are_found_without_their_words() {
+        let text = |d: usize| {
+            format!("Hello. Files are now locked.\nCode: {d:08}-XK{d:04}\n").into_bytes()
+        };
+        let mut dirs = Vec::new();
+        let mut table = Vec::new();
+        for d in 0..40usize {
+            let note = text_file("!!NOTE!!.txt", d as u8, text(d).len() as u64);
+            table.push((note.content[0], text(d)));
+            let added = (0..3)
+                .map(|i| file(&format!("y{i}.xlsx"), "random", 3, i))
+                .chain(std::iter::once(note))
+                .collect();
+            dirs.push(in_dir(&format!("/s/d{d}"), Vec::new(), added));
+        }
+        let reads = std::cell::Cell::new(0);
+        let table_reader = reader(table);
+        let counting = |n: &Node| {
+            reads.set(reads.get() + 1);
+            table_reader(n)
+        };
+        let report = analyze(&dirs, 400, &History::default(), &counting);
+        assert_eq!(report.ransom_notes().count(), 40, "{:?}", report.evidence);
+        assert!(reads.get() <= NOTE_READS_PER_NAME, "{} reads", reads.get());
+        // Files holding only a number mask alike, but are no note.
+        let mut table = Vec::new();
+        for (d, dir) in dirs.iter_mut().enumerate() {
+            let lock = text_file("app.pid", 100 + d as u8, 5);
+            table.push((lock.content[0], format!("{}\n", 4000 + d).into_bytes()));
+            dir.added.retain(|n| n.name.as_bytes() != b"!!NOTE!!.txt");
+            dir.added.push(lock);
+        }
+        let report = analyze(&dirs, 400, &History::default(), &reader(table));
+        assert_eq!(report.ransom_notes().count(), 0, "{:?}", report.evidence);
+    }
+
+    #[test]
+    fn a_software_update_and_a_mail_merge_are_not_notes() {
+        let readme = b"Thank you for installing this update. Your files are left unchanged.\nVersion 4.2.1, see https://example.org\n".to_vec();
+        let mut table = vec![];
+        let mut dirs = Vec::new();
+        for d in 0..40u8 {
+            let mut n = text_file("README.txt", 200, readme.len() as u64);
+            n.content = vec![BlobId::from_bytes([200; 32])];
+            dirs.push(in_dir(&format!("/app/m{d}"), Vec::new(), vec![n]));
+        }
+        table.push((BlobId::from_bytes([200; 32]), readme));
+        let letter = |i: u8| {
+            format!("Madame {},\nvotre dossier n° {} est complet. Vos fichiers sont à jour.\nLa mairie\n",
+                ["Dupont", "Martin", "Bernard", "Petit", "Durand"][i as usize % 5], 1000 + i as u32)
+            .into_bytes()
+        };
+        for i in 0..30u8 {
+            let n = text_file(
+                &format!("courrier-{i:02}.txt"),
+                100 + i,
+                letter(i).len() as u64,
+            );
+            table.push((n.content[0], letter(i)));
+            dirs.push(in_dir(&format!("/mairie/c{}", i % 6), Vec::new(), vec![n]));
+        }
+        let report = analyze(&dirs, 400, &History::default(), &reader(table));
+        assert_eq!(report.verdict, Verdict::Clean, "{:?}", report.evidence);
+        assert_eq!(report.changed_not_judged, 70);
+    }
+
+    /// Once the snapshot is an attack, documents whose windows turned
+    /// random in a larger share than before (by a quarter) are flagged too;
+    /// the same changes in a quiet snapshot are not, nor is a document with
+    /// one random window more.
+    #[test]
+    fn an_attack_gets_a_second_look_at_every_changed_file() {
+        let doc = |name: &str, random: u32, seed: u8| {
+            let mut n = file(name, "ooxml", random, seed);
+            n.stats.as_mut().unwrap().windows = 16;
+            n
+        };
+        let mut modified: Vec<(Node, Node)> = (0..20)
+            .map(|i| {
+                (
+                    doc(&format!("d{i}.docx"), 2, i),
+                    doc(&format!("d{i}.docx"), 8, 100 + i),
+                )
+            })
+            .collect();
+        // Edited by someone: one compressed window more passes as random;
+        // a small document random inside by nature, all windows now.
+        modified.push((doc("kept.docx", 2, 70), doc("kept.docx", 3, 71)));
+        let small = |name: &str, windows: u32, random: u32, seed: u8| {
+            let mut n = file(name, "ooxml", random, seed);
+            n.stats.as_mut().unwrap().windows = windows;
+            n
+        };
+        modified.push((
+            small("lettre.docx", 3, 2, 72),
+            small("lettre.docx", 3, 3, 73),
+        ));
+        // One window grown into two, one of them random: too few to tell.
+        modified.push((small("court.docx", 1, 0, 74), small("court.docx", 2, 1, 75)));
+        let quiet = DirChanges {
+            dir: b"/s".to_vec(),
+            modified: modified.clone(),
+            ..Default::default()
+        };
+        let report = analyze(&[quiet], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Clean);
+        assert_eq!(report.changed_not_judged, 23);
+        modified.extend((0..10).map(|i| {
+            (
+                file(&format!("t{i}.txt"), "text", 0, i),
+                file(&format!("t{i}.txt"), "random", 3, 50 + i),
+            )
+        }));
+        let attack = DirChanges {
+            dir: b"/s".to_vec(),
+            modified,
+            ..Default::default()
+        };
+        let report = analyze(&[attack], 100, &History::default(), &no_content);
+        assert_eq!(report.verdict, Verdict::Attack);
+        assert_eq!(report.flagged.len(), 30, "{:?}", report.evidence);
+        assert!(report
+            .flagged
+            .iter()
+            .any(|f| matches!(f.reason, Reason::ChangedDuringAttack { .. })));
+        assert_eq!(report.changed_not_judged, 3);
+        assert!(
+            report
+                .evidence
+                .iter()
+                .any(|e| e.contains("3 files changed in this backup were not judged encrypted")),
+            "{:?}",
+            report.evidence
         );
     }
 

@@ -34,7 +34,7 @@ pub enum Reason {
     /// Text with some ciphertext-like windows, or a format that lost its
     /// magic bytes but is not wholly random (intermittent encryption).
     PartlyEncrypted { was: String },
-    /// Became base64 text of ciphertext.
+    /// Became ciphertext written as base64, base32 or hex text.
     Armoured { was: String },
     /// A document replaced by an OpenPGP, age or KeePass file.
     ReplacedByEncryptedFile { kind: String, was: String },
@@ -49,6 +49,11 @@ pub enum Reason {
     /// Renamed to the new extension of the files found encrypted, its
     /// content too small or too plain to tell on its own.
     RenamedLikeEncrypted { extension: String },
+    /// In a snapshot that is an attack, changed towards ciphertext (more
+    /// random windows than before, entropy risen, head or trailer lost)
+    /// without enough sampled windows to tell on its own: encrypted with
+    /// its head and tail kept, most likely.
+    ChangedDuringAttack { was: String },
 }
 
 impl Reason {
@@ -63,7 +68,9 @@ impl Reason {
                 format!("{format} whose first bytes were encrypted")
             }
             Reason::PartlyEncrypted { was } => format!("was {was}, now partly encrypted"),
-            Reason::Armoured { was } => format!("was {was}, now base64-encoded ciphertext"),
+            Reason::Armoured { was } => {
+                format!("was {was}, now ciphertext written as text (base64, base32 or hex)")
+            }
             Reason::ReplacedByEncryptedFile { kind, was } => {
                 format!("was {was}, replaced by an {kind}-encrypted file")
             }
@@ -75,6 +82,9 @@ impl Reason {
             }
             Reason::RenamedLikeEncrypted { extension } => {
                 format!("renamed *.{extension} like the files found encrypted")
+            }
+            Reason::ChangedDuringAttack { was } => {
+                format!("was {was}, changed towards random-looking content during the attack")
             }
         }
     }
@@ -121,7 +131,7 @@ fn armoured(s: &ContentStats) -> bool {
 
 /// What the previous version was, if it had a nature an attack destroys: a
 /// known format, text, or binary data that was not random.
-fn structured_nature(s: &ContentStats) -> Option<String> {
+pub fn structured_nature(s: &ContentStats) -> Option<String> {
     match s.kind.as_str() {
         "empty" | "random" => None,
         k if ENCRYPTED_BY_DESIGN.contains(&k) => None,
@@ -146,11 +156,33 @@ pub fn describe_kind(kind: &str) -> String {
     }
 }
 
+/// A format file, head and trailer intact, whose sampled windows went from
+/// mostly structured (at most a quarter random: codecs rarely pass the
+/// randomness test) to mostly ciphertext-like (three quarters or more):
+/// encrypted but for its head and tail.
+fn turned_mostly_random(c: &ContentStats, previous: Option<Version>) -> bool {
+    let Some(b) = previous.and_then(|p| p.stats) else {
+        return false;
+    };
+    const MIN_WINDOWS: u32 = 8;
+    b.kind == c.kind
+        && c.windows >= MIN_WINDOWS
+        && b.windows >= MIN_WINDOWS
+        && c.random * 4 >= c.windows * 3
+        && b.random * 4 <= b.windows
+}
+
 /// The types a name promises, looking through one appended extension
-/// (`budget.xlsx.locked` still promises a spreadsheet).
+/// (`budget.xlsx.locked` still promises a spreadsheet), but for a volume
+/// number: `archive.7z.002` is the second part of a split archive, random
+/// by nature, not a 7z file.
 fn promised(name: &[u8]) -> Option<&'static [&'static str]> {
     magic::expected_kinds(name).or_else(|| {
         let dot = name.iter().rposition(|&b| b == b'.')?;
+        let appended = &name[dot + 1..];
+        if !appended.is_empty() && appended.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
         magic::expected_kinds(&name[..dot])
     })
 }
@@ -200,6 +232,14 @@ pub fn judge(current: Version, previous: Option<Version>) -> Option<Judgment> {
             (None, Some(expected)) => strong(Reason::NotWhatItsNameSays { expected }),
             (None, None) => weak(Reason::RandomContent),
         };
+    }
+    if let Some(was) = before
+        .as_deref()
+        .filter(|_| turned_mostly_random(c, previous))
+    {
+        return strong(Reason::PartlyEncrypted {
+            was: was.to_string(),
+        });
     }
     if c.kind == "text" && c.random > 0 {
         return strong(Reason::PartlyEncrypted {
@@ -304,6 +344,22 @@ mod tests {
             ),
             Some(Strength::Strong)
         );
+    }
+
+    #[test]
+    fn a_document_whose_windows_turned_random_is_strong() {
+        let before = stats("ooxml", 16, 1, 0);
+        let after = stats("ooxml", 16, 14, 0);
+        let j = judge(v("plan.xlsx", &after), Some(v("plan.xlsx", &before))).unwrap();
+        assert!(matches!(j.reason, Reason::PartlyEncrypted { .. }));
+        // Already random inside before (encrypted members): nothing new.
+        let before = stats("zip", 16, 10, 0);
+        assert_eq!(
+            strength(v("a.zip", &after), Some(v("a.zip", &before))),
+            None
+        );
+        // No previous version: a document random inside may be normal.
+        assert_eq!(strength(v("plan.xlsx", &after), None), None);
     }
 
     #[test]

@@ -9,6 +9,12 @@
 /// one replacing a document is.
 pub const ENCRYPTED_BY_DESIGN: &[&str] = &["pgp", "age", "kdbx"];
 
+/// Whether a content type (`ContentStats::kind`) is a recognised format,
+/// rather than `text`, `random`, `data` or `empty`.
+pub fn is_format(kind: &str) -> bool {
+    !matches!(kind, "text" | "random" | "data" | "empty")
+}
+
 /// The type announced by the first bytes, if any format matches.
 pub fn head_kind(head: &[u8]) -> Option<&'static str> {
     const SIGNATURES: &[(&[u8], &str)] = &[

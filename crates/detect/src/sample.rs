@@ -20,6 +20,42 @@ pub const MAX_WINDOWS: usize = 16;
 /// is at 257, the name of a zip's first member within 512).
 const HEAD_BYTES: usize = 512;
 
+/// The secret that places the sampled windows: 32 bytes derived from the
+/// repository's master key (`Repository::detection_key`).
+#[derive(Clone)]
+pub struct DetectionKey([u8; 32]);
+
+impl DetectionKey {
+    pub fn new(key: [u8; 32]) -> DetectionKey {
+        DetectionKey(key)
+    }
+
+    /// A key everyone knows, for measurements made outside a repository
+    /// (tests, the benchmark's ground truth): its windows are predictable.
+    pub fn public() -> DetectionKey {
+        DetectionKey([0; 32])
+    }
+
+    /// `count` pseudo-random numbers for a file of `size` bytes (0 for a
+    /// stream): a keyed BLAKE3 of the size, read as little-endian u64s.
+    fn draws(&self, size: u64, count: usize) -> Vec<u64> {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(&size.to_le_bytes());
+        let mut bytes = vec![0u8; count * 8];
+        hasher.finalize_xof().fill(&mut bytes);
+        bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for DetectionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DetectionKey(..)")
+    }
+}
+
 /// Accumulates the statistics of one file, fed in order.
 pub struct Sampler {
     size: u64,
@@ -43,11 +79,11 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler for a file expected to be `size` bytes long (its length when
     /// listed; if it changes while read, the windows that fall beyond the
-    /// new end are simply not filled).
-    pub fn new(size: u64) -> Sampler {
+    /// new end are simply not filled), its windows placed by `key`.
+    pub fn keyed(size: u64, key: &DetectionKey) -> Sampler {
         Sampler {
             size,
-            starts: window_starts(size),
+            starts: window_starts(size, key),
             current: 0,
             buffer: Vec::with_capacity(WINDOW.min(usize::try_from(size).unwrap_or(WINDOW))),
             head: Vec::new(),
@@ -63,28 +99,40 @@ impl Sampler {
         }
     }
 
-    /// A sampler for a stream of unknown length (standard input): windows at
-    /// doubling offsets (0, 64 KiB, 1 MiB, 2 MiB, 4 MiB...) and the last
-    /// bytes, whatever the length turns out to be.
-    pub fn new_stream() -> Sampler {
-        let mut s = Sampler::new(u64::MAX);
-        s.starts = std::iter::once(0)
-            .chain(
-                (0..MAX_WINDOWS as u32 - 1)
-                    .map(|i| if i == 0 { 1 << 16 } else { 1u64 << (19 + i) }),
-            )
-            .collect();
+    /// [`Sampler::keyed`] with the [public](DetectionKey::public) key.
+    pub fn new(size: u64) -> Sampler {
+        Sampler::keyed(size, &DetectionKey::public())
+    }
+
+    /// A sampler for a stream of unknown length (standard input): windows
+    /// near doubling offsets (0, then from 64 KiB, 1 MiB, 2 MiB, 4 MiB...,
+    /// each moved by a keyed amount up to half its distance from 0) and the
+    /// last bytes, whatever the length turns out to be.
+    pub fn stream_keyed(key: &DetectionKey) -> Sampler {
+        let mut s = Sampler::keyed(u64::MAX, key);
+        s.starts = stream_starts(key);
         s.buffer = Vec::with_capacity(WINDOW);
         s
     }
 
-    /// The statistics of `data`, a whole file: windows are read in place and
-    /// the tail is the end of `data`, with nothing copied.
-    pub fn of(data: &[u8]) -> ContentStats {
-        let mut s = Sampler::new(data.len() as u64);
+    /// [`Sampler::stream_keyed`] with the [public](DetectionKey::public) key.
+    pub fn new_stream() -> Sampler {
+        Sampler::stream_keyed(&DetectionKey::public())
+    }
+
+    /// The statistics of `data`, a whole file, its windows placed by `key`:
+    /// windows are read in place and the tail is the end of `data`, with
+    /// nothing copied.
+    pub fn of_keyed(data: &[u8], key: &DetectionKey) -> ContentStats {
+        let mut s = Sampler::keyed(data.len() as u64, key);
         s.feed_windows(0, data);
         let tail = &data[data.len().saturating_sub(WINDOW)..];
         s.finish_with_tail(tail)
+    }
+
+    /// [`Sampler::of_keyed`] with the [public](DetectionKey::public) key.
+    pub fn of(data: &[u8]) -> ContentStats {
+        Sampler::of_keyed(data, &DetectionKey::public())
     }
 
     /// Gives the bytes at `offset` (feeds must come in order).
@@ -227,20 +275,45 @@ impl Sampler {
     }
 }
 
-/// Where the windows of a file of `size` bytes start. A small file's last
-/// window takes the remainder: a file of 5 000 bytes is one window, not one
-/// of 4 096 bytes and one of 904.
-fn window_starts(size: u64) -> Vec<u64> {
+/// Where the windows of a file of `size` bytes start, ascending and
+/// non-overlapping. A small file's last window takes the remainder: a file
+/// of 5 000 bytes is one window, not one of 4 096 bytes and one of 904. A
+/// large file's inner windows are one per stratum, at a keyed offset.
+fn window_starts(size: u64, key: &DetectionKey) -> Vec<u64> {
     let window = WINDOW as u64;
     if size <= window * MAX_WINDOWS as u64 {
         let count = if size == 0 { 0 } else { (size / window).max(1) };
         return (0..count).map(|i| i * window).collect();
     }
     let last = size - window;
-    let gaps = MAX_WINDOWS as u64 - 1;
-    // In u128: `i * last` overflows u64 for sizes near its limit.
-    (0..MAX_WINDOWS as u64)
-        .map(|i| (i as u128 * last as u128 / gaps as u128) as u64)
+    let strata = MAX_WINDOWS as u64 - 2;
+    // Between the first window's end and the last window's start; over
+    // 64 KiB, each stratum holds at least one window.
+    let inner = last - window;
+    let draws = key.draws(size, strata as usize);
+    let mut starts = vec![0];
+    for (i, draw) in (0..strata).zip(draws) {
+        // In u128: `i * inner` overflows u64 for sizes near its limit.
+        let bound = |i: u64| window + (i as u128 * inner as u128 / strata as u128) as u64;
+        let (from, to) = (bound(i), bound(i + 1));
+        let room = (to - from).saturating_sub(window) + 1;
+        starts.push(from + draw % room);
+    }
+    starts.push(last);
+    starts
+}
+
+/// Where a stream's windows start: 0, then one in [b, 1.5 b - 4 KiB] for
+/// b = 64 KiB, 1 MiB, 2 MiB, 4 MiB..., at a keyed offset.
+fn stream_starts(key: &DetectionKey) -> Vec<u64> {
+    let draws = key.draws(0, MAX_WINDOWS - 1);
+    let bases =
+        (0..MAX_WINDOWS as u32 - 1).map(|i| if i == 0 { 1 << 16 } else { 1u64 << (19 + i) });
+    std::iter::once(0)
+        .chain(bases.zip(draws).map(|(base, draw)| {
+            let room = base / 2 - WINDOW as u64 + 1;
+            base + draw % room
+        }))
         .collect()
 }
 
@@ -250,20 +323,101 @@ mod tests {
     use crate::window::tests::pseudo_random;
     use proptest::prelude::*;
 
+    fn starts(size: u64) -> Vec<u64> {
+        window_starts(size, &DetectionKey::public())
+    }
+
     #[test]
     fn windows_cover_small_files_and_spread_over_large_ones() {
-        assert_eq!(window_starts(0), Vec::<u64>::new());
-        assert_eq!(window_starts(100), vec![0]);
-        assert_eq!(window_starts(5000), vec![0]);
-        assert_eq!(window_starts(8192), vec![0, 4096]);
-        assert_eq!(window_starts(64 * 1024).len(), MAX_WINDOWS);
-        let large = window_starts(100 << 20);
-        assert_eq!(large.len(), MAX_WINDOWS);
-        assert_eq!(large[0], 0);
-        assert_eq!(*large.last().unwrap(), (100 << 20) - 4096);
-        assert!(large.windows(2).all(|w| w[1] >= w[0] + 4096));
-        let just_over = window_starts(64 * 1024 + 1);
-        assert!(just_over.windows(2).all(|w| w[1] >= w[0] + 4096));
+        assert_eq!(starts(0), Vec::<u64>::new());
+        assert_eq!(starts(100), vec![0]);
+        assert_eq!(starts(5000), vec![0]);
+        assert_eq!(starts(8192), vec![0, 4096]);
+        assert_eq!(starts(64 * 1024).len(), MAX_WINDOWS);
+        for size in [
+            64 * 1024 + 1,
+            64 * 1024 + 4095,
+            100_000,
+            100 << 20,
+            u64::MAX,
+        ] {
+            let large = starts(size);
+            assert_eq!(large.len(), MAX_WINDOWS);
+            assert_eq!(large[0], 0);
+            assert_eq!(*large.last().unwrap(), size - 4096);
+            assert!(
+                large.windows(2).all(|w| w[1] >= w[0] + 4096),
+                "{size}: {large:?}"
+            );
+            // One window per fourteenth of the inner part: coverage stays even.
+            let inner = size - 8192;
+            for (i, start) in large[1..15].iter().enumerate() {
+                let stratum = 4096 + (i as u128 * inner as u128 / 14) as u64;
+                assert!(
+                    *start >= stratum && *start - stratum < inner / 14 + 1,
+                    "{size}: {large:?}"
+                );
+            }
+        }
+    }
+
+    /// Two repositories place the windows of the same file differently, and
+    /// neither where the unkeyed even spread of earlier versions put them.
+    #[test]
+    fn inner_windows_depend_on_the_key() {
+        let size = 3 << 20;
+        let a = window_starts(size, &DetectionKey::new([1; 32]));
+        let b = window_starts(size, &DetectionKey::new([2; 32]));
+        assert_eq!(a, window_starts(size, &DetectionKey::new([1; 32])));
+        assert_ne!(a[1..15], b[1..15]);
+        let even: Vec<u64> = (0..16).map(|i| i * (size - 4096) / 15).collect();
+        assert_ne!(a[1..15], even[1..15]);
+        let stream_a = stream_starts(&DetectionKey::new([1; 32]));
+        assert_ne!(stream_a, stream_starts(&DetectionKey::new([2; 32])));
+        assert!(stream_a.windows(2).all(|w| w[1] >= w[0] + 4096));
+    }
+
+    /// The evasion: a text file encrypted everywhere but the 16
+    /// windows that fixed, evenly spread offsets would sample. The keyed
+    /// windows land in ciphertext.
+    #[test]
+    fn encryption_around_the_unkeyed_windows_is_seen() {
+        let size = 2 << 20;
+        let mut data = pseudo_random(8, size);
+        let text = "Registre des délibérations, séance du 4 juin.\n".repeat(100);
+        let even = (0..16).map(|i| i * (size - 4096) / 15);
+        for start in even {
+            data[start..start + 4096].copy_from_slice(&text.as_bytes()[..4096]);
+        }
+        let stats = Sampler::of_keyed(&data, &DetectionKey::new([42; 32]));
+        assert_eq!(stats.kind, "text");
+        assert!(stats.random >= 8, "{stats:?}");
+    }
+
+    /// `sha256sum` output stays text (the names are not hex); a list of
+    /// bare digests is hex of random bytes and looks armoured, as
+    /// DETECTION.md §6 says.
+    #[test]
+    fn checksum_lists_stay_text_and_bare_digests_look_armoured() {
+        use crate::window::tests::hex;
+        let mut sums = Vec::new();
+        let mut bare = Vec::new();
+        for i in 0..200u64 {
+            let digest = hex(&pseudo_random(i, 32), false, 0);
+            sums.extend(&digest);
+            sums.extend(format!("  registre/acte-{i:04}.pdf\n").as_bytes());
+            bare.extend(&digest);
+            bare.push(b'\n');
+        }
+        let stats = Sampler::of(&sums);
+        assert_eq!(
+            (stats.kind.as_str(), stats.armoured),
+            ("text", 0),
+            "{stats:?}"
+        );
+        let stats = Sampler::of(&bare);
+        assert_eq!(stats.kind, "text");
+        assert_eq!(stats.armoured, stats.windows, "{stats:?}");
     }
 
     #[test]
@@ -318,7 +472,7 @@ mod tests {
             s.feed(i as u64 * 100_000, piece);
         }
         let stats = s.finish();
-        // 0, 64 KiB, 1 MiB and 2 MiB.
+        // 0, from 64 KiB, from 1 MiB and from 2 MiB.
         assert_eq!(
             (stats.windows, stats.random, stats.kind.as_str()),
             (4, 4, "random")

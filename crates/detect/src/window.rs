@@ -179,24 +179,73 @@ fn base64_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Base64 (standard or URL alphabet, any line length) of ciphertext-like
-/// bytes. The decode is done here rather than with the base64 crate because
-/// a window starts and ends mid-stream and mixes line breaks and padding,
-/// which a strict decoder rejects and a lenient one is not offered for.
+/// RFC 4648 base32, either case.
+fn base32_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a'),
+        b'2'..=b'7' => Some(b - b'2' + 26),
+        _ => None,
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A text encoding of bytes: the value of each character, and its bits.
+struct Encoding {
+    value: fn(u8) -> Option<u8>,
+    bits: u32,
+}
+
+/// Base64 first (its alphabet holds the other two, whose text decoded as
+/// base64 is far from uniform), then base32, then hex.
+const ENCODINGS: [Encoding; 3] = [
+    Encoding {
+        value: base64_value,
+        bits: 6,
+    },
+    Encoding {
+        value: base32_value,
+        bits: 5,
+    },
+    Encoding {
+        value: hex_value,
+        bits: 4,
+    },
+];
+
+/// Text made only of base64 (standard or URL alphabet), base32 or hex
+/// characters (any line length, with padding) whose decoded bytes are
+/// ciphertext-like: ciphertext disguised as text. The decode is done here
+/// rather than with a crate because a window starts and ends mid-stream,
+/// mid-line and mid-group, which a strict decoder rejects; a window that
+/// starts between two characters of a group decodes to shifted bits, which
+/// are as uniform as the aligned ones when the data is ciphertext.
 fn is_armoured(window: &[u8]) -> bool {
+    ENCODINGS.iter().any(|e| decodes_to_random(window, e))
+}
+
+fn decodes_to_random(window: &[u8], encoding: &Encoding) -> bool {
     let mut hist = [0u32; 256];
     let mut acc = 0u32;
     let mut bits = 0;
     let mut decoded = 0usize;
     for &b in window {
-        if matches!(b, b'\n' | b'\r' | b'=' | b' ') {
+        if matches!(b, b'\n' | b'\r' | b'=' | b' ' | b'\t') {
             continue;
         }
-        let Some(v) = base64_value(b) else {
+        let Some(v) = (encoding.value)(b) else {
             return false;
         };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
+        acc = (acc << encoding.bits) | v as u32;
+        bits += encoding.bits;
         if bits >= 8 {
             bits -= 8;
             hist[((acc >> bits) & 0xff) as usize] += 1;
@@ -299,6 +348,105 @@ pub(crate) mod tests {
         let plain = engine("bonjour tout le monde, ".repeat(200).as_bytes());
         let w = &plain[..4096];
         assert_eq!(classify(w, &hist_of(w)), WindowClass::Text);
+    }
+
+    pub(crate) fn hex(data: &[u8], upper: bool, line: usize) -> Vec<u8> {
+        let digits: &[u8] = if upper {
+            b"0123456789ABCDEF"
+        } else {
+            b"0123456789abcdef"
+        };
+        let mut out = Vec::new();
+        for (i, b) in data.iter().enumerate() {
+            out.push(digits[(b >> 4) as usize]);
+            out.push(digits[(b & 15) as usize]);
+            if line > 0 && i % line == line - 1 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    pub(crate) fn base32(data: &[u8], line: usize) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let mut out = Vec::new();
+        for group in data.chunks(5) {
+            let mut v = 0u64;
+            for k in 0..5 {
+                v = v << 8 | *group.get(k).unwrap_or(&0) as u64;
+            }
+            let chars = (group.len() * 8).div_ceil(5);
+            for k in 0..8 {
+                out.push(if k < chars {
+                    ALPHABET[((v >> (35 - 5 * k)) & 31) as usize]
+                } else {
+                    b'='
+                });
+            }
+            if line > 0 && out.len() % (line + 1) == line {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    fn class_of_every_window(data: &[u8]) -> Vec<WindowClass> {
+        data.chunks_exact(4096)
+            .map(|w| {
+                let mut h = [0; 256];
+                add_half_to_histogram(&mut h, w);
+                classify(w, &h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hex_and_base32_of_ciphertext_are_armoured() {
+        let secret = pseudo_random(11, 20_000);
+        for data in [
+            hex(&secret, false, 0),
+            hex(&secret, true, 32),
+            base32(&secret, 0),
+            base32(&secret, 76),
+            base32(&secret, 64).to_ascii_lowercase(),
+        ] {
+            let classes = class_of_every_window(&data);
+            assert!(
+                classes.iter().all(|c| *c == WindowClass::Armoured),
+                "{classes:?} for {}",
+                String::from_utf8_lossy(&data[..80])
+            );
+        }
+        // Cut one character in: the groups are misaligned, still armoured.
+        let shifted = hex(&secret, false, 30);
+        assert!(class_of_every_window(&shifted[1..])
+            .iter()
+            .all(|c| *c == WindowClass::Armoured));
+    }
+
+    #[test]
+    fn hex_of_structured_data_and_checksum_lists_are_text() {
+        let text = "Procès-verbal de la séance du conseil municipal. ".repeat(200);
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.extend((0..20_000u32).map(|i| if i % 7 == 0 { (i % 251) as u8 } else { 0 }));
+        for data in [hex(text.as_bytes(), false, 16), hex(&elf, false, 30)] {
+            let classes = class_of_every_window(&data);
+            assert!(
+                classes.iter().all(|c| *c == WindowClass::Text),
+                "{classes:?}"
+            );
+        }
+        // `sha256sum` output: the digests are random, the names are not hex.
+        let mut sums = Vec::new();
+        for i in 0..200u64 {
+            sums.extend(hex(&pseudo_random(i, 32), false, 0));
+            sums.extend(format!("  ./dossiers/deliberation-{i:03}.odt\n").as_bytes());
+        }
+        let classes = class_of_every_window(&sums);
+        assert!(
+            classes.iter().all(|c| *c == WindowClass::Text),
+            "{classes:?}"
+        );
     }
 
     #[test]

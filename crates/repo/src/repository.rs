@@ -11,6 +11,9 @@ use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError, C
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
+/// The domain byte of the detection key's derivation ([`Repository::detection_key`]).
+const DETECTION_KEY_DOMAIN: u8 = 0xd7;
+
 /// Choices made once, at `init`.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
@@ -173,6 +176,16 @@ impl Repository {
 
     pub fn key(&self) -> &MasterKey {
         &self.key
+    }
+
+    /// The per-repository secret that places the windows ransomware
+    /// detection samples (docs/DETECTION.md §1), so that an attacker who read
+    /// the code cannot aim between them. Derived from the master key with a
+    /// domain byte no blob id uses (blob ids use 0 and 1), so it is never
+    /// stored and cannot be computed from anything stored.
+    pub fn detection_key(&self) -> [u8; 32] {
+        self.key
+            .content_id(DETECTION_KEY_DOMAIN, b"reprise detection windows v1")
     }
 
     /// The key file this session unlocked.

@@ -56,6 +56,21 @@ fn opening_needs_the_right_password() {
     ));
 }
 
+/// The detection key is stable for a repository (reopened, it is the same),
+/// differs between repositories, and is no id a blob could have.
+#[test]
+fn the_detection_key_is_a_secret_of_the_repository() {
+    let (_d, backend, repo) = new_repo();
+    let key = repo.detection_key();
+    let reopened = Repository::open(backend, b"pw").unwrap();
+    assert_eq!(reopened.detection_key(), key);
+    let (_e, _other_backend, other) = new_repo();
+    assert_ne!(other.detection_key(), key);
+    let domain = b"reprise detection windows v1";
+    assert_ne!(key, repo.key().content_id(0, domain));
+    assert_ne!(key, repo.key().content_id(1, domain));
+}
+
 #[test]
 fn opening_an_empty_directory_says_it_is_not_a_repository() {
     let dir = tempfile::tempdir().unwrap();
