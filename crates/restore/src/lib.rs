@@ -26,8 +26,10 @@ mod dirs;
 mod file;
 mod metadata;
 mod plan;
+mod quarantine;
 
 pub use plan::{Plan, PlannedEntry};
+pub use quarantine::{quarantine, Moved, QuarantineError, QuarantineReport};
 
 use dirs::{DirIndex, DirState};
 use reprise_format::{Node, NodeKind};
