@@ -334,6 +334,9 @@ pub fn last_clean_with(
         }
     }
     let attack: Vec<usize> = p.attack.iter().copied().collect();
+    for &k in &attack {
+        p.leave_out_random_new_files(k)?;
+    }
     for k in attack {
         p.bring_back_deleted(k)?;
     }
@@ -465,6 +468,44 @@ impl Planner<'_, '_, '_> {
             let dir = split(original).0.to_vec();
             self.plan.add.entry(dir).or_default().push(node);
         }
+    }
+
+    /// Leaves out the new random-looking files of interval `k` (an
+    /// attack's) in the affected directories that the analysis found only
+    /// unusual: which copies an attack's random names let it pair with a
+    /// deleted original depends on inode reuse, and the unpaired rest are
+    /// encrypted copies just the same. They are listed (and, in place,
+    /// moved to the quarantine, never deleted).
+    fn leave_out_random_new_files(&mut self, k: usize) -> Result<()> {
+        let unusual: Vec<Flagged> = self
+            .chain
+            .report(k)?
+            .unusual
+            .iter()
+            .filter(|f| f.reason == Reason::RandomContent && f.replaced_bytes.is_none())
+            .filter(|f| self.affected.contains(split(&f.path_bytes).0))
+            .cloned()
+            .collect();
+        let target_tree = self.target_tree();
+        for f in unusual {
+            let path = &f.path_bytes;
+            if self.plan.left_out.contains_key(path) {
+                continue;
+            }
+            let in_target = self.trees.node(&target_tree, path)?;
+            let in_k = self.trees.node(&self.chain.snapshots[k].1.tree, path)?;
+            let before = match self.chain.snapshots.get(k + 1) {
+                Some((_, s)) => self.trees.node(&s.tree, path)?,
+                None => continue,
+            };
+            let still_there =
+                matches!((&in_target, &in_k), (Some(a), Some(b)) if a.content == b.content);
+            if still_there && before.is_none() {
+                self.leave_out(path, LeftOut::EncryptedCopy);
+                self.plan.encrypted_copies_left_out.push(f.path.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Brings back the files deleted in interval `k` (an attack's) from

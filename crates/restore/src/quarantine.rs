@@ -53,6 +53,8 @@ pub struct Moved {
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct QuarantineReport {
+    /// The share the entries were moved from.
+    pub share: String,
     pub quarantine: String,
     pub moved: Vec<Moved>,
     /// Entries to move that the share no longer holds.
@@ -78,6 +80,7 @@ pub fn quarantine(
     };
     let share_fd = open(share)?;
     let mut report = QuarantineReport {
+        share: share.display().to_string(),
         quarantine: quarantine.display().to_string(),
         dry_run,
         ..Default::default()
@@ -233,10 +236,12 @@ impl Mover<'_> {
             match open_dir(here, name) {
                 Ok(fd) => current = Some(fd),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
-                Err(e) if is_not_a_dir(&e) => return Err(format!(
+                Err(e) if is_not_a_dir(&e) => {
+                    return Err(format!(
                     "{} is a symlink or not a directory: not followed, nothing below it was moved",
                     self.share.join(&walked).display()
-                )),
+                ))
+                }
                 Err(e) => {
                     return Err(format!(
                         "cannot open {}: {e}; nothing below it was moved",
