@@ -233,3 +233,115 @@ fn changed_files_not_judged_are_reported_and_all_changed_puts_them_back() {
         &format!("{report:#}"),
     );
 }
+
+/// The quarantine directories made next to `share` (default names).
+fn default_quarantines(share: &Path) -> Vec<PathBuf> {
+    let prefix = format!(
+        "{}.reprise-quarantine-",
+        share.file_name().unwrap().to_str().unwrap()
+    );
+    let mut found: Vec<PathBuf> = fs::read_dir(share.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn in_place_puts_the_originals_back_and_moves_every_copy_and_note_to_quarantine() {
+    let a = attacked_share();
+    // Made after the attack's backup: not in the snapshot, kept.
+    fs::write(a.share.join("mairie/after.txt"), "Écrit après l'attaque.\n").unwrap();
+    let mut expected = a.expected.clone();
+    expected.insert(
+        PathBuf::from("mairie/after.txt"),
+        "Écrit après l'attaque.\n".as_bytes().to_vec(),
+    );
+    let attacked = listing(&a.share);
+
+    let out = a
+        .repo
+        .cmd()
+        .args([
+            "restore",
+            "latest",
+            "--last-clean",
+            "--dry-run",
+            "--in-place",
+        ])
+        .arg(&a.share)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore --last-clean --in-place --dry-run");
+    assert_same_listing(&attacked, &listing(&a.share), "a dry run changes nothing");
+    assert!(
+        default_quarantines(&a.share).is_empty(),
+        "a dry run makes no quarantine"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("would move to quarantine"), "{stdout}");
+    assert!(
+        last_line(&out.stdout).starts_with("Last-clean restore: 36 recovered, 39 to quarantine"),
+        "{stdout}"
+    );
+
+    let out = a
+        .repo
+        .cmd()
+        .args(["restore", "latest", "--last-clean", "--in-place"])
+        .arg(&a.share)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore --last-clean --in-place");
+    assert_eq!(
+        last_line(&out.stdout),
+        "Last-clean restore: 36 recovered, 39 quarantined (36 encrypted copies, 3 notes), 0 unrecoverable, 0 changed files not judged encrypted.",
+        "{}",
+        describe(&out)
+    );
+    assert_same_listing(&expected, &listing(&a.share), &describe(&out));
+    let quarantines = default_quarantines(&a.share);
+    assert_eq!(quarantines.len(), 1, "{quarantines:?}");
+    assert_same_listing(
+        &a.left_by_attack,
+        &listing(&quarantines[0]),
+        "every copy and note, byte for byte, under its relative path",
+    );
+}
+
+#[test]
+fn in_place_does_not_follow_a_symlink_planted_where_a_directory_was() {
+    let a = attacked_share();
+    let outside = a.repo.path().join("outside");
+    fs::rename(a.share.join("urbanisme"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, a.share.join("urbanisme")).unwrap();
+    let outside_before = listing(&outside);
+    let quarantine = a.repo.path().join("quarantine");
+    let out = a
+        .repo
+        .cmd()
+        .args(["restore", "latest", "--last-clean", "--json", "--in-place"])
+        .arg(&a.share)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_exit(&out, 3, "in-place restore over a planted symlink");
+    let report: Value = parse_json(&out.stdout);
+    let failures = report["quarantine"]["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), FILES_PER_DIR + 1, "{report:#}");
+    assert!(failures.iter().all(|f| {
+        f["path"].as_str().unwrap().contains("/urbanisme/")
+            && f["message"].as_str().unwrap().contains("not followed")
+    }));
+    assert_eq!(
+        report["last_clean_summary"]["quarantined"],
+        2 * (FILES_PER_DIR + 1),
+        "{report:#}"
+    );
+    assert_same_listing(&outside_before, &listing(&outside), "nothing outside moved");
+    assert!(!quarantine.join("urbanisme").exists());
+}
