@@ -632,3 +632,56 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
         None => (b"/", path),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, seed: u8) -> Node {
+        let mut n = Node::new(name.as_bytes().to_vec(), NodeKind::File);
+        n.content = vec![BlobId::from_bytes([seed; 32])];
+        n
+    }
+
+    fn names(changes: &[(Node, &'static str)]) -> Vec<(String, &'static str)> {
+        changes
+            .iter()
+            .map(|(n, c)| (lossy(n.name.as_bytes()), *c))
+            .collect()
+    }
+
+    #[test]
+    fn not_judged_lists_modified_and_deleted_files_but_not_new_ones() {
+        let clean = [file("same", 1), file("edited", 2), file("gone", 3)];
+        let now = [file("same", 1), file("edited", 9), file("new", 4)];
+        assert_eq!(
+            names(&not_judged(&clean, &now)),
+            vec![("edited".into(), "modified"), ("gone".into(), "deleted")]
+        );
+        assert!(not_judged(&clean, &clean).is_empty());
+    }
+
+    #[test]
+    fn the_roots_deletions_are_keyed_like_the_paths_split_gives() {
+        let dirs = vec![
+            DirChanges {
+                dir: Vec::new(),
+                removed: vec![file("a", 1)],
+                ..Default::default()
+            },
+            DirChanges {
+                dir: b"/srv/partage".to_vec(),
+                added: vec![file("b", 2)],
+                ..Default::default()
+            },
+        ];
+        let removed = removed_by_dir(dirs);
+        assert_eq!(removed.keys().collect::<Vec<_>>(), vec![&b"/".to_vec()]);
+        assert_eq!(split(b"/a"), (&b"/"[..], &b"a"[..]));
+        assert_eq!(
+            split(b"/srv/partage/x.odt"),
+            (&b"/srv/partage"[..], &b"x.odt"[..])
+        );
+        assert_eq!(join(split(b"/a").0, b"a"), b"/a".to_vec());
+    }
+}
