@@ -345,3 +345,33 @@ fn in_place_does_not_follow_a_symlink_planted_where_a_directory_was() {
     assert_same_listing(&outside_before, &listing(&outside), "nothing outside moved");
     assert!(!quarantine.join("urbanisme").exists());
 }
+
+#[test]
+fn the_summary_of_a_partial_restore_counts_only_what_is_below_its_path() {
+    let a = attacked_share();
+    let target = a.repo.path().join("ecole-only");
+    let out = a
+        .repo
+        .cmd()
+        .arg("restore")
+        .arg(format!("latest:{}", snap_path(&a.share.join("ecole"))))
+        .args(["--last-clean", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore latest:/…/ecole --last-clean");
+    assert!(
+        last_line(&out.stdout).starts_with(&format!(
+            "Last-clean restore: {FILES_PER_DIR} recovered, {} not restored (",
+            FILES_PER_DIR + 1
+        )),
+        "{}",
+        describe(&out)
+    );
+    let expected: BTreeMap<PathBuf, Vec<u8>> = a
+        .expected
+        .iter()
+        .filter_map(|(p, v)| Some((p.strip_prefix("ecole").ok()?.to_path_buf(), v.clone())))
+        .collect();
+    assert_same_listing(&expected, &listing(&target), &describe(&out));
+}

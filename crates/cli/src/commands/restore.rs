@@ -95,6 +95,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         restore: &report,
         plan: last_clean.as_ref(),
         quarantine: quarantine.as_ref(),
+        base: &base,
     };
     print_report(
         g,
@@ -204,6 +205,9 @@ struct Outcome<'a> {
     restore: &'a RestoreReport,
     plan: Option<&'a LastClean>,
     quarantine: Option<&'a QuarantineReport>,
+    /// The restored directory's snapshot path: the plan covers the whole
+    /// snapshot, the counts only what is below it.
+    base: &'a [u8],
 }
 
 /// The last line of a last-clean restore, and its `--json` counterpart.
@@ -225,10 +229,22 @@ struct Summary {
 }
 
 impl Outcome<'_> {
+    /// Whether a snapshot path is below the restored directory.
+    fn in_scope(&self, path: &[u8]) -> bool {
+        self.base == b"/" || path == self.base || relative_below(path, self.base).is_some()
+    }
+
+    fn unrecoverable(&self, plan: &LastClean) -> usize {
+        plan.unrecoverable
+            .iter()
+            .filter(|u| self.in_scope(u.path.as_bytes()))
+            .count()
+    }
+
     fn exit_status(&self) -> u8 {
         let failed = !self.restore.failures.is_empty()
             || self.quarantine.is_some_and(|q| !q.failures.is_empty())
-            || self.plan.is_some_and(|p| !p.unrecoverable.is_empty());
+            || self.plan.is_some_and(|p| self.unrecoverable(p) > 0);
         if failed {
             exit::INCOMPLETE
         } else {
@@ -238,9 +254,17 @@ impl Outcome<'_> {
 
     fn summary(&self, plan: &LastClean) -> Summary {
         let mut s = Summary {
-            recovered: plan.recovered.len(),
-            unrecoverable: plan.unrecoverable.len(),
-            changed_not_judged: plan.changed_not_judged.len(),
+            recovered: plan
+                .recovered
+                .iter()
+                .filter(|r| self.in_scope(r.path.as_bytes()))
+                .count(),
+            unrecoverable: self.unrecoverable(plan),
+            changed_not_judged: plan
+                .changed_not_judged
+                .iter()
+                .filter(|c| self.in_scope(c.path.as_bytes()))
+                .count(),
             ..Default::default()
         };
         let kinds: Vec<LeftOut> = match self.quarantine {
@@ -253,7 +277,12 @@ impl Outcome<'_> {
                     .filter_map(|m| by_path.get(&m.path).copied())
                     .collect()
             }
-            None => plan.left_out.values().copied().collect(),
+            None => plan
+                .left_out
+                .iter()
+                .filter(|(p, _)| self.in_scope(p))
+                .map(|(_, k)| *k)
+                .collect(),
         };
         for k in &kinds {
             match k {
