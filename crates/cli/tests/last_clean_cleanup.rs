@@ -375,3 +375,40 @@ fn the_summary_of_a_partial_restore_counts_only_what_is_below_its_path() {
         .collect();
     assert_same_listing(&expected, &listing(&target), &describe(&out));
 }
+
+#[test]
+fn in_place_all_changed_quarantines_the_changed_version_and_puts_the_clean_one_back() {
+    let a = attacked_share();
+    let changed = a.share.join("ecole/budget.csv");
+    fs::write(&changed, "poste;montant\ncantine;0\n").unwrap();
+    let out = a.repo.cmd().arg("backup").arg(&a.share).output().unwrap();
+    assert_no_panic(&out);
+    let quarantine = a.repo.path().join("quarantine");
+    let out = a
+        .repo
+        .cmd()
+        .args([
+            "restore",
+            "latest",
+            "--last-clean",
+            "--all-changed",
+            "--in-place",
+        ])
+        .arg(&a.share)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore --last-clean --all-changed --in-place");
+    assert_eq!(
+        last_line(&out.stdout),
+        "Last-clean restore: 37 recovered, 40 quarantined (36 encrypted copies, 3 notes, 1 changed versions), 0 unrecoverable, 1 changed files not judged encrypted.",
+        "{}",
+        describe(&out)
+    );
+    assert_same_listing(&a.expected, &listing(&a.share), &describe(&out));
+    assert_eq!(
+        fs::read(quarantine.join("ecole/budget.csv")).unwrap(),
+        b"poste;montant\ncantine;0\n"
+    );
+}

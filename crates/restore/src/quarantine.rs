@@ -131,13 +131,13 @@ fn make_quarantine(
             share.display().to_string(),
         )
     };
-    let inside = |q: &Path, s: &Path| q.starts_with(s);
     if let (Ok(q), Ok(s)) = (std::path::absolute(quarantine), std::path::absolute(share)) {
-        if inside(&q, &s) {
+        if q.starts_with(&s) {
             let (quarantine, share) = names();
             return Err(QuarantineError::Inside { quarantine, share });
         }
     }
+    let existed = quarantine.exists();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -147,20 +147,46 @@ fn make_quarantine(
             source,
         })?;
     let fd = open(quarantine)?;
-    let (q, s) = (rustix::fs::fstat(&fd), rustix::fs::fstat(share_fd));
-    if let (Ok(q), Ok(s)) = (q, s) {
+    let refused = refusal(share, share_fd, quarantine, &fd);
+    match refused {
+        Some(e) => {
+            if !existed {
+                // Made for nothing: remove it again (only if still empty).
+                let _ = std::fs::remove_dir(quarantine);
+            }
+            Err(e)
+        }
+        None => Ok(fd),
+    }
+}
+
+/// Why the opened quarantine cannot be used: on another file system than
+/// the share, or inside it (through a symlink).
+fn refusal(
+    share: &Path,
+    share_fd: &OwnedFd,
+    quarantine: &Path,
+    fd: &OwnedFd,
+) -> Option<QuarantineError> {
+    let names = || {
+        (
+            quarantine.display().to_string(),
+            share.display().to_string(),
+        )
+    };
+    if let (Ok(q), Ok(s)) = (rustix::fs::fstat(fd), rustix::fs::fstat(share_fd)) {
         if q.st_dev != s.st_dev {
             let (quarantine, share) = names();
-            return Err(QuarantineError::OtherFileSystem { quarantine, share });
+            return Some(QuarantineError::OtherFileSystem { quarantine, share });
         }
     }
     if let (Ok(q), Ok(s)) = (quarantine.canonicalize(), share.canonicalize()) {
-        if inside(&q, &s) {
+        if q.starts_with(&s) {
             let (quarantine, share) = names();
-            return Err(QuarantineError::Inside { quarantine, share });
+            return Some(QuarantineError::Inside { quarantine, share });
         }
     }
-    Ok(fd)
+    None
 }
 
 /// Moves entries one by one, keeping the handles of the last directory
@@ -349,6 +375,26 @@ mod tests {
         assert_eq!(r.failures.len(), 1, "{r:?}");
         assert!(r.failures[0].message.contains("not followed"));
         assert_eq!(fs::read(outside.join("x.enc")).unwrap(), b"not yours");
+    }
+
+    #[test]
+    fn a_quarantine_on_another_file_system_is_refused_before_anything_moves() {
+        let (_d, share, _q) = setup();
+        let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+            return; // no second file system to try here
+        };
+        let dev = |p: &Path| std::os::unix::fs::MetadataExt::dev(&fs::metadata(p).unwrap());
+        if dev(other.path()) == dev(&share) {
+            return;
+        }
+        let q = other.path().join("q");
+        let e = quarantine(&share, &q, &[PathBuf::from("a/NOTE.txt")], false);
+        assert!(
+            matches!(e, Err(QuarantineError::OtherFileSystem { .. })),
+            "{e:?}"
+        );
+        assert!(share.join("a/NOTE.txt").exists());
+        assert!(!q.exists(), "the refused quarantine is not left behind");
     }
 
     #[test]
