@@ -47,6 +47,9 @@ pub enum QuarantineError {
 pub struct Moved {
     /// Its path in the share.
     pub path: String,
+    /// Its path relative to the share (and to the quarantine), byte-exact.
+    #[serde(skip)]
+    pub relative: PathBuf,
     /// Where it is in the quarantine.
     pub to: String,
 }
@@ -105,6 +108,7 @@ pub fn quarantine(
         match mover.move_one(rel) {
             Ok(true) => report.moved.push(Moved {
                 path: shown,
+                relative: rel.clone(),
                 to: quarantine.join(rel).display().to_string(),
             }),
             Ok(false) => report.absent.push(shown),

@@ -269,12 +269,12 @@ impl Outcome<'_> {
         };
         let kinds: Vec<LeftOut> = match self.quarantine {
             Some(q) => {
-                let by_path = kinds_in_share(plan, &q.share);
+                let by_path = kinds_in_share(plan, self.base);
                 s.in_place = true;
                 s.quarantine_dir = Some(q.quarantine.clone());
                 q.moved
                     .iter()
-                    .filter_map(|m| by_path.get(&m.path).copied())
+                    .filter_map(|m| by_path.get(&m.relative).copied())
                     .collect()
             }
             None => plan
@@ -300,15 +300,12 @@ impl Outcome<'_> {
     }
 }
 
-/// What each left-out path is, by its path in the live share (in place,
-/// the share's path is the snapshot's).
-fn kinds_in_share(plan: &LastClean, share: &str) -> BTreeMap<String, LeftOut> {
+/// What each left-out path is, by its path relative to the live share (in
+/// place, the share's path is the snapshot's).
+fn kinds_in_share(plan: &LastClean, share: &[u8]) -> BTreeMap<PathBuf, LeftOut> {
     plan.left_out
         .iter()
-        .filter_map(|(p, k)| {
-            let rel = relative_below(p, share.as_bytes())?;
-            Some((Path::new(share).join(rel).display().to_string(), *k))
-        })
+        .filter_map(|(p, k)| Some((relative_below(p, share)?, *k)))
         .collect()
 }
 
@@ -366,7 +363,7 @@ fn print_report(
         );
     }
     if let Some(plan) = o.plan {
-        print_last_clean(plan, o.quarantine)?;
+        print_last_clean(plan, o.quarantine, o.base)?;
         print_summary(&o.summary(plan), r.dry_run)?;
     }
     Ok(())
@@ -405,7 +402,11 @@ fn phrase(kind: LeftOut) -> &'static str {
 
 /// What the last-clean restore put back, from where, what each file may
 /// have lost, and what became of what the attack left.
-fn print_last_clean(plan: &LastClean, quarantine: Option<&QuarantineReport>) -> Result<()> {
+fn print_last_clean(
+    plan: &LastClean,
+    quarantine: Option<&QuarantineReport>,
+    base: &[u8],
+) -> Result<()> {
     output::line(&format!(
         "last clean: {} file(s) recovered from earlier snapshots, {} ransom note(s) and {} encrypted cop(ies) not restored, {} file(s) without a clean version ({} snapshots examined{})",
         plan.recovered.len(),
@@ -439,7 +440,7 @@ fn print_last_clean(plan: &LastClean, quarantine: Option<&QuarantineReport>) -> 
         output::line(&format!("  NO CLEAN VERSION: {} ({})", u.path, u.why))?;
     }
     match quarantine {
-        Some(q) => print_quarantined(plan, q)?,
+        Some(q) => print_quarantined(plan, q, base)?,
         None => {
             for (path, kind) in &plan.left_out {
                 if !plan.replace.contains_key(path) {
@@ -455,15 +456,15 @@ fn print_last_clean(plan: &LastClean, quarantine: Option<&QuarantineReport>) -> 
     print_not_judged(plan)
 }
 
-fn print_quarantined(plan: &LastClean, q: &QuarantineReport) -> Result<()> {
+fn print_quarantined(plan: &LastClean, q: &QuarantineReport, share: &[u8]) -> Result<()> {
     let verb = if q.dry_run {
         "would move to quarantine"
     } else {
         "moved to quarantine"
     };
-    let kinds = kinds_in_share(plan, &q.share);
+    let kinds = kinds_in_share(plan, share);
     for m in &q.moved {
-        let kind = kinds.get(&m.path).map_or("left out", |k| phrase(*k));
+        let kind = kinds.get(&m.relative).map_or("left out", |k| phrase(*k));
         output::line(&format!("  {verb} {}: {} ({kind})", q.quarantine, m.path))?;
     }
     for f in &q.failures {
