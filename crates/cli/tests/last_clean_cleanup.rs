@@ -253,12 +253,21 @@ fn default_quarantines(share: &Path) -> Vec<PathBuf> {
 #[test]
 fn in_place_puts_the_originals_back_and_moves_every_copy_and_note_to_quarantine() {
     let a = attacked_share();
-    // Made after the attack's backup: not in the snapshot, kept.
+    // Made, and edited, after the attack's backup: the users' work, kept.
     fs::write(a.share.join("mairie/after.txt"), "Écrit après l'attaque.\n").unwrap();
+    fs::write(
+        a.share.join("ecole/budget.csv"),
+        "poste;montant\ncantine;900\n",
+    )
+    .unwrap();
     let mut expected = a.expected.clone();
     expected.insert(
         PathBuf::from("mairie/after.txt"),
         "Écrit après l'attaque.\n".as_bytes().to_vec(),
+    );
+    expected.insert(
+        PathBuf::from("ecole/budget.csv"),
+        b"poste;montant\ncantine;900\n".to_vec(),
     );
     let attacked = listing(&a.share);
 

@@ -15,7 +15,7 @@ use reprise_restore::{
     Overlay, Overwrite, QuarantineReport, RestoreOptions, RestoreProgress, RestoreReport,
 };
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,10 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
             OverwriteArg::Never => Overwrite::Never,
             OverwriteArg::IfChanged => Overwrite::IfChanged,
             OverwriteArg::Always => Overwrite::Always,
+        },
+        rewrite_only: match (&args.in_place, &last_clean) {
+            (Some(_), Some(plan)) => Some(recovered_paths(plan, &target)),
+            _ => None,
         },
         dry_run: args.dry_run,
     };
@@ -192,6 +196,24 @@ fn move_to_quarantine(
         .collect();
     reprise_restore::quarantine(share, &dir, &relative, args.dry_run)
         .context("nothing was moved and nothing restored")
+}
+
+/// Where the files the plan puts back land in the live share `share`
+/// (whose path is the snapshot's): the only existing files an in-place
+/// restore may rewrite.
+fn recovered_paths(plan: &LastClean, share: &Path) -> BTreeSet<PathBuf> {
+    let prefix = share.as_os_str().as_bytes();
+    let replaced = plan.replace.keys().cloned();
+    let added = plan.add.iter().flat_map(|(dir, nodes)| {
+        nodes
+            .iter()
+            .map(move |n| reprise_repo::walk::join(dir, n.name.as_bytes()))
+    });
+    replaced
+        .chain(added)
+        .filter_map(|p| relative_below(&p, prefix))
+        .map(|rel| share.join(rel))
+        .collect()
 }
 
 /// `path` relative to `prefix` (both snapshot paths), if below it.
