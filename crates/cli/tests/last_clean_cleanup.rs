@@ -353,6 +353,19 @@ fn in_place_does_not_follow_a_symlink_planted_where_a_directory_was() {
     );
     assert_same_listing(&outside_before, &listing(&outside), "nothing outside moved");
     assert!(!quarantine.join("urbanisme").exists());
+    // The restore does not write through it either, and leaves it there.
+    let restore_failures = report["failures"].as_array().unwrap();
+    assert!(
+        restore_failures.iter().any(|f| {
+            f["path"].as_str().unwrap().ends_with("/urbanisme")
+                && f["message"].as_str().unwrap().contains("not followed")
+        }),
+        "{report:#}"
+    );
+    assert!(fs::symlink_metadata(a.share.join("urbanisme"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
