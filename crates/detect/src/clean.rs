@@ -396,12 +396,16 @@ impl Planner<'_, '_, '_> {
                 if original == *path {
                     return Ok(());
                 }
-                if let Some(node) = self.plan.replace.remove(&original) {
-                    // Renamed: the clean version goes in beside, not over the copy.
-                    if self.trees.node(&target_tree, &original)?.is_none() {
+                // Renamed: the clean version goes in beside, not over the
+                // copy. A file the target holds under the original name is
+                // newer work, kept, unless it was left out itself.
+                if self.trees.node(&target_tree, &original)?.is_none() {
+                    if let Some(node) = self.plan.replace.remove(&original) {
                         let dir = split(&original).0.to_vec();
                         self.plan.add.entry(dir).or_default().push(node);
                     }
+                } else if !self.plan.left_out.contains_key(&original) {
+                    self.plan.replace.remove(&original);
                 }
             }
             Err(why) => {
