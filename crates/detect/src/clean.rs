@@ -596,7 +596,10 @@ fn not_judged(clean: &[Node], now: &[Node]) -> Vec<(Node, &'static str)> {
 }
 
 /// The newest version of `path`, from snapshot `j` back, that no analysis
-/// flagged: (snapshot index, node), or why there is none.
+/// flagged: (snapshot index, node), or why there is none. A version is
+/// judged by the analysis of the snapshot where its content appeared, not
+/// of the snapshot holding it: after unchanged backups, an encrypted file
+/// is not flagged again, and must not pass for clean.
 fn find_clean(
     chain: &mut Chain,
     trees: &mut Trees,
@@ -608,11 +611,12 @@ fn find_clean(
         let Some(node) = trees.node(&chain.snapshots[j].1.tree, &path)? else {
             return Ok(Err(format!("no earlier snapshot holds {}", lossy(&path))));
         };
-        match chain.flagged_at(j, &path)? {
+        let appeared = first_holding(chain, trees, j, &path, &node)?;
+        match chain.flagged_at(appeared, &path)? {
             None => return Ok(Ok((j, node))),
             Some(f) => {
                 path = f.replaced_bytes.unwrap_or(path);
-                j += 1;
+                j = appeared + 1;
             }
         }
     }
@@ -622,6 +626,24 @@ fn find_clean(
         "every earlier snapshot examined holds an encrypted version"
     };
     Ok(Err(format!("{why} ({})", lossy(&path))))
+}
+
+/// The oldest snapshot, from `j` back without a gap, holding `node`'s
+/// content at `path`.
+fn first_holding(
+    chain: &Chain,
+    trees: &mut Trees,
+    mut j: usize,
+    path: &[u8],
+    node: &Node,
+) -> Result<usize> {
+    while let Some((_, older)) = chain.snapshots.get(j + 1) {
+        match trees.node(&older.tree, path)? {
+            Some(n) if n.kind == node.kind && n.content == node.content => j += 1,
+            _ => break,
+        }
+    }
+    Ok(j)
 }
 
 fn lossy(path: &[u8]) -> String {
