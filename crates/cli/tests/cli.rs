@@ -905,6 +905,9 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
         "two more nights: the alarm holds",
         "forget --keep-last 2",
         "restore --last-clean",
+        "restore --last-clean --in-place",
+        "compare the share with before",
+        "backup after the clean-up",
         "compare with the pre-attack share",
         "start an append-only server",
         "back up through the server (rest:)",
@@ -928,6 +931,10 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
     );
     assert!(
         detail("forget --keep-last 2").contains("kept the last clean one"),
+        "{doc:#}"
+    );
+    assert!(
+        detail("backup after the clean-up").contains("closed"),
         "{doc:#}"
     );
     assert!(

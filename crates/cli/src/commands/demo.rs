@@ -6,7 +6,9 @@
 //! backup raises the alarm, two more nightly backups keep it (the incident
 //! stays open), `forget --keep-last 2` keeps the last clean snapshot all
 //! the same, and the last clean version of every file is restored and
-//! compared with the share as it was before the attack.
+//! compared with the share as it was before the attack; then the live share
+//! is cleaned up in place (originals back, encrypted copies and notes moved
+//! to a quarantine) and the next backup closes the incident.
 //! Last, the recovered share is backed up to an append-only server, and the
 //! client, as ransomware holding its token would, tries to destroy those
 //! backups and is refused (see `server`).
@@ -14,7 +16,7 @@
 mod server;
 
 use crate::cli::{DemoArgs, GlobalOptions};
-use crate::commands::forget;
+use crate::commands::{forget, restore};
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
@@ -147,6 +149,19 @@ fn restore_share(
     target: &Path,
     overlay: Overlay,
 ) -> Result<reprise_restore::RestoreReport> {
+    restore_share_with(repo, snapshot, share, target, overlay, None)
+}
+
+/// [`restore_share`], rewriting only `rewrite_only` among existing files
+/// when given (an in-place restore).
+fn restore_share_with(
+    repo: &Repository,
+    snapshot: &reprise_format::Snapshot,
+    share: &Path,
+    target: &Path,
+    overlay: Overlay,
+    rewrite_only: Option<std::collections::BTreeSet<PathBuf>>,
+) -> Result<reprise_restore::RestoreReport> {
     let share_path = share.as_os_str().as_encoded_bytes();
     let node =
         resolve(repo, &snapshot.tree, share_path)?.context("share missing from the snapshot")?;
@@ -155,6 +170,7 @@ fn restore_share(
         .nodes;
     let options = RestoreOptions {
         overlay,
+        rewrite_only,
         ..RestoreOptions::default()
     };
     let r = reprise_restore::run(
@@ -292,7 +308,7 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
             "  export REPRISE_REPOSITORY={} REPRISE_PASSWORD=saint-exemple-demo",
             repo_dir.display()
         );
-        println!("  reprise snapshots; reprise detect latest; reprise diff <first> latest");
+        println!("  reprise snapshots; reprise incident list; reprise detect <attack>; reprise diff <first> latest");
         println!("  reprise restore latest --target /tmp/propre --last-clean");
         if args.dir.is_none() {
             println!("(the demo's temporary directory is removed on exit: use --dir to keep it)");
@@ -372,7 +388,69 @@ fn ransomware(
             format!("{n} entries identical: nothing lost, no ransom note, no encrypted copy"),
         ))
     })?;
-    Ok(())
+    clean_up_in_place(demo, repo, share, &newest, before_attack)
+}
+
+/// The clean-up of the live share: the originals put back in place, the
+/// encrypted copies and notes moved to a quarantine beside it (never
+/// deleted); the next backup closes the incident.
+fn clean_up_in_place(
+    demo: &mut Demo,
+    repo: &Repository,
+    share: &Path,
+    newest: &BackupReport,
+    before_attack: &Path,
+) -> Result<()> {
+    let quarantine = share.with_file_name("saint-exemple.quarantaine");
+    demo.timed("restore --last-clean --in-place", || {
+        let list = repo.list_snapshots()?;
+        let plan = reprise_detect::last_clean(repo, &list, &newest.snapshot_id, &newest.snapshot)?;
+        let moved = restore::quarantine_left_out(share, &quarantine, &plan, false)?;
+        if !moved.failures.is_empty() {
+            bail!(
+                "the quarantine move failed for {} entries",
+                moved.failures.len()
+            );
+        }
+        let r = restore_share_with(
+            repo,
+            &newest.snapshot,
+            share,
+            share,
+            restore::overlay_of(&plan),
+            Some(restore::recovered_paths(&plan, share)),
+        )?;
+        let detail = format!(
+            "{} originals put back into the share, {} encrypted copies and notes moved to {}",
+            r.files_restored,
+            moved.moved.len(),
+            quarantine.display()
+        );
+        Ok(((), detail))
+    })?;
+    demo.timed("compare the share with before", || {
+        let n = compare_trees(before_attack, share)?;
+        Ok(((), format!("{n} entries identical: the share is as it was")))
+    })?;
+    demo.timed("backup after the clean-up", || {
+        let r = backup(repo, share)?;
+        let Some(i) = r
+            .incident
+            .as_ref()
+            .filter(|i| i.step == IncidentStep::Closed)
+        else {
+            bail!(
+                "the backup after the clean-up did not close the incident: {:?}",
+                r.incident
+            );
+        };
+        let detail = format!(
+            "verdict clean: incident {} closed, {} files restored",
+            &i.id[..8],
+            i.restored
+        );
+        Ok(((), detail))
+    })
 }
 
 /// Two more nightly backups of the untouched, encrypted share: the open

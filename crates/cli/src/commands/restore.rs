@@ -188,20 +188,31 @@ fn move_to_quarantine(
             PathBuf::from(name)
         }
     };
+    quarantine_left_out(share, &dir, plan, args.dry_run)
+}
+
+/// Moves what `plan` leaves out and the live share `share` holds into the
+/// quarantine directory `dir` (nothing in a dry run).
+pub(crate) fn quarantine_left_out(
+    share: &Path,
+    dir: &Path,
+    plan: &LastClean,
+    dry_run: bool,
+) -> Result<QuarantineReport> {
     let prefix = share.as_os_str().as_bytes();
     let relative: Vec<PathBuf> = plan
         .left_out
         .keys()
         .filter_map(|p| relative_below(p, prefix))
         .collect();
-    reprise_restore::quarantine(share, &dir, &relative, args.dry_run)
+    reprise_restore::quarantine(share, dir, &relative, dry_run)
         .context("nothing was moved and nothing restored")
 }
 
 /// Where the files the plan puts back land in the live share `share`
 /// (whose path is the snapshot's): the only existing files an in-place
 /// restore may rewrite.
-fn recovered_paths(plan: &LastClean, share: &Path) -> BTreeSet<PathBuf> {
+pub(crate) fn recovered_paths(plan: &LastClean, share: &Path) -> BTreeSet<PathBuf> {
     let prefix = share.as_os_str().as_bytes();
     let replaced = plan.replace.keys().cloned();
     let added = plan.add.iter().flat_map(|(dir, nodes)| {
@@ -406,7 +417,7 @@ fn print_dry_run(r: &RestoreReport, id: &str, target: &std::path::Path) -> Resul
     ))
 }
 
-fn overlay_of(plan: &LastClean) -> Overlay {
+pub(crate) fn overlay_of(plan: &LastClean) -> Overlay {
     Overlay {
         omit: plan.omit.clone(),
         replace: plan.replace.clone(),
