@@ -550,6 +550,10 @@ type Copies = Vec<usize>;
 /// At most this many distinct contents are read per name a note may have
 /// (copies beyond share the verdict when their size is alike).
 const NOTE_READS_PER_NAME: usize = 16;
+/// Contents read per name, and in all, by name when nothing was found
+/// encrypted.
+const NOTE_QUIET_READS_PER_NAME: usize = 2;
+const NOTE_QUIET_READS_MAX: usize = 32;
 /// Copies of a note in this many directories or more are a replicated note.
 const NOTE_DIRS_MIN: usize = 3;
 
@@ -573,7 +577,7 @@ fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
             .or_default()
             .push(g);
     }
-    let texts = read_candidates(&small, &groups, &by_name, read);
+    let texts = read_candidates(&small, &groups, &by_name, encrypted, read);
     // Copies of one note, by masked text: groups read, and groups of the
     // same name left unread whose size is alike.
     let mut clusters: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
@@ -661,17 +665,29 @@ struct NoteText {
 
 /// Reads the candidates, most telling first: contents copied in several
 /// places or under a note's name, then up to [`NOTE_READS_PER_NAME`]
-/// contents of every name found in [`NOTE_DIRS_MIN`] directories or more.
+/// contents of every name found in [`NOTE_DIRS_MIN`] directories or more;
+/// when nothing was found encrypted, 2 per name and
+/// [`NOTE_QUIET_READS_MAX`] in all (a first backup of a clean share has
+/// many names in many folders, `notes.txt`, `courrier-0042.txt`: reading
+/// them all would cost the backup time for a suspicion at most).
 fn read_candidates(
     small: &[SmallText],
     groups: &[Copies],
     by_name: &BTreeMap<Vec<u8>, Vec<usize>>,
+    encrypted: usize,
     read: &ContentReader,
 ) -> BTreeMap<usize, NoteText> {
     let telling = (0..groups.len()).filter(|&g| {
         groups[g].len() >= NOTE_DIRS_MIN
             || notes::name_looks_like_note(small[groups[g][0]].node.name.as_bytes())
     });
+    // With nothing encrypted, a replicated note is at most suspicious, by
+    // its words: two contents of a name tell whether its copies mask alike.
+    let (per_name, spread_max) = if encrypted > 0 {
+        (NOTE_READS_PER_NAME, NOTE_CANDIDATES_MAX)
+    } else {
+        (NOTE_QUIET_READS_PER_NAME, NOTE_QUIET_READS_MAX)
+    };
     let spread = by_name
         .values()
         .filter(|members| {
@@ -681,7 +697,8 @@ fn read_candidates(
                 .collect();
             dirs.len() >= NOTE_DIRS_MIN
         })
-        .flat_map(|members| members.iter().copied().take(NOTE_READS_PER_NAME));
+        .flat_map(|members| members.iter().copied().take(per_name))
+        .take(spread_max);
     let mut texts = BTreeMap::new();
     let mut tried = std::collections::BTreeSet::new();
     for g in telling.chain(spread) {
@@ -1556,8 +1573,16 @@ mod tests {
                 d
             })
             .collect();
-        let report = analyze(&alone, 200, &History::default(), &reader(table));
+        let reads = std::cell::Cell::new(0);
+        let table_reader = reader(table);
+        let counting = |n: &Node| {
+            reads.set(reads.get() + 1);
+            table_reader(n)
+        };
+        let report = analyze(&alone, 200, &History::default(), &counting);
         assert_eq!(report.verdict, Verdict::Suspicious, "{:?}", report.evidence);
+        assert_eq!(report.ransom_notes().count(), 20);
+        assert_eq!(reads.get(), NOTE_QUIET_READS_PER_NAME);
     }
 
     /// A note with none of the expected words is still a note when its
