@@ -269,8 +269,13 @@ pub struct RestoreArgs {
     /// Snapshot, optionally followed by ":/path/inside" to restore only that
     pub snapshot: String,
     /// Directory to restore into (created if missing)
-    #[arg(short, long)]
-    pub target: PathBuf,
+    #[arg(
+        short,
+        long,
+        required_unless_present = "in_place",
+        conflicts_with = "in_place"
+    )]
+    pub target: Option<PathBuf>,
     /// Restore only paths matching this glob (repeatable)
     #[arg(long = "include")]
     pub includes: Vec<String>,
@@ -284,6 +289,20 @@ pub struct RestoreArgs {
     /// leave out ransom notes and encrypted copies, keep everything else
     #[arg(long)]
     pub last_clean: bool,
+    /// With --last-clean: also put back, from the last clean snapshot, every
+    /// file of the affected directories changed or deleted since then, not
+    /// only those judged encrypted
+    #[arg(long, requires = "last_clean")]
+    pub all_changed: bool,
+    /// With --last-clean: restore into the live share at PATH (a path the
+    /// snapshot backed up), and move every encrypted copy and ransom note
+    /// found there into a quarantine directory
+    #[arg(long, value_name = "PATH", requires = "last_clean")]
+    pub in_place: Option<PathBuf>,
+    /// With --in-place: the quarantine directory (default: a sibling of
+    /// PATH named PATH.reprise-quarantine-YYYYmmddTHHMMSS)
+    #[arg(long, value_name = "DIR", requires = "in_place")]
+    pub quarantine: Option<PathBuf>,
     /// What to do with files already in the target: leave them (never),
     /// rewrite those whose content differs from the snapshot's (if-changed),
     /// or write every file anew (always)

@@ -381,4 +381,18 @@ fn bench_detection_run_prints_the_table_at_small_scale() {
     for figure in figures.iter().filter(|f| !f.contains("backup time")) {
         assert!(figure.starts_with("- PASS"), "{figure}\n{report}");
     }
+    // Issue 11: incidents keep the alarm, forget loses nothing after k
+    // nights, last-clean undoes LockBit-style attacks and second waves, and
+    // the benign look-alikes stay clean.
+    let incident_figures: Vec<&str> = report
+        .lines()
+        .skip_while(|l| !l.starts_with("## Incident figures"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with("- "))
+        .collect();
+    assert_eq!(incident_figures.len(), 4, "{report}");
+    for figure in incident_figures {
+        assert!(figure.starts_with("- PASS"), "{figure}\n{report}");
+    }
 }

@@ -7,6 +7,7 @@
 //! ciphertext.
 
 use crate::error::{IoContext, Result};
+use crate::notes::{self, Wording};
 use crate::rng::{derived, keystream};
 use crate::share::{self, top_dir, RESERVED_DIRS};
 use crate::truth::{hash, Encrypted};
@@ -59,6 +60,9 @@ pub enum Naming {
     RandomAppend,
     /// `budget.xlsx` → `5f1c09e2a4b7d836.qhxzt`: nothing of the old name.
     RandomName,
+    /// `budget.xlsx` → `k3Jd9QxZ1a.7fQx2p`: a random name and a random
+    /// extension, both different for every file (LockBit 3.0).
+    RandomNameAndExtension,
 }
 
 /// Where the ransom notes go.
@@ -69,6 +73,10 @@ pub enum Notes {
     Root(&'static str),
     /// One note in every directory where files were encrypted.
     EveryDir(&'static str),
+    /// One note in every directory where files were encrypted, named
+    /// `<random>.<suffix>` with the same random part for the whole attack
+    /// (`3fQk9Zp2x.README.txt`).
+    EveryDirRandomName(&'static str),
 }
 
 /// Which files a family encrypts.
@@ -80,6 +88,10 @@ pub enum Target {
     Office,
     /// One to `per_round` files per round.
     Drip { per_round: usize },
+    /// Every non-empty file of one half of the top-level directories (0:
+    /// the first, second, fifth, sixth…; 1: the others): two waves of an
+    /// attack reach different files.
+    Half(u8),
 }
 
 /// A ransomware family.
@@ -92,6 +104,8 @@ pub struct Family {
     pub notes: Notes,
     /// A 256-512-byte random footer (the encrypted key, in real families).
     pub footer: bool,
+    /// The wording of its notes.
+    pub wording: Wording,
 }
 
 /// What an attack did.
@@ -99,21 +113,6 @@ pub struct Family {
 pub struct Outcome {
     pub encrypted: Vec<Encrypted>,
     pub notes: Vec<String>,
-}
-
-/// The note a family leaves: it speaks of encryption, payment and Tor, as
-/// real ones do.
-pub fn note_text(name: &str) -> String {
-    format!(
-        "!!! ALL YOUR FILES ARE ENCRYPTED !!!\n\n\
-         Your documents, databases, photos and backups on this network have been encrypted\n\
-         with a strong algorithm. Do not rename or modify the encrypted files: you would\n\
-         lose them forever. Only our private key can decrypt them.\n\n\
-         To recover your files, pay 2 BTC to the bitcoin wallet below, then write to us\n\
-         through the Tor Browser at http://recover4files7xq3.onion with the ID of this note\n\
-         ({name}). If you do not pay within 72 hours, your data will be leaked.\n\n\
-         Vos fichiers ont été chiffrés. Pour les récupérer, suivez ces instructions.\n"
-    )
 }
 
 /// Encrypts `data` as `cipher` says, with the keystream of `seed` and
@@ -179,7 +178,14 @@ pub fn targets(
     exclude: &BTreeSet<String>,
 ) -> Result<Vec<String>> {
     let mut candidates = Vec::new();
-    for rel in share::files(root)? {
+    let all = share::files(root)?;
+    let halves = halves(&all);
+    for rel in all.iter().cloned() {
+        if let Target::Half(half) = family.target {
+            if halves.get(top_dir(&rel)) != Some(&half) {
+                continue;
+            }
+        }
         if RESERVED_DIRS.contains(&top_dir(&rel)) || exclude.contains(&rel) {
             continue;
         }
@@ -206,6 +212,22 @@ pub fn targets(
     Ok(candidates)
 }
 
+/// The half (0 or 1) of each top-level directory attacks may reach, by
+/// its rank in name order: the first two in half 0, the next two in half 1…
+/// (both halves get big and small directories).
+fn halves(files: &[String]) -> BTreeMap<&str, u8> {
+    let mut tops: Vec<&str> = files
+        .iter()
+        .map(|f| top_dir(f))
+        .filter(|t| !RESERVED_DIRS.contains(t))
+        .collect();
+    tops.dedup();
+    tops.into_iter()
+        .enumerate()
+        .map(|(i, t)| (t, u8::from((i / 2) % 2 == 1)))
+        .collect()
+}
+
 /// Runs the family over the share.
 pub fn attack(
     root: &Path,
@@ -230,6 +252,11 @@ pub fn attack(
             Naming::Append(ext) => format!("{name}.{ext}"),
             Naming::RandomAppend => format!("{name}.{}", random_word(&mut rng, 6)),
             Naming::RandomName => format!("{:016x}.{}", rng.u64(..), random_word(&mut rng, 5)),
+            Naming::RandomNameAndExtension => {
+                let stem = mixed_case_word(&mut rng, 10);
+                let ext = mixed_case_word(&mut rng, 6);
+                format!("{stem}.{ext}")
+            }
         };
         let new_rel = format!("{dir}{new_name}");
         let new_path = root.join(&new_rel);
@@ -263,18 +290,25 @@ pub fn attack(
         Notes::None => Vec::new(),
         Notes::Root(_) if outcome.encrypted.is_empty() => Vec::new(),
         Notes::Root(_) => vec![String::new()],
-        Notes::EveryDir(_) => dirs.into_keys().collect(),
+        Notes::EveryDir(_) | Notes::EveryDirRandomName(_) => dirs.into_keys().collect(),
     };
-    if let Notes::Root(name) | Notes::EveryDir(name) = family.notes {
-        for dir in note_dirs {
-            let rel = if dir.is_empty() {
-                name.to_string()
-            } else {
-                format!("{dir}/{name}")
-            };
-            share::write(root, &rel, note_text(name).as_bytes())?;
-            outcome.notes.push(rel);
+    let name = match family.notes {
+        Notes::None => return Ok(outcome),
+        Notes::Root(name) | Notes::EveryDir(name) => name.to_string(),
+        Notes::EveryDirRandomName(suffix) => {
+            let mut rng = derived(seed, &format!("note-name-{round}"));
+            format!("{}.{suffix}", mixed_case_word(&mut rng, 9))
         }
+    };
+    for (copy, dir) in note_dirs.into_iter().enumerate() {
+        let rel = if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        let text = notes::note(seed, &name, round, copy, family.wording);
+        share::write(root, &rel, text.as_bytes())?;
+        outcome.notes.push(rel);
     }
     Ok(outcome)
 }
@@ -296,6 +330,14 @@ fn random_word(rng: &mut fastrand::Rng, len: usize) -> String {
                 char::from(b'0' + i - 26)
             }
         })
+        .collect()
+}
+
+/// Letters and digits, upper and lower case, as LockBit names its files.
+fn mixed_case_word(rng: &mut fastrand::Rng, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.usize(..ALPHABET.len())]))
         .collect()
 }
 
@@ -354,6 +396,7 @@ mod tests {
             naming: Naming::Append("pysa"),
             notes: Notes::EveryDir("RECOVER.txt"),
             footer: true,
+            wording: Wording::Demanding,
         };
         let out = attack(root, &family, 3, 0, &BTreeSet::new()).unwrap();
         let paths: Vec<&str> = out.encrypted.iter().map(|e| e.path.as_str()).collect();
@@ -381,5 +424,61 @@ mod tests {
             .encrypted
             .iter()
             .all(|e| !e.path.contains(".pysa") && e.path.starts_with("finances/")));
+    }
+
+    #[test]
+    fn lockbit3_names_every_file_anew_and_every_note_copy_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 0..6 {
+            share::write(root, &format!("finances/d{}/f{i}.docx", i % 3), b"document").unwrap();
+        }
+        share::write(root, "rh/x.pdf", b"%PDF-1.4 x").unwrap();
+        let family = crate::scenario::LOCKBIT3;
+        let out = attack(root, &family, 7, 0, &BTreeSet::new()).unwrap();
+        assert_eq!(out.encrypted.len(), 7);
+        let mut stems = BTreeSet::new();
+        let mut exts = BTreeSet::new();
+        for e in &out.encrypted {
+            let name = e.path.rsplit('/').next().unwrap();
+            let (stem, ext) = name.split_once('.').unwrap();
+            assert!(stem.len() == 10 && ext.len() == 6, "{name}");
+            stems.insert(stem.to_string());
+            exts.insert(ext.to_string());
+            assert!(!root.join(&e.original).exists(), "{} kept", e.original);
+        }
+        assert_eq!((stems.len(), exts.len()), (7, 7));
+        assert_eq!(out.notes.len(), 4);
+        let names: BTreeSet<&str> = out
+            .notes
+            .iter()
+            .map(|n| n.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names.iter().all(|n| n.ends_with(".README.txt")));
+        let texts: BTreeSet<Vec<u8>> = out
+            .notes
+            .iter()
+            .map(|n| std::fs::read(root.join(n)).unwrap())
+            .collect();
+        assert_eq!(texts.len(), 4, "every copy has its own ID");
+    }
+
+    #[test]
+    fn two_halves_reach_different_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for top in ["a", "b", "c", "d", "e"] {
+            share::write(root, &format!("{top}/f.txt"), b"text").unwrap();
+        }
+        let half = |h| {
+            let family = Family {
+                target: Target::Half(h),
+                ..crate::scenario::LOCKBIT3
+            };
+            targets(root, &family, 1, 0, &BTreeSet::new()).unwrap()
+        };
+        assert_eq!(half(0), ["a/f.txt", "b/f.txt", "e/f.txt"]);
+        assert_eq!(half(1), ["c/f.txt", "d/f.txt"]);
     }
 }

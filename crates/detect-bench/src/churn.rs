@@ -7,6 +7,7 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::formats::{self, content, Spec};
+use crate::lookalike;
 use crate::rng::{derived, keystream};
 use crate::share::{self, top_dir, RESERVED_DIRS, UPDATED_PROGRAMS};
 use crate::truth::{Benign, Rename};
@@ -29,6 +30,11 @@ pub enum Change {
     DocxToPdf,
     GpgFile,
     MailArrival,
+    /// See [`crate::lookalike`].
+    ReadmeInstall,
+    MailMerge,
+    CleanupAndBuild,
+    VaultExport,
 }
 
 /// Applies a benign change to the share; `exclude` lists files left alone.
@@ -63,6 +69,10 @@ pub fn apply(
             c.small(&files, round)?;
         }
         Change::MailArrival => c.mail_arrival(&files, round)?,
+        Change::ReadmeInstall => c.out = lookalike::readme_install(root, seed)?,
+        Change::MailMerge => c.out = lookalike::mail_merge(root, seed)?,
+        Change::CleanupAndBuild => c.out = lookalike::cleanup_and_build(root, seed, round)?,
+        Change::VaultExport => c.out = lookalike::vault_export(root, seed, round)?,
     }
     Ok(c.out)
 }

@@ -128,6 +128,11 @@ pub struct RestoreCheck {
     /// Files of the share restored as they are (benign changes included).
     pub files_ok: usize,
     pub files: usize,
+    /// Encrypted originals missing or not byte-exact: files lost.
+    pub lost: usize,
+    /// Ransom notes and encrypted copies found in the restored tree.
+    pub notes_left: usize,
+    pub copies_left: usize,
     /// Everything that is not as it should be, the first few.
     pub problems: Vec<String>,
     pub problem_count: usize,
@@ -204,6 +209,9 @@ pub fn verify_last_clean(truth: &Truth, live: &Path, restored: &Path) -> Result<
     };
     for (rel, want) in &expected {
         if !actual.contains(rel) {
+            if matches!(want, Expect::Original(_)) {
+                check.lost += 1;
+            }
             let what = match want {
                 Expect::Live => "missing",
                 Expect::Original(_) => "encrypted file not recovered",
@@ -221,6 +229,9 @@ pub fn verify_last_clean(truth: &Truth, live: &Path, restored: &Path) -> Result<
             Expect::Original(h) => hash(&got) == *h,
         };
         if !ok {
+            if matches!(want, Expect::Original(_)) {
+                check.lost += 1;
+            }
             let what = match want {
                 Expect::Live => "differs from the share",
                 Expect::Original(_) => "not the content before the attack",
@@ -239,12 +250,14 @@ pub fn verify_last_clean(truth: &Truth, live: &Path, restored: &Path) -> Result<
     let notes: BTreeSet<&String> = truth.rounds.iter().flat_map(|r| &r.notes).collect();
     for rel in actual.iter().filter(|a| !expected.contains_key(*a)) {
         let what = if notes.contains(rel) {
+            check.notes_left += 1;
             "ransom note restored"
         } else if truth
             .rounds
             .iter()
             .any(|r| r.encrypted.iter().any(|e| &e.path == rel))
         {
+            check.copies_left += 1;
             "encrypted copy restored"
         } else {
             "unexpected file"
@@ -318,6 +331,10 @@ mod tests {
         w(good.path(), "b/y.odt", b"old");
         let bad = verify_last_clean(&truth, live.path(), good.path()).unwrap();
         assert_eq!(bad.problem_count, 3, "{bad:?}");
+        assert_eq!((bad.notes_left, bad.copies_left, bad.lost), (1, 1, 0));
+        std::fs::remove_file(good.path().join("a/x.docx")).unwrap();
+        let lost = verify_last_clean(&truth, live.path(), good.path()).unwrap();
+        assert_eq!(lost.lost, 1, "{lost:?}");
         assert!(bad.problems.iter().any(|p| p.starts_with("ransom note")));
         assert!(bad.problems.iter().any(|p| p.starts_with("encrypted copy")));
         assert!(bad.problems.iter().any(|p| p.starts_with("differs")));

@@ -102,12 +102,12 @@ pub fn available_programs(names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-const SURNAMES: &[&str] = &[
+pub const SURNAMES: &[&str] = &[
     "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS", "MOREAU",
     "LAURENT", "SIMON", "MICHEL", "LEFEBVRE", "LEROY", "ROUX", "DAVID", "BERTRAND", "MOREL",
     "FOURNIER", "GIRARD", "BONNET", "DUPONT", "LAMBERT", "FONTAINE", "ROUSSEAU", "VINCENT",
 ];
-const FIRST_NAMES: &[&str] = &[
+pub const FIRST_NAMES: &[&str] = &[
     "Marie",
     "Jean",
     "Camille",
@@ -129,7 +129,7 @@ const FIRST_NAMES: &[&str] = &[
     "Anaïs",
     "Théo",
 ];
-const STREETS: &[&str] = &[
+pub const STREETS: &[&str] = &[
     "rue de l'Église",
     "place de la Mairie",
     "chemin des Vignes",

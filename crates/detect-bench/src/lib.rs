@@ -7,7 +7,9 @@
 //!   archives, databases, logs, mail, programs) in a deep tree;
 //! - [`formats`] and [`sqlite`] write the formats `reprise-sample` lacks;
 //! - [`attack`] encrypts files as ransomware families do, [`churn`] changes
-//!   them as a town hall's staff do, and [`scenario`] names the cases;
+//!   them as a town hall's staff do, [`lookalike`] as its sysadmin does
+//!   in ways that resemble an attack, and [`scenario`] names the cases;
+//! - [`notes`] writes ransom notes in varied wording, English and French;
 //! - [`truth`] is what a scenario did, [`evaluate`] compares it with what
 //!   reprise reported and restored.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,6 +19,8 @@ pub mod churn;
 pub mod error;
 pub mod evaluate;
 pub mod formats;
+pub mod lookalike;
+pub mod notes;
 pub mod rng;
 pub mod scenario;
 pub mod share;

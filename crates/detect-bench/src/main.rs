@@ -16,7 +16,7 @@
 use clap::{Parser, Subcommand};
 use reprise_detect_bench::error::{Error, IoContext, Result};
 use reprise_detect_bench::evaluate::{score_detection, verify_last_clean};
-use reprise_detect_bench::scenario::{self, ALL};
+use reprise_detect_bench::scenario::{self, Expect};
 use reprise_detect_bench::share::{self, Scale, ShareSpec};
 use reprise_detect_bench::truth::Truth;
 use std::path::PathBuf;
@@ -48,7 +48,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// List the scenarios: name, attack or benign, rounds, description (tab-separated).
+    /// List the scenarios, tab-separated: name, attack or benign, rounds, group (issue4 or
+    /// issue11), the verdict each backup must get (comma-separated; "any" where the
+    /// figures of issue 4 judge), description.
     List {
         #[arg(long, default_value = "small", value_parser = parse_scale)]
         scale: Scale,
@@ -130,9 +132,17 @@ fn run(command: Command) -> Result<ExitCode> {
             );
         }
         Command::List { scale } => {
-            for s in ALL {
+            for s in scenario::every() {
                 let kind = if s.is_attack() { "attack" } else { "benign" };
-                println!("{}\t{kind}\t{}\t{}", s.name, s.rounds(scale), s.description);
+                let expected: Vec<&str> = s.expected(scale).into_iter().map(Expect::name).collect();
+                println!(
+                    "{}\t{kind}\t{}\t{}\t{}\t{}",
+                    s.name,
+                    s.rounds(scale),
+                    s.group(),
+                    expected.join(","),
+                    s.description
+                );
             }
         }
         Command::Apply {

@@ -8,15 +8,26 @@
 //! the newest version of the file it replaced (under its original name when
 //! the attack renamed it) that no analysis flagged. A slow attack that
 //! encrypted a few files per backup is undone the same way, snapshot by
-//! snapshot. Everything else keeps its state in the chosen snapshot.
+//! snapshot.
+//!
+//! An attack that writes each encrypted copy under a random name and
+//! deletes the original (LockBit 3.0) leaves nothing to pair: the copies are
+//! left out and listed, and every file deleted during the attack's intervals
+//! in an *affected* directory (one where the attack left a flagged file or
+//! note) comes back from its newest clean version. The files of the affected
+//! directories that changed since the last clean snapshot without being
+//! judged encrypted are counted, so a partial result never looks complete,
+//! and with `all_changed` they are put back as they were in that snapshot
+//! too. Everything else keeps its state in the chosen snapshot.
 
 use crate::analysis::{Flagged, History};
+use crate::changes::{changed_dirs, DirChanges};
 use crate::judge::Reason;
-use crate::{analyze_snapshot, earlier_snapshots, Report};
+use crate::{analyze_changes, earlier_snapshots, Report};
 use chrono::{DateTime, Utc};
-use reprise_format::{BlobId, Node, NodeKind, Snapshot, SnapshotId, Tree};
-use reprise_repo::walk::components;
-use reprise_repo::{Repository, Result, SnapshotList};
+use reprise_format::{BlobId, Node, NodeKind, RawBytes, Snapshot, SnapshotId, Tree};
+use reprise_repo::walk::{components, join};
+use reprise_repo::{Repository, Result, SnapshotList, WalkBudget};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -35,11 +46,16 @@ pub struct Recovered {
     /// changes made to the file after it are lost.
     pub from_snapshot: String,
     pub clean_as_of: DateTime<Utc>,
-    /// The first snapshot that held the encrypted version.
+    /// The first snapshot that held the encrypted version (or, for a file
+    /// brought back for another reason, the snapshot that lost it).
     pub encrypted_in: String,
     pub encrypted_by: DateTime<Utc>,
     /// `encrypted_by - clean_as_of`, in hours: the window of possible loss.
     pub loss_window_hours: f64,
+    /// Why it is brought back: "encrypted" (flagged), "deleted" (deleted
+    /// during the attack in an affected directory) or "changed" (changed
+    /// since the last clean snapshot, not judged encrypted: `--all-changed`).
+    pub cause: &'static str,
 }
 
 /// A flagged file with no clean version in any earlier snapshot.
@@ -47,6 +63,29 @@ pub struct Recovered {
 pub struct Unrecoverable {
     pub path: String,
     pub why: String,
+}
+
+/// A file of an affected directory that differs from the last clean
+/// snapshot without having been judged encrypted.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotJudged {
+    pub path: String,
+    /// "modified" or "deleted".
+    pub change: &'static str,
+}
+
+/// What a path left out of the restore is (for the quarantine and the report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOut {
+    /// A ransom note.
+    Note,
+    /// An encrypted file (a renamed or random-named copy, or a file
+    /// encrypted in place whose clean version is restored over it).
+    EncryptedCopy,
+    /// A version changed since the last clean snapshot, replaced by the
+    /// clean one (`--all-changed`).
+    ChangedVersion,
 }
 
 /// The plan of a last-clean restore, and its report.
@@ -62,9 +101,24 @@ pub struct LastClean {
     /// their original names.
     #[serde(skip)]
     pub add: BTreeMap<Vec<u8>, Vec<Node>>,
+    /// What each path of `omit` and `replace` holds in the chosen snapshot.
+    #[serde(skip)]
+    pub left_out: BTreeMap<Vec<u8>, LeftOut>,
     pub recovered: Vec<Recovered>,
     pub unrecoverable: Vec<Unrecoverable>,
     pub notes_left_out: Vec<String>,
+    /// Flagged files that replaced no known file (random names): left out.
+    pub encrypted_copies_left_out: Vec<String>,
+    /// The newest snapshot older than the first one whose analysis flagged
+    /// files still present in the chosen snapshot.
+    pub last_clean_snapshot: Option<String>,
+    /// Directories where the attack left a flagged file or note.
+    pub affected_dirs: Vec<String>,
+    /// Files of the affected directories changed or deleted since the last
+    /// clean snapshot and not judged encrypted; with `all_changed`, they are
+    /// restored from it as well (and listed in `recovered`).
+    pub changed_not_judged: Vec<NotJudged>,
+    pub all_changed: bool,
     pub snapshots_examined: usize,
 }
 
@@ -79,11 +133,8 @@ impl Trees<'_> {
         let mut tree = *root;
         let parts = components(path);
         for (i, name) in parts.iter().enumerate() {
-            if !self.cache.contains_key(&tree) {
-                let loaded = self.repo.load_tree(&tree)?;
-                self.cache.insert(tree, loaded);
-            }
-            let Some(node) = self.cache[&tree]
+            let Some(node) = self
+                .load(&tree)?
                 .nodes
                 .iter()
                 .find(|n| n.name.as_bytes() == *name)
@@ -100,31 +151,89 @@ impl Trees<'_> {
         }
         Ok(None)
     }
+
+    fn load(&mut self, id: &BlobId) -> Result<&Tree> {
+        if !self.cache.contains_key(id) {
+            let loaded = self.repo.load_tree(id)?;
+            self.cache.insert(*id, loaded);
+        }
+        Ok(&self.cache[id])
+    }
+
+    /// The regular files of the directory at `dir` (the root for `/`), or
+    /// none when it is not a directory there.
+    fn files_in(&mut self, root: &BlobId, dir: &[u8]) -> Result<Vec<Node>> {
+        let tree = if components(dir).is_empty() {
+            *root
+        } else {
+            match self.node(root, dir)? {
+                Some(Node {
+                    kind: NodeKind::Dir,
+                    subtree: Some(sub),
+                    ..
+                }) => sub,
+                _ => return Ok(Vec::new()),
+            }
+        };
+        Ok(self
+            .load(&tree)?
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::File)
+            .cloned()
+            .collect())
+    }
+
+    fn is_dir(&mut self, root: &BlobId, dir: &[u8]) -> Result<bool> {
+        Ok(components(dir).is_empty()
+            || matches!(self.node(root, dir)?, Some(n) if n.kind == NodeKind::Dir))
+    }
+}
+
+/// One interval of the chain: the analysis of snapshot `k` against `k + 1`,
+/// and the files deleted in it, by directory.
+struct Interval {
+    report: Report,
+    removed: BTreeMap<Vec<u8>, Vec<Node>>,
 }
 
 /// The chain of snapshots, newest first, and their analyses, computed as needed.
 struct Chain<'a, 'r> {
     repo: &'r Repository,
     snapshots: Vec<&'a (SnapshotId, Snapshot)>,
-    reports: Vec<Option<Report>>,
+    intervals: Vec<Option<Interval>>,
 }
 
 impl Chain<'_, '_> {
     /// The analysis of snapshot `k` against snapshot `k + 1`.
-    fn report(&mut self, k: usize) -> Result<&Report> {
-        let report = match self.reports[k].take() {
-            Some(r) => r,
-            None => {
-                let previous = self.snapshots.get(k + 1).map(|(_, s)| s);
-                analyze_snapshot(
-                    self.repo,
-                    &self.snapshots[k].1,
-                    previous,
-                    &History::default(),
-                )?
-            }
+    fn interval(&mut self, k: usize) -> Result<&Interval> {
+        let interval = match self.intervals[k].take() {
+            Some(i) => i,
+            None => self.analyse(k)?,
         };
-        Ok(self.reports[k].insert(report))
+        Ok(self.intervals[k].insert(interval))
+    }
+
+    fn analyse(&self, k: usize) -> Result<Interval> {
+        let snapshot = &self.snapshots[k].1;
+        let previous = self.snapshots.get(k + 1).map(|(_, s)| s);
+        let compared: Vec<&Snapshot> = std::iter::once(snapshot).chain(previous).collect();
+        let budget = WalkBudget::for_unnamed(&compared);
+        let dirs = changed_dirs(
+            self.repo,
+            previous.map(|p| &p.tree),
+            &snapshot.tree,
+            &budget,
+        )?;
+        let report = analyze_changes(self.repo, &dirs, snapshot, &History::default());
+        Ok(Interval {
+            report,
+            removed: removed_by_dir(dirs),
+        })
+    }
+
+    fn report(&mut self, k: usize) -> Result<&Report> {
+        Ok(&self.interval(k)?.report)
     }
 
     fn flagged_at(&mut self, k: usize, path: &[u8]) -> Result<Option<Flagged>> {
@@ -135,104 +244,362 @@ impl Chain<'_, '_> {
             .find(|f| f.path_bytes == path)
             .cloned())
     }
+
+    /// (id, time) of snapshot `k`.
+    fn stamp(&self, k: usize) -> (String, DateTime<Utc>) {
+        let (id, s) = self.snapshots[k];
+        (id.short(), s.time)
+    }
 }
 
-/// Plans the last-clean restore of `target` (with id `target_id`).
+/// The deleted files of each changed directory (the rest is not kept: a
+/// first snapshot's analysis lists every file as added).
+fn removed_by_dir(dirs: Vec<DirChanges>) -> BTreeMap<Vec<u8>, Vec<Node>> {
+    dirs.into_iter()
+        .filter(|d| !d.removed.is_empty())
+        .map(|d| {
+            // The root's changes are listed under the empty path.
+            let dir = if d.dir.is_empty() {
+                b"/".to_vec()
+            } else {
+                d.dir
+            };
+            (dir, d.removed)
+        })
+        .collect()
+}
+
+/// The state of the planning, shared by its steps.
+struct Planner<'c, 'a, 'r> {
+    chain: &'c mut Chain<'a, 'r>,
+    trees: Trees<'r>,
+    plan: LastClean,
+    /// Indices of the snapshots whose analysis flagged files still present
+    /// in the target (the attack's snapshots).
+    attack: BTreeSet<usize>,
+    /// Directories (snapshot paths) holding such files.
+    affected: BTreeSet<Vec<u8>>,
+    /// Original paths already brought back.
+    restored: BTreeSet<Vec<u8>>,
+}
+
+/// Plans the last-clean restore of `target` (with id `target_id`): the
+/// flagged files and the files the attack deleted (see the module doc).
 pub fn last_clean(
     repo: &Repository,
     list: &SnapshotList,
     target_id: &SnapshotId,
     target: &Snapshot,
 ) -> Result<LastClean> {
+    last_clean_with(repo, list, target_id, target, false)
+}
+
+/// [`last_clean`], and with `all_changed`, every file of the affected
+/// directories changed or deleted since the last clean snapshot comes back
+/// as it was in that snapshot too.
+pub fn last_clean_with(
+    repo: &Repository,
+    list: &SnapshotList,
+    target_id: &SnapshotId,
+    target: &Snapshot,
+    all_changed: bool,
+) -> Result<LastClean> {
     let own = (*target_id, target.clone());
     let mut snapshots = vec![&own];
     snapshots.extend(earlier_snapshots(list, target).into_iter().take(MAX_DEPTH));
     let mut chain = Chain {
         repo,
-        reports: vec![None; snapshots.len()],
+        intervals: (0..snapshots.len()).map(|_| None).collect(),
         snapshots,
     };
-    let mut trees = Trees {
-        repo,
-        cache: HashMap::new(),
+    let mut p = Planner {
+        trees: Trees {
+            repo,
+            cache: HashMap::new(),
+        },
+        plan: LastClean {
+            snapshots_examined: chain.snapshots.len(),
+            all_changed,
+            ..Default::default()
+        },
+        chain: &mut chain,
+        attack: BTreeSet::new(),
+        affected: BTreeSet::new(),
+        restored: BTreeSet::new(),
     };
-    let mut plan = LastClean {
-        snapshots_examined: chain.snapshots.len(),
-        ..Default::default()
-    };
-    for k in 0..chain.snapshots.len() {
-        let flagged = chain.report(k)?.flagged.clone();
+    for k in 0..p.chain.snapshots.len() {
+        let flagged = p.chain.report(k)?.flagged.clone();
         for f in flagged {
-            undo(&mut chain, &mut trees, &mut plan, k, &f)?;
+            p.undo(k, &f)?;
         }
     }
-    Ok(plan)
+    let attack: Vec<usize> = p.attack.iter().copied().collect();
+    for &k in &attack {
+        p.leave_out_random_new_files(k)?;
+    }
+    for k in attack {
+        p.bring_back_deleted(k)?;
+    }
+    let last_clean = p.attack.last().map(|k| k + 1);
+    if let Some(l) = last_clean.filter(|l| *l < p.chain.snapshots.len()) {
+        p.plan.last_clean_snapshot = Some(p.chain.stamp(l).0);
+        p.count_not_judged(l)?;
+    }
+    p.plan.affected_dirs = p.affected.iter().map(|d| lossy(d)).collect();
+    Ok(p.plan)
 }
 
-/// Undoes one file flagged in snapshot `k`, if the target still holds it.
-fn undo(
-    chain: &mut Chain,
-    trees: &mut Trees,
-    plan: &mut LastClean,
-    k: usize,
-    f: &Flagged,
-) -> Result<()> {
-    let path = &f.path_bytes;
-    if plan.omit.contains(path) || plan.replace.contains_key(path) {
-        return Ok(());
+impl Planner<'_, '_, '_> {
+    fn target_tree(&self) -> BlobId {
+        self.chain.snapshots[0].1.tree
     }
-    let target_tree = chain.snapshots[0].1.tree;
-    let in_target = trees.node(&target_tree, path)?;
-    let in_k = trees.node(&chain.snapshots[k].1.tree, path)?;
-    let still_there = matches!((&in_target, &in_k), (Some(a), Some(b)) if a.content == b.content);
-    if !still_there {
-        return Ok(());
+
+    /// Undoes one file flagged in snapshot `k`, if the target still holds it.
+    fn undo(&mut self, k: usize, f: &Flagged) -> Result<()> {
+        let path = &f.path_bytes;
+        if self.plan.omit.contains(path) || self.plan.replace.contains_key(path) {
+            return Ok(());
+        }
+        let target_tree = self.target_tree();
+        let in_target = self.trees.node(&target_tree, path)?;
+        let in_k = self.trees.node(&self.chain.snapshots[k].1.tree, path)?;
+        let still_there =
+            matches!((&in_target, &in_k), (Some(a), Some(b)) if a.content == b.content);
+        if !still_there {
+            return Ok(());
+        }
+        self.attack.insert(k);
+        self.affected.insert(split(path).0.to_vec());
+        if f.reason == Reason::RansomNote {
+            self.leave_out(path, LeftOut::Note);
+            self.plan.notes_left_out.push(f.path.clone());
+            return Ok(());
+        }
+        let before = match self.chain.snapshots.get(k + 1) {
+            Some((_, s)) => self.trees.node(&s.tree, path)?,
+            None => None,
+        };
+        if f.replaced_bytes.is_none() && before.is_none() && k + 1 < self.chain.snapshots.len() {
+            // New under a name no earlier snapshot had, replacing no known
+            // file: a random-named copy; its original, deleted in the same
+            // interval, is brought back by `bring_back_deleted`.
+            self.leave_out(path, LeftOut::EncryptedCopy);
+            self.plan.encrypted_copies_left_out.push(f.path.clone());
+            return Ok(());
+        }
+        let original = f.replaced_bytes.clone().unwrap_or_else(|| path.clone());
+        match find_clean(self.chain, &mut self.trees, k + 1, original.clone())? {
+            Ok((j, node)) => {
+                let copy = (original != *path).then(|| f.path.clone());
+                self.recover(&original, node, (j, k), "encrypted", copy);
+                self.leave_out(path, LeftOut::EncryptedCopy);
+                if original == *path {
+                    return Ok(());
+                }
+                // Renamed: the clean version goes in beside, not over the
+                // copy. A file the target holds under the original name is
+                // newer work, kept, unless it was left out itself.
+                if self.trees.node(&target_tree, &original)?.is_none() {
+                    if let Some(node) = self.plan.replace.remove(&original) {
+                        let dir = split(&original).0.to_vec();
+                        self.plan.add.entry(dir).or_default().push(node);
+                    }
+                } else if !self.plan.left_out.contains_key(&original) {
+                    self.plan.replace.remove(&original);
+                }
+            }
+            Err(why) => {
+                self.leave_out(path, LeftOut::EncryptedCopy);
+                self.plan.omit.insert(path.clone());
+                self.plan.unrecoverable.push(Unrecoverable {
+                    path: f.path.clone(),
+                    why,
+                });
+            }
+        }
+        Ok(())
     }
-    if f.reason == Reason::RansomNote {
-        plan.omit.insert(path.clone());
-        plan.notes_left_out.push(f.path.clone());
-        return Ok(());
+
+    /// Records `path` as left out: omitted unless a clean version replaces it.
+    fn leave_out(&mut self, path: &[u8], what: LeftOut) {
+        if !self.plan.replace.contains_key(path) {
+            self.plan.omit.insert(path.to_vec());
+        }
+        self.plan.left_out.insert(path.to_vec(), what);
     }
-    let original = f.replaced_bytes.clone().unwrap_or_else(|| path.clone());
-    let (dir, name) = split(&original);
-    match find_clean(chain, trees, k + 1, original.clone())? {
-        Ok((j, mut node)) => {
-            node.name = reprise_format::RawBytes(name.to_vec());
-            // A clean version restored alone is no longer part of a hard-link group.
-            node.links = node.links.min(1);
-            let (clean_id, clean) = chain.snapshots[j];
-            let (bad_id, bad) = chain.snapshots[k];
-            plan.recovered.push(Recovered {
-                path: String::from_utf8_lossy(&original).into_owned(),
-                encrypted_copy: (original != *path).then(|| f.path.clone()),
-                from_snapshot: clean_id.short(),
-                clean_as_of: clean.time,
-                encrypted_in: bad_id.short(),
-                encrypted_by: bad.time,
-                loss_window_hours: (bad.time - clean.time).num_seconds() as f64 / 3600.0,
-            });
-            if original == *path {
-                plan.replace.insert(original, node);
-            } else {
-                plan.omit.insert(path.clone());
-                if trees.node(&target_tree, &original)?.is_none() {
-                    plan.add.entry(dir.to_vec()).or_default().push(node);
+
+    /// Plans `node` (snapshot `j`'s version) at `original`, lost in
+    /// snapshot `k`. It replaces the target's entry at that path, if any
+    /// (the caller moves it into `add` otherwise).
+    fn recover(
+        &mut self,
+        original: &[u8],
+        mut node: Node,
+        (j, k): (usize, usize),
+        cause: &'static str,
+        encrypted_copy: Option<String>,
+    ) {
+        node.name = RawBytes(split(original).1.to_vec());
+        // A clean version restored alone is no longer part of a hard-link group.
+        node.links = node.links.min(1);
+        let (clean_id, clean_time) = self.chain.stamp(j);
+        let (bad_id, bad_time) = self.chain.stamp(k);
+        self.plan.recovered.push(Recovered {
+            path: lossy(original),
+            encrypted_copy,
+            from_snapshot: clean_id,
+            clean_as_of: clean_time,
+            encrypted_in: bad_id,
+            encrypted_by: bad_time,
+            loss_window_hours: (bad_time - clean_time).num_seconds() as f64 / 3600.0,
+            cause,
+        });
+        self.restored.insert(original.to_vec());
+        self.plan.omit.remove(original);
+        self.plan.replace.insert(original.to_vec(), node);
+    }
+
+    /// Adds `node` under `original`, a path the target lacks.
+    fn recover_missing(
+        &mut self,
+        original: &[u8],
+        node: Node,
+        jk: (usize, usize),
+        cause: &'static str,
+    ) {
+        self.recover(original, node, jk, cause, None);
+        if let Some(node) = self.plan.replace.remove(original) {
+            let dir = split(original).0.to_vec();
+            self.plan.add.entry(dir).or_default().push(node);
+        }
+    }
+
+    /// Leaves out the new random-looking files of interval `k` (an
+    /// attack's) in the affected directories that the analysis found only
+    /// unusual: which copies an attack's random names let it pair with a
+    /// deleted original depends on inode reuse, and the unpaired rest are
+    /// encrypted copies just the same. They are listed (and, in place,
+    /// moved to the quarantine, never deleted).
+    fn leave_out_random_new_files(&mut self, k: usize) -> Result<()> {
+        let unusual: Vec<Flagged> = self
+            .chain
+            .report(k)?
+            .unusual
+            .iter()
+            .filter(|f| f.reason == Reason::RandomContent && f.replaced_bytes.is_none())
+            .filter(|f| self.affected.contains(split(&f.path_bytes).0))
+            .cloned()
+            .collect();
+        let target_tree = self.target_tree();
+        for f in unusual {
+            let path = &f.path_bytes;
+            if self.plan.left_out.contains_key(path) {
+                continue;
+            }
+            let in_target = self.trees.node(&target_tree, path)?;
+            let in_k = self.trees.node(&self.chain.snapshots[k].1.tree, path)?;
+            let before = match self.chain.snapshots.get(k + 1) {
+                Some((_, s)) => self.trees.node(&s.tree, path)?,
+                None => continue,
+            };
+            let still_there =
+                matches!((&in_target, &in_k), (Some(a), Some(b)) if a.content == b.content);
+            if still_there && before.is_none() {
+                self.leave_out(path, LeftOut::EncryptedCopy);
+                self.plan.encrypted_copies_left_out.push(f.path.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings back the files deleted in interval `k` (an attack's) from
+    /// the affected directories, when the target lacks them.
+    fn bring_back_deleted(&mut self, k: usize) -> Result<()> {
+        let removed = self.chain.interval(k)?.removed.clone();
+        let target_tree = self.target_tree();
+        for (dir, nodes) in removed {
+            if !self.affected.contains(&dir) {
+                continue;
+            }
+            for node in nodes {
+                let path = join(&dir, node.name.as_bytes());
+                if self.restored.contains(&path) || self.trees.node(&target_tree, &path)?.is_some()
+                {
+                    continue;
+                }
+                if !self.trees.is_dir(&target_tree, &dir)? {
+                    self.plan.unrecoverable.push(Unrecoverable {
+                        path: lossy(&path),
+                        why: "deleted by the attack, and its directory is gone from the snapshot: restore it from an earlier snapshot".into(),
+                    });
+                    continue;
+                }
+                match find_clean(self.chain, &mut self.trees, k + 1, path.clone())? {
+                    Ok((j, clean)) => self.recover_missing(&path, clean, (j, k), "deleted"),
+                    Err(why) => self.plan.unrecoverable.push(Unrecoverable {
+                        path: lossy(&path),
+                        why,
+                    }),
                 }
             }
         }
-        Err(why) => {
-            plan.omit.insert(path.clone());
-            plan.unrecoverable.push(Unrecoverable {
-                path: f.path.clone(),
-                why,
-            });
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// Lists the files of the affected directories that differ from the
+    /// last clean snapshot `l` without having been dealt with; with
+    /// `all_changed`, plans their clean versions too.
+    fn count_not_judged(&mut self, l: usize) -> Result<()> {
+        let target_tree = self.target_tree();
+        let clean_tree = self.chain.snapshots[l].1.tree;
+        let affected: Vec<Vec<u8>> = self.affected.iter().cloned().collect();
+        for dir in affected {
+            let clean = self.trees.files_in(&clean_tree, &dir)?;
+            let now = self.trees.files_in(&target_tree, &dir)?;
+            for (node, change) in not_judged(&clean, &now) {
+                let path = join(&dir, node.name.as_bytes());
+                if self.restored.contains(&path) || self.plan.left_out.contains_key(&path) {
+                    continue;
+                }
+                self.plan.changed_not_judged.push(NotJudged {
+                    path: lossy(&path),
+                    change,
+                });
+                if !self.plan.all_changed {
+                    continue;
+                }
+                if change == "deleted" {
+                    self.recover_missing(&path, node, (l, 0), "changed");
+                } else {
+                    self.recover(&path, node, (l, 0), "changed", None);
+                    self.plan.left_out.insert(path, LeftOut::ChangedVersion);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The files of a directory's clean version that its current version holds
+/// with other content ("modified") or lacks ("deleted"), with their clean
+/// node. New files are not changes of a clean file.
+fn not_judged(clean: &[Node], now: &[Node]) -> Vec<(Node, &'static str)> {
+    let current: HashMap<&[u8], &Node> = now.iter().map(|n| (n.name.as_bytes(), n)).collect();
+    clean
+        .iter()
+        .filter_map(|c| match current.get(c.name.as_bytes()) {
+            None => Some((c.clone(), "deleted")),
+            Some(n) if n.content != c.content => Some((c.clone(), "modified")),
+            Some(_) => None,
+        })
+        .collect()
 }
 
 /// The newest version of `path`, from snapshot `j` back, that no analysis
-/// flagged: (snapshot index, node), or why there is none.
+/// flagged: (snapshot index, node), or why there is none. A version is
+/// judged by the analysis of the snapshot where its content appeared, not
+/// of the snapshot holding it: after unchanged backups, an encrypted file
+/// is not flagged again, and must not pass for clean.
 fn find_clean(
     chain: &mut Chain,
     trees: &mut Trees,
@@ -242,16 +609,14 @@ fn find_clean(
     let first = j;
     while j < chain.snapshots.len() {
         let Some(node) = trees.node(&chain.snapshots[j].1.tree, &path)? else {
-            return Ok(Err(format!(
-                "no earlier snapshot holds {}",
-                String::from_utf8_lossy(&path)
-            )));
+            return Ok(Err(format!("no earlier snapshot holds {}", lossy(&path))));
         };
-        match chain.flagged_at(j, &path)? {
+        let appeared = first_holding(chain, trees, j, &path, &node)?;
+        match chain.flagged_at(appeared, &path)? {
             None => return Ok(Ok((j, node))),
             Some(f) => {
                 path = f.replaced_bytes.unwrap_or(path);
-                j += 1;
+                j = appeared + 1;
             }
         }
     }
@@ -260,7 +625,29 @@ fn find_clean(
     } else {
         "every earlier snapshot examined holds an encrypted version"
     };
-    Ok(Err(format!("{why} ({})", String::from_utf8_lossy(&path))))
+    Ok(Err(format!("{why} ({})", lossy(&path))))
+}
+
+/// The oldest snapshot, from `j` back without a gap, holding `node`'s
+/// content at `path`.
+fn first_holding(
+    chain: &Chain,
+    trees: &mut Trees,
+    mut j: usize,
+    path: &[u8],
+    node: &Node,
+) -> Result<usize> {
+    while let Some((_, older)) = chain.snapshots.get(j + 1) {
+        match trees.node(&older.tree, path)? {
+            Some(n) if n.kind == node.kind && n.content == node.content => j += 1,
+            _ => break,
+        }
+    }
+    Ok(j)
+}
+
+fn lossy(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
 }
 
 /// `/a/b/c` → (`/a/b`, `c`).
@@ -269,5 +656,58 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
         Some(0) => (b"/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (b"/", path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, seed: u8) -> Node {
+        let mut n = Node::new(name.as_bytes().to_vec(), NodeKind::File);
+        n.content = vec![BlobId::from_bytes([seed; 32])];
+        n
+    }
+
+    fn names(changes: &[(Node, &'static str)]) -> Vec<(String, &'static str)> {
+        changes
+            .iter()
+            .map(|(n, c)| (lossy(n.name.as_bytes()), *c))
+            .collect()
+    }
+
+    #[test]
+    fn not_judged_lists_modified_and_deleted_files_but_not_new_ones() {
+        let clean = [file("same", 1), file("edited", 2), file("gone", 3)];
+        let now = [file("same", 1), file("edited", 9), file("new", 4)];
+        assert_eq!(
+            names(&not_judged(&clean, &now)),
+            vec![("edited".into(), "modified"), ("gone".into(), "deleted")]
+        );
+        assert!(not_judged(&clean, &clean).is_empty());
+    }
+
+    #[test]
+    fn the_roots_deletions_are_keyed_like_the_paths_split_gives() {
+        let dirs = vec![
+            DirChanges {
+                dir: Vec::new(),
+                removed: vec![file("a", 1)],
+                ..Default::default()
+            },
+            DirChanges {
+                dir: b"/srv/partage".to_vec(),
+                added: vec![file("b", 2)],
+                ..Default::default()
+            },
+        ];
+        let removed = removed_by_dir(dirs);
+        assert_eq!(removed.keys().collect::<Vec<_>>(), vec![&b"/".to_vec()]);
+        assert_eq!(split(b"/a"), (&b"/"[..], &b"a"[..]));
+        assert_eq!(
+            split(b"/srv/partage/x.odt"),
+            (&b"/srv/partage"[..], &b"x.odt"[..])
+        );
+        assert_eq!(join(split(b"/a").0, b"a"), b"/a".to_vec());
     }
 }

@@ -25,7 +25,7 @@ pub mod sample;
 pub mod window;
 
 pub use analysis::{Flagged, History, Report, Verdict};
-pub use clean::{last_clean, LastClean, Recovered};
+pub use clean::{last_clean, last_clean_with, LastClean, LeftOut, NotJudged, Recovered};
 pub use sample::Sampler;
 
 use reprise_format::{BlobType, DetectionSummary, Node, Snapshot, SnapshotId};

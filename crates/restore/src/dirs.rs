@@ -106,7 +106,8 @@ pub(crate) fn make_dir(
             Ok((open_dir(parent, name)?, true))
         }
         Err(e) if is_not_a_dir(&e) && !created => Err(io::Error::other(
-            "something other than a directory is in the way, left as it is (--overwrite never)",
+            "something other than a directory (a symlink?) is in the way: not followed, left as it is \
+             (--overwrite never, or an in-place restore)",
         )),
         Err(e) if is_not_a_dir(&e) => Err(io::Error::other(
             "replaced by a symlink or a non-directory while restoring; not followed",

@@ -170,7 +170,7 @@ fn restore_named(
         Err(Errno::EXIST) => {}
         Err(e) => return Err(format!("cannot create: {e}")),
     }
-    match shared.overwrite {
+    match shared.overwrite_for(&entry.path) {
         Overwrite::Never => {
             skip_progress(shared, entry);
             return Ok(Outcome::Kept);
@@ -217,7 +217,7 @@ fn preview(
     if !exists {
         return Ok(Outcome::Created);
     }
-    match shared.overwrite {
+    match shared.overwrite_for(&entry.path) {
         Overwrite::Never => return Ok(Outcome::Kept),
         Overwrite::Always => return Ok(Outcome::Replaced),
         Overwrite::IfChanged => {}

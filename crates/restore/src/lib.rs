@@ -26,15 +26,17 @@ mod dirs;
 mod file;
 mod metadata;
 mod plan;
+mod quarantine;
 
 pub use plan::{Plan, PlannedEntry};
+pub use quarantine::{quarantine, Moved, QuarantineError, QuarantineReport};
 
 use dirs::{DirIndex, DirState};
 use reprise_format::{Node, NodeKind};
 use reprise_repo::{PathPatterns, RepoError, Repository, WalkBudget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -77,6 +79,12 @@ pub struct RestoreOptions {
     /// restored snapshot's recorded totals (see [`WalkBudget`]).
     pub budget: WalkBudget,
     pub overwrite: Overwrite,
+    /// When set (an in-place last-clean restore), every existing entry is
+    /// kept as with [`Overwrite::Never`] except the files at these target
+    /// paths, which follow `overwrite`: a file of the live share that
+    /// differs from the snapshot without being part of the plan is the
+    /// users' work, not the attack's.
+    pub rewrite_only: Option<BTreeSet<PathBuf>>,
     /// Work out what would be created, replaced and left, and write nothing.
     pub dry_run: bool,
 }
@@ -161,11 +169,24 @@ pub(crate) struct Shared<'r> {
     pub unchanged: AtomicU64,
     pub kept: AtomicU64,
     pub as_root: bool,
+    /// For everything but the files of `rewrite_only`.
     pub overwrite: Overwrite,
+    /// The files that follow `file_overwrite` when the rest is kept.
+    pub rewrite_only: Option<&'r BTreeSet<PathBuf>>,
+    pub file_overwrite: Overwrite,
     pub dry_run: bool,
 }
 
 impl Shared<'_> {
+    /// What to do with an existing file at the target path `path`.
+    pub fn overwrite_for(&self, path: &Path) -> Overwrite {
+        match self.rewrite_only {
+            Some(only) if only.contains(path) => self.file_overwrite,
+            Some(_) => Overwrite::Never,
+            None => self.overwrite,
+        }
+    }
+
     pub fn fail(&self, path: &Path, message: impl Into<String>) {
         self.failures
             .lock()
@@ -245,7 +266,12 @@ pub fn run(
         unchanged: AtomicU64::new(0),
         kept: AtomicU64::new(0),
         as_root: metadata::running_as_root(),
-        overwrite: options.overwrite,
+        overwrite: match options.rewrite_only {
+            Some(_) => Overwrite::Never,
+            None => options.overwrite,
+        },
+        rewrite_only: options.rewrite_only.as_ref(),
+        file_overwrite: options.overwrite,
         dry_run: options.dry_run,
     };
     let index = DirIndex::build(&plan, target);

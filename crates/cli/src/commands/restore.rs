@@ -1,52 +1,62 @@
-//! `reprise restore`: a snapshot, or one path of it (`SNAPSHOT:/path`), into a directory.
+//! `reprise restore`: a snapshot, or one path of it (`SNAPSHOT:/path`), into
+//! a directory; with `--last-clean --in-place PATH`, into the live share,
+//! moving what the attack left into a quarantine directory.
 
 use crate::cli::{GlobalOptions, OverwriteArg, RestoreArgs};
 use crate::commands::{filter_of, select_in, snapshots_then_index};
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
-use anyhow::{Context, Result};
-use reprise_detect::LastClean;
-use reprise_format::NodeKind;
+use anyhow::{bail, Context, Result};
+use reprise_detect::{LastClean, LeftOut};
+use reprise_format::{Node, NodeKind};
 use reprise_repo::walk::resolve;
-use reprise_repo::{PathPatterns, WalkBudget};
-use reprise_restore::{Overlay, Overwrite, RestoreOptions, RestoreProgress, RestoreReport};
+use reprise_repo::{PathPatterns, Repository, WalkBudget};
+use reprise_restore::{
+    Overlay, Overwrite, QuarantineReport, RestoreOptions, RestoreProgress, RestoreReport,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let (selector, subpath) = match args.snapshot.split_once(':') {
-        Some((s, p)) => (s, p),
-        None => (args.snapshot.as_str(), "/"),
+        Some((s, p)) => (s, p.as_bytes().to_vec()),
+        None => (args.snapshot.as_str(), b"/".to_vec()),
+    };
+    let (target, subpath) = match (&args.in_place, &args.target) {
+        (Some(share), _) => {
+            if args.snapshot.contains(':') {
+                bail!("with --in-place PATH, give the snapshot alone: PATH is the part of it restored");
+            }
+            let share = live_share_path(share)?;
+            let subpath = share.as_os_str().as_bytes().to_vec();
+            (share, subpath)
+        }
+        (None, Some(target)) => (target.clone(), subpath),
+        (None, None) => bail!("give --target DIR, or --in-place PATH with --last-clean"),
     };
     let list = snapshots_then_index(&repo)?;
     let (id, snapshot) = select_in(&list, selector, &filter_of(&args.filter))?;
     let last_clean = if args.last_clean {
         Some(
-            reprise_detect::last_clean(&repo, &list, &id, &snapshot).with_context(|| {
-                format!("cannot find the clean versions for snapshot {}", id.short())
-            })?,
+            reprise_detect::last_clean_with(&repo, &list, &id, &snapshot, args.all_changed)
+                .with_context(|| {
+                    format!("cannot find the clean versions for snapshot {}", id.short())
+                })?,
         )
     } else {
         None
     };
-    let (nodes, base) = match resolve(&repo, &snapshot.tree, subpath.as_bytes())? {
-        None => (repo.load_tree(&snapshot.tree)?.nodes, "/".to_string()),
-        Some(node) if node.kind == NodeKind::Dir => {
-            let tree = node.subtree.context("directory without a tree")?;
-            (
-                repo.load_tree(&tree)?.nodes,
-                format!("/{}", subpath.trim_matches('/')),
-            )
-        }
-        Some(node) => {
-            let parent = subpath
-                .trim_end_matches('/')
-                .rsplit_once('/')
-                .map(|(p, _)| p)
-                .unwrap_or("");
-            (vec![node], format!("/{}", parent.trim_matches('/')))
-        }
+    let (nodes, base) = restored_nodes(&repo, &snapshot.tree, &subpath, args.in_place.is_some())
+        .with_context(|| format!("in snapshot {}", id.short()))?;
+    let quarantine = match (&args.in_place, &last_clean) {
+        (Some(_), Some(plan)) => Some(move_to_quarantine(args, &target, plan)?),
+        _ => None,
     };
     let options = RestoreOptions {
         includes: PathPatterns::new(args.includes.clone())?,
@@ -58,6 +68,10 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
             OverwriteArg::Never => Overwrite::Never,
             OverwriteArg::IfChanged => Overwrite::IfChanged,
             OverwriteArg::Always => Overwrite::Always,
+        },
+        rewrite_only: match (&args.in_place, &last_clean) {
+            (Some(_), Some(plan)) => Some(recovered_paths(plan, &target)),
+            _ => None,
         },
         dry_run: args.dry_run,
     };
@@ -78,48 +92,269 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         })
     };
     let started = std::time::Instant::now();
-    let report = reprise_restore::run(
-        &repo,
-        nodes,
-        base.as_bytes(),
-        &args.target,
-        &options,
-        &progress,
-    )
-    .with_context(|| format!("cannot restore snapshot {}", id.short()))?;
+    let report = reprise_restore::run(&repo, nodes, &base, &target, &options, &progress)
+        .with_context(|| format!("cannot restore snapshot {}", id.short()))?;
     drop(ticker);
+    let outcome = Outcome {
+        restore: &report,
+        plan: last_clean.as_ref(),
+        quarantine: quarantine.as_ref(),
+        base: &base,
+    };
     print_report(
         g,
-        &report,
+        &outcome,
         id.short(),
         started.elapsed().as_secs_f64(),
-        &args.target,
-        last_clean.as_ref(),
+        &target,
     )?;
-    Ok(if report.failures.is_empty() {
-        exit::OK
-    } else {
-        exit::INCOMPLETE
+    Ok(outcome.exit_status())
+}
+
+/// The live share's path as the snapshot names it: absolute, without a
+/// trailing slash (symlinks are not resolved: the snapshot holds the path
+/// that was backed up).
+fn live_share_path(share: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(share)
+        .with_context(|| format!("cannot make {} absolute", share.display()))?;
+    let trimmed: PathBuf = absolute.components().collect();
+    if trimmed.parent().is_none() {
+        bail!("--in-place / is refused: give the backed-up directory, e.g. /srv/partage");
+    }
+    Ok(trimmed)
+}
+
+/// The entries to restore and their directory's snapshot path.
+fn restored_nodes(
+    repo: &Repository,
+    tree: &reprise_format::BlobId,
+    subpath: &[u8],
+    in_place: bool,
+) -> Result<(Vec<Node>, Vec<u8>)> {
+    let trimmed: Vec<u8> = {
+        let t = subpath
+            .iter()
+            .rposition(|&b| b != b'/')
+            .map_or(&subpath[..0], |i| &subpath[..=i]);
+        let start = t.iter().position(|&b| b != b'/').unwrap_or(t.len());
+        t[start..].to_vec()
+    };
+    let shown = || String::from_utf8_lossy(subpath).into_owned();
+    let found = match resolve(repo, tree, subpath) {
+        Ok(found) => found,
+        Err(reprise_repo::RepoError::PathNotFound(_)) if in_place => bail!(
+            "{} is not in the snapshot: --in-place takes a path the snapshot backed up (see `reprise ls SNAPSHOT`)",
+            shown()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match found {
+        None => (repo.load_tree(tree)?.nodes, b"/".to_vec()),
+        Some(node) if node.kind == NodeKind::Dir => {
+            let tree = node.subtree.context("directory without a tree")?;
+            let mut base = b"/".to_vec();
+            base.extend_from_slice(&trimmed);
+            (repo.load_tree(&tree)?.nodes, base)
+        }
+        Some(_) if in_place => bail!(
+            "{} is a file in the snapshot: --in-place takes a directory",
+            shown()
+        ),
+        Some(node) => {
+            let parent = trimmed
+                .iter()
+                .rposition(|&b| b == b'/')
+                .map_or(&trimmed[..0], |i| &trimmed[..i]);
+            let mut base = b"/".to_vec();
+            base.extend_from_slice(parent);
+            (vec![node], base)
+        }
     })
+}
+
+/// Moves what the plan leaves out (encrypted copies, notes, replaced
+/// versions), if the live share holds it, into the quarantine.
+fn move_to_quarantine(
+    args: &RestoreArgs,
+    share: &Path,
+    plan: &LastClean,
+) -> Result<QuarantineReport> {
+    let dir = match &args.quarantine {
+        Some(q) => q.clone(),
+        None => {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+            let mut name = share.as_os_str().to_owned();
+            name.push(format!(".reprise-quarantine-{stamp}"));
+            PathBuf::from(name)
+        }
+    };
+    let prefix = share.as_os_str().as_bytes();
+    let relative: Vec<PathBuf> = plan
+        .left_out
+        .keys()
+        .filter_map(|p| relative_below(p, prefix))
+        .collect();
+    reprise_restore::quarantine(share, &dir, &relative, args.dry_run)
+        .context("nothing was moved and nothing restored")
+}
+
+/// Where the files the plan puts back land in the live share `share`
+/// (whose path is the snapshot's): the only existing files an in-place
+/// restore may rewrite.
+fn recovered_paths(plan: &LastClean, share: &Path) -> BTreeSet<PathBuf> {
+    let prefix = share.as_os_str().as_bytes();
+    let replaced = plan.replace.keys().cloned();
+    let added = plan.add.iter().flat_map(|(dir, nodes)| {
+        nodes
+            .iter()
+            .map(move |n| reprise_repo::walk::join(dir, n.name.as_bytes()))
+    });
+    replaced
+        .chain(added)
+        .filter_map(|p| relative_below(&p, prefix))
+        .map(|rel| share.join(rel))
+        .collect()
+}
+
+/// `path` relative to `prefix` (both snapshot paths), if below it.
+fn relative_below(path: &[u8], prefix: &[u8]) -> Option<PathBuf> {
+    let rest = path.strip_prefix(prefix)?.strip_prefix(b"/")?;
+    (!rest.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(rest)))
+}
+
+/// Everything a restore did, for the report and the exit status.
+struct Outcome<'a> {
+    restore: &'a RestoreReport,
+    plan: Option<&'a LastClean>,
+    quarantine: Option<&'a QuarantineReport>,
+    /// The restored directory's snapshot path: the plan covers the whole
+    /// snapshot, the counts only what is below it.
+    base: &'a [u8],
+}
+
+/// The last line of a last-clean restore, and its `--json` counterpart.
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    recovered: usize,
+    /// In place: moved into the quarantine (to move, in a dry run); into a
+    /// fresh target: left out.
+    quarantined: usize,
+    left_out: usize,
+    encrypted_copies: usize,
+    notes: usize,
+    changed_versions: usize,
+    unrecoverable: usize,
+    changed_not_judged: usize,
+    in_place: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantine_dir: Option<String>,
+}
+
+impl Outcome<'_> {
+    /// Whether a snapshot path is below the restored directory.
+    fn in_scope(&self, path: &[u8]) -> bool {
+        self.base == b"/" || path == self.base || relative_below(path, self.base).is_some()
+    }
+
+    fn unrecoverable(&self, plan: &LastClean) -> usize {
+        plan.unrecoverable
+            .iter()
+            .filter(|u| self.in_scope(u.path.as_bytes()))
+            .count()
+    }
+
+    fn exit_status(&self) -> u8 {
+        let failed = !self.restore.failures.is_empty()
+            || self.quarantine.is_some_and(|q| !q.failures.is_empty())
+            || self.plan.is_some_and(|p| self.unrecoverable(p) > 0);
+        if failed {
+            exit::INCOMPLETE
+        } else {
+            exit::OK
+        }
+    }
+
+    fn summary(&self, plan: &LastClean) -> Summary {
+        let mut s = Summary {
+            recovered: plan
+                .recovered
+                .iter()
+                .filter(|r| self.in_scope(r.path.as_bytes()))
+                .count(),
+            unrecoverable: self.unrecoverable(plan),
+            changed_not_judged: plan
+                .changed_not_judged
+                .iter()
+                .filter(|c| self.in_scope(c.path.as_bytes()))
+                .count(),
+            ..Default::default()
+        };
+        let kinds: Vec<LeftOut> = match self.quarantine {
+            Some(q) => {
+                let by_path = kinds_in_share(plan, self.base);
+                s.in_place = true;
+                s.quarantine_dir = Some(q.quarantine.clone());
+                q.moved
+                    .iter()
+                    .filter_map(|m| by_path.get(&m.relative).copied())
+                    .collect()
+            }
+            None => plan
+                .left_out
+                .iter()
+                .filter(|(p, _)| self.in_scope(p))
+                .map(|(_, k)| *k)
+                .collect(),
+        };
+        for k in &kinds {
+            match k {
+                LeftOut::Note => s.notes += 1,
+                LeftOut::EncryptedCopy => s.encrypted_copies += 1,
+                LeftOut::ChangedVersion => s.changed_versions += 1,
+            }
+        }
+        if s.in_place {
+            s.quarantined = kinds.len();
+        } else {
+            s.left_out = kinds.len();
+        }
+        s
+    }
+}
+
+/// What each left-out path is, by its path relative to the live share (in
+/// place, the share's path is the snapshot's).
+fn kinds_in_share(plan: &LastClean, share: &[u8]) -> BTreeMap<PathBuf, LeftOut> {
+    plan.left_out
+        .iter()
+        .filter_map(|(p, k)| Some((relative_below(p, share)?, *k)))
+        .collect()
 }
 
 fn print_report(
     g: &GlobalOptions,
-    r: &RestoreReport,
+    o: &Outcome,
     id: String,
     secs: f64,
-    target: &std::path::Path,
-    last_clean: Option<&LastClean>,
+    target: &Path,
 ) -> Result<()> {
+    let r = o.restore;
     if g.json {
         let mut doc = serde_json::to_value(r)?;
         doc["duration_s"] = secs.into();
-        if let Some(plan) = last_clean {
+        if let Some(plan) = o.plan {
             doc["last_clean"] = serde_json::to_value(plan)?;
+            doc["last_clean_summary"] = serde_json::to_value(o.summary(plan))?;
+        }
+        if let Some(q) = o.quarantine {
+            doc["quarantine"] = serde_json::to_value(q)?;
         }
         return output::json(&doc);
     }
     for f in &r.failures {
+        eprintln!("error: {}: {}", f.path, f.message);
+    }
+    for f in o.quarantine.iter().flat_map(|q| &q.failures) {
         eprintln!("error: {}: {}", f.path, f.message);
     }
     if g.quiet {
@@ -149,8 +384,9 @@ fn print_report(
             r.failures.len()
         );
     }
-    if let Some(plan) = last_clean {
-        print_last_clean(plan)?;
+    if let Some(plan) = o.plan {
+        print_last_clean(plan, o.quarantine, o.base)?;
+        print_summary(&o.summary(plan), r.dry_run)?;
     }
     Ok(())
 }
@@ -178,24 +414,43 @@ fn overlay_of(plan: &LastClean) -> Overlay {
     }
 }
 
-/// What the last-clean restore put back, from where, and what each file may
-/// have lost.
-fn print_last_clean(plan: &LastClean) -> Result<()> {
+fn phrase(kind: LeftOut) -> &'static str {
+    match kind {
+        LeftOut::Note => "ransom note",
+        LeftOut::EncryptedCopy => "encrypted copy",
+        LeftOut::ChangedVersion => "changed version",
+    }
+}
+
+/// What the last-clean restore put back, from where, what each file may
+/// have lost, and what became of what the attack left.
+fn print_last_clean(
+    plan: &LastClean,
+    quarantine: Option<&QuarantineReport>,
+    base: &[u8],
+) -> Result<()> {
     output::line(&format!(
-        "last clean: {} file(s) recovered from earlier snapshots, {} ransom note(s) left out, {} file(s) without a clean version ({} snapshots examined)",
+        "last clean: {} file(s) recovered from earlier snapshots, {} ransom note(s) and {} encrypted cop(ies) not restored, {} file(s) without a clean version ({} snapshots examined{})",
         plan.recovered.len(),
         plan.notes_left_out.len(),
+        plan.left_out.values().filter(|k| **k == LeftOut::EncryptedCopy).count(),
         plan.unrecoverable.len(),
-        plan.snapshots_examined
+        plan.snapshots_examined,
+        plan.last_clean_snapshot.as_ref().map(|s| format!(", last clean snapshot {s}")).unwrap_or_default(),
     ))?;
     for r in &plan.recovered {
         let copy = r
             .encrypted_copy
             .as_ref()
-            .map(|c| format!(", encrypted copy {c} left out"))
+            .map(|c| format!(", encrypted copy {c}"))
             .unwrap_or_default();
+        let cause = match r.cause {
+            "deleted" => ", deleted by the attack",
+            "changed" => ", changed since (--all-changed)",
+            _ => "",
+        };
         output::line(&format!(
-            "  recovered {} from snapshot {} ({}); changes between then and {} are lost ({:.1} h){copy}",
+            "  recovered {} from snapshot {} ({}); changes between then and {} are lost ({:.1} h){cause}{copy}",
             r.path,
             r.from_snapshot,
             r.clean_as_of.format("%Y-%m-%d %H:%M"),
@@ -206,8 +461,90 @@ fn print_last_clean(plan: &LastClean) -> Result<()> {
     for u in &plan.unrecoverable {
         output::line(&format!("  NO CLEAN VERSION: {} ({})", u.path, u.why))?;
     }
-    for n in &plan.notes_left_out {
-        output::line(&format!("  left out ransom note {n}"))?;
+    match quarantine {
+        Some(q) => print_quarantined(plan, q, base)?,
+        None => {
+            for (path, kind) in &plan.left_out {
+                if !plan.replace.contains_key(path) {
+                    output::line(&format!(
+                        "  not restored ({}): {}",
+                        phrase(*kind),
+                        String::from_utf8_lossy(path)
+                    ))?;
+                }
+            }
+        }
+    }
+    print_not_judged(plan)
+}
+
+fn print_quarantined(plan: &LastClean, q: &QuarantineReport, share: &[u8]) -> Result<()> {
+    let verb = if q.dry_run {
+        "would move to quarantine"
+    } else {
+        "moved to quarantine"
+    };
+    let kinds = kinds_in_share(plan, share);
+    for m in &q.moved {
+        let kind = kinds.get(&m.relative).map_or("left out", |k| phrase(*k));
+        output::line(&format!("  {verb} {}: {} ({kind})", q.quarantine, m.path))?;
+    }
+    for f in &q.failures {
+        output::line(&format!("  NOT MOVED: {} ({})", f.path, f.message))?;
     }
     Ok(())
+}
+
+/// The changed files of the affected directories that were not judged
+/// encrypted: a partial result must not look complete.
+fn print_not_judged(plan: &LastClean) -> Result<()> {
+    if plan.changed_not_judged.is_empty() {
+        return Ok(());
+    }
+    let n = plan.changed_not_judged.len();
+    if plan.all_changed {
+        output::line(&format!(
+            "{n} changed file(s) in the affected directories were not judged encrypted and were put back as they were in the last clean snapshot {} (--all-changed)",
+            plan.last_clean_snapshot.as_deref().unwrap_or("?")
+        ))?;
+    } else {
+        output::line(&format!(
+            "WARNING: {n} changed file(s) in the affected directories were not judged encrypted and were restored as they are in the snapshot; check them, or use --all-changed"
+        ))?;
+    }
+    for c in &plan.changed_not_judged {
+        output::line(&format!(
+            "  not judged encrypted ({}): {}",
+            c.change, c.path
+        ))?;
+    }
+    Ok(())
+}
+
+/// The one line that ends a last-clean restore's report.
+fn print_summary(s: &Summary, dry_run: bool) -> Result<()> {
+    let mut parts = vec![
+        format!("{} encrypted copies", s.encrypted_copies),
+        format!("{} notes", s.notes),
+    ];
+    if s.changed_versions > 0 {
+        parts.push(format!("{} changed versions", s.changed_versions));
+    }
+    let moved = match (s.in_place, dry_run) {
+        (true, false) => format!("{} quarantined", s.quarantined),
+        (true, true) => format!("{} to quarantine", s.quarantined),
+        (false, _) => format!("{} not restored", s.left_out),
+    };
+    let dry = if dry_run {
+        " (dry run: nothing was written or moved)"
+    } else {
+        ""
+    };
+    output::line(&format!(
+        "Last-clean restore: {} recovered, {moved} ({}), {} unrecoverable, {} changed files not judged encrypted.{dry}",
+        s.recovered,
+        parts.join(", "),
+        s.unrecoverable,
+        s.changed_not_judged,
+    ))
 }
