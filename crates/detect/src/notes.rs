@@ -200,7 +200,8 @@ fn has_phrase(text: &str, phrase: &str) -> bool {
 /// Note text as compared and matched: HTML tags and entities dropped,
 /// lowercase, whitespace collapsed, and the tokens that differ from copy to
 /// copy masked: anything with a digit (IDs, counts, dates, amounts),
-/// e-mail and onion addresses, URLs, and long hex, base32 or base64 runs.
+/// e-mail and onion addresses, URLs, paths, and long hex, base32 or base64
+/// runs.
 pub fn normalised(text: &[u8]) -> String {
     let text = String::from_utf8_lossy(text);
     let text = strip_markup(&text);
@@ -247,6 +248,9 @@ fn mask(token: &str) -> String {
         "<email>".into()
     } else if core.contains("://") || core.starts_with("www.") {
         "<url>".into()
+    } else if core.contains(['/', '\\']) {
+        // The folder a copy lies in, which some notes name.
+        "<path>".into()
     } else if core.chars().any(|c| c.is_ascii_digit()) || is_encoded_id(core) {
         "<id>".into()
     } else {
@@ -379,6 +383,10 @@ mod tests {
         assert_ne!(
             masked(letter("Dupont", 12).as_bytes()),
             masked(letter("Martin", 13).as_bytes())
+        );
+        assert_eq!(
+            masked(b"Files in C:\\Users\\mairie\\Documents are locked"),
+            masked(b"Files in /srv/partage/urbanisme are locked")
         );
         assert!(has_words(a.as_bytes()));
         assert!(!has_words(b"pid 4242\n"));
