@@ -434,3 +434,69 @@ fn in_place_all_changed_quarantines_the_changed_version_and_puts_the_clean_one_b
         b"poste;montant\ncantine;0\n"
     );
 }
+
+#[test]
+fn a_file_encrypted_in_place_then_kept_by_quiet_backups_comes_back_clean_after_a_second_wave() {
+    let repo = TestRepo::new();
+    let share = repo.path().join("share");
+    fs::create_dir_all(share.join("finances")).unwrap();
+    for i in 0..FILES_PER_DIR {
+        let text = format!("finances document {i}, registre et mandat\n").repeat(60);
+        fs::write(share.join(format!("finances/doc{i}.txt")), text).unwrap();
+    }
+    let before = listing(&share);
+    let backup = |what: &str| {
+        let out = repo.cmd().arg("backup").arg(&share).output().unwrap();
+        assert_no_panic(&out);
+        assert!(
+            matches!(out.status.code(), Some(0 | 4)),
+            "{what}: {}",
+            describe(&out)
+        );
+    };
+    backup("first backup");
+    // A slow drip: one document encrypted in place, then a quiet night.
+    let doc9 = share.join("finances/doc9.txt");
+    let plain = fs::read(&doc9).unwrap();
+    let key = random_bytes(99, plain.len());
+    fs::write(
+        &doc9,
+        plain
+            .iter()
+            .zip(&key)
+            .map(|(a, b)| a ^ b)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    backup("the drip");
+    backup("a quiet night");
+    // The second wave renames every document, the encrypted one included.
+    for i in 0..FILES_PER_DIR {
+        let doc = share.join(format!("finances/doc{i}.txt"));
+        let data = fs::read(&doc).unwrap();
+        let key = random_bytes(1000 + i as u64, data.len());
+        let cipher: Vec<u8> = data.iter().zip(key).map(|(a, b)| a ^ b).collect();
+        fs::write(doc.with_extension("txt.lock"), cipher).unwrap();
+        fs::remove_file(&doc).unwrap();
+    }
+    fs::write(
+        share.join("finances/COMMENT-DECHIFFRER.txt"),
+        "Vos fichiers sont chiffrés. Payez 1 BTC pour les déchiffrer: wallet 1A2b3C.\n",
+    )
+    .unwrap();
+    backup("the second wave");
+    backup("another quiet night");
+    let target = repo.path().join("clean");
+    let out = repo
+        .cmd()
+        .args(["restore", "latest", "--last-clean", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_success(&out, "restore --last-clean");
+    assert_same_listing(
+        &before,
+        &listing(&restored(&target, &share)),
+        &describe(&out),
+    );
+}
