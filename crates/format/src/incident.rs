@@ -56,6 +56,20 @@ pub enum IncidentEvent {
     Resolved,
 }
 
+impl IncidentEvent {
+    /// The order of events received in the same instant (S3 keeps times to
+    /// the second): an incident opens before it grows, and grows before it
+    /// closes.
+    pub fn rank(self) -> u8 {
+        match self {
+            IncidentEvent::Opened => 0,
+            IncidentEvent::Wave => 1,
+            IncidentEvent::Closed => 2,
+            IncidentEvent::Resolved => 3,
+        }
+    }
+}
+
 /// A file an attack left in the share.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentFile {

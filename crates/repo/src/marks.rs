@@ -41,7 +41,8 @@ impl MarkList {
 
 impl MarkList {
     /// The incident records, in the order the storage received them (by
-    /// the writer's clock where the storage keeps no time).
+    /// the writer's clock where the storage keeps no time), events of the
+    /// same instant in their natural order.
     pub fn incident_records(&self) -> Vec<StoredIncident> {
         let mut records: Vec<StoredIncident> = self
             .marks
@@ -58,7 +59,7 @@ impl MarkList {
                 _ => None,
             })
             .collect();
-        records.sort_by_key(|r| r.stored);
+        records.sort_by_key(|r| (r.stored, r.record.event.rank()));
         records
     }
 }
@@ -159,5 +160,62 @@ impl Repository {
                 MarkBody::Started { .. } | MarkBody::Ended { .. } | MarkBody::Incident(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprise_format::IncidentEvent;
+
+    fn incident_mark(event: IncidentEvent, stored: SystemTime) -> StoredMark {
+        StoredMark {
+            name: format!("{event:?}"),
+            stored: Some(stored),
+            mark: Mark {
+                version: FORMAT_VERSION,
+                time: Utc::now(),
+                hostname: "srv".into(),
+                body: MarkBody::Incident(IncidentRecord {
+                    incident: "aa".into(),
+                    event,
+                    source_host: "srv".into(),
+                    paths: vec!["/srv/partage".into()],
+                    paths_bytes: None,
+                    snapshot: None,
+                    last_clean: None,
+                    files: vec![],
+                    reason: String::new(),
+                }),
+            },
+        }
+    }
+
+    /// S3 keeps times to the second: records of one instant come in the
+    /// order an incident lives, whatever order the listing gave.
+    #[test]
+    fn incident_records_of_one_instant_keep_the_order_of_events() {
+        let second = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let list = MarkList {
+            marks: vec![
+                incident_mark(IncidentEvent::Closed, second),
+                incident_mark(IncidentEvent::Wave, second),
+                incident_mark(IncidentEvent::Opened, second),
+            ],
+            unreadable: vec![],
+        };
+        let events: Vec<IncidentEvent> = list
+            .incident_records()
+            .iter()
+            .map(|r| r.record.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                IncidentEvent::Opened,
+                IncidentEvent::Wave,
+                IncidentEvent::Closed
+            ]
+        );
     }
 }
