@@ -653,6 +653,16 @@ fn an_admin_deletes_only_after_retention() {
     assert_eq!(lines[lines.len() - 2]["result"], "deleted");
 }
 
+/// `reprise init` of the server's repository `mairie`, with cheap hashing.
+fn init_through(server: &TestServer, token: &str, password_file: &Path) {
+    let out = client(server, token, password_file)
+        .arg("init")
+        .args(FAST_KDF)
+        .output()
+        .unwrap();
+    assert_success(&out, "init through the server");
+}
+
 /// `reprise --repo rest:… --cacert …` with `REPRISE_TOKEN`.
 fn client(server: &TestServer, token: &str, password_file: &Path) -> assert_cmd::Command {
     let mut c = reprise();
@@ -919,15 +929,7 @@ fn clients_that_reset_or_die_mid_request_do_not_stop_the_server() {
     for i in 0..6 {
         write_random_file(&src.join(format!("f{i}")), 4 << 20, 100 + i);
     }
-    let mut init = vec!["init"];
-    init.extend(FAST_KDF);
-    assert_success(
-        &client(&server, &pc, &password)
-            .args(&init)
-            .output()
-            .unwrap(),
-        "init",
-    );
+    init_through(&server, &pc, &password);
 
     // A backup client killed while it uploads.
     let backup = |server: &TestServer| {
@@ -1480,15 +1482,7 @@ fn an_incident_through_the_server_keeps_the_alarm_and_its_clean_copy() {
         assert_exit(&out, expected, "backup through the server");
         parse_json(&out.stdout)
     };
-    let mut init = vec!["init"];
-    init.extend(FAST_KDF);
-    assert_success(
-        &client(&server, &pc, &password)
-            .args(&init)
-            .output()
-            .unwrap(),
-        "init",
-    );
+    init_through(&server, &pc, &password);
     let clean = backup(0)["snapshot_id"].as_str().unwrap().to_string();
     encrypt_documents_in_place(&share, 12);
     assert_eq!(backup(4)["detection"]["incident"]["step"], "opened");
