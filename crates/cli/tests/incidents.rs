@@ -405,3 +405,49 @@ fn an_incident_with_no_clean_snapshot_before_it_stays_open() {
     assert_eq!(code, 0, "{gone}");
     assert_eq!(gone["detection"]["incident"]["step"], "closed", "{gone}");
 }
+
+/// Files encrypted in place (same names) and put back in place by
+/// `restore --last-clean --in-place`: the paths are the same, the content
+/// is clean again, and the next backup closes the incident.
+#[test]
+fn an_in_place_clean_up_of_files_encrypted_in_place_closes_the_incident() {
+    let repo = TestRepo::new();
+    let share = repo.path().join("share");
+    make_share(&share);
+    let before = contents(&share);
+    assert_eq!(backup(&repo, &share, &[]).0, 0);
+    for i in 0..12 {
+        let doc = share.join(format!("finances/doc{i}.txt"));
+        let data = fs::read(&doc).unwrap();
+        fs::write(&doc, random_bytes(80 + i, data.len())).unwrap();
+    }
+    fs::write(
+        share.join("finances/RECOVER_YOUR_FILES.txt"),
+        "Your files are encrypted. Pay 1 BTC to our wallet to decrypt them.\n",
+    )
+    .unwrap();
+    let (code, attacked) = backup(&repo, &share, &[]);
+    assert_eq!(code, 4, "{attacked}");
+    let (code, _) = backup(&repo, &share, &[]);
+    assert_eq!(code, 4, "the next night keeps the alarm");
+    let quarantine = repo.path().join("quarantine");
+    let out = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--last-clean",
+            "--in-place",
+            share.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+    );
+    assert_success(&out, "restore --last-clean --in-place");
+    assert_eq!(contents(&share), before, "the share is as it was");
+    let (code, cleaned) = backup(&repo, &share, &[]);
+    assert_eq!(code, 0, "{cleaned}");
+    let incident = &cleaned["detection"]["incident"];
+    assert_eq!(incident["step"], "closed", "{cleaned}");
+    assert_eq!(incident["restored"], 12, "{cleaned}");
+}

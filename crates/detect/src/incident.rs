@@ -396,18 +396,22 @@ fn continue_incident(
     // What is left: what the comparison with the last clean snapshot flags,
     // and the incident's own files still there (with no clean snapshot to
     // compare with, the comparison alone would miss them).
-    let present = still_present(repo, &snapshot.tree, &incident.files)?;
+    // By path, only the files whose path says what they are: notes and
+    // renamed copies. A file encrypted in place and restored in place is
+    // back at the same path, clean: the comparison above judges it.
+    let by_path: Vec<&IncidentFileView> = incident
+        .files
+        .iter()
+        .filter(|f| f.note || f.replaced.is_some())
+        .collect();
+    let present = still_present(repo, &snapshot.tree, &by_path)?;
     let mut encrypted: HashSet<&[u8]> =
         since.encrypted().map(|f| f.path_bytes.as_slice()).collect();
     let mut notes: HashSet<&[u8]> = since
         .ransom_notes()
         .map(|f| f.path_bytes.as_slice())
         .collect();
-    for f in incident
-        .files
-        .iter()
-        .filter(|f| present.contains(&f.path_bytes))
-    {
+    for f in by_path.iter().filter(|f| present.contains(&f.path_bytes)) {
         if f.note {
             notes.insert(&f.path_bytes);
         } else {
@@ -464,7 +468,7 @@ fn continue_incident(
 fn still_present(
     repo: &Repository,
     tree: &reprise_format::BlobId,
-    files: &[IncidentFileView],
+    files: &[&IncidentFileView],
 ) -> Result<HashSet<Vec<u8>>> {
     let mut by_dir: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
     for f in files {
