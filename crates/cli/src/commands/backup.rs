@@ -132,10 +132,23 @@ fn print_quiet_alarm(report: &BackupReport) {
         eprintln!("reprise backup: {}", i.line());
     }
     eprintln!(
-        "reprise backup: snapshot {} saved as evidence; recover with: reprise restore {} --target DIR --last-clean (exit status 4)",
+        "reprise backup: snapshot {} saved as evidence; {} (exit status 4)",
         report.snapshot_id.short(),
-        report.snapshot_id.short()
+        recovery_hint(report)
     );
+}
+
+/// The command that cleans the share up: in place, originals back and
+/// what the attack left moved to a quarantine.
+fn recovery_hint(report: &BackupReport) -> String {
+    let path = match report.snapshot.paths.as_slice() {
+        [one] => one.as_str(),
+        _ => "PATH",
+    };
+    format!(
+        "recover with: reprise restore {} --last-clean --in-place {path} (or --target DIR to restore elsewhere)",
+        report.snapshot_id.short()
+    )
 }
 
 fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
@@ -215,8 +228,8 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
         }
         if d.verdict == Verdict::Attack {
             println!(
-                "The snapshot was kept as evidence. Recover with: reprise restore {} --target DIR --last-clean (exit status 4)",
-                report.snapshot_id.short()
+                "The snapshot was kept as evidence; {} (exit status 4)",
+                recovery_hint(report)
             );
         }
     }
