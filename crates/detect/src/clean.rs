@@ -651,7 +651,7 @@ fn lossy(path: &[u8]) -> String {
 }
 
 /// `/a/b/c` → (`/a/b`, `c`).
-fn split(path: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split(path: &[u8]) -> (&[u8], &[u8]) {
     match path.iter().rposition(|&b| b == b'/') {
         Some(0) => (b"/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),

@@ -201,6 +201,12 @@ pub fn loaded(repo: &Repository) -> Vec<Incident> {
     fold(&repo.loaded_incident_records())
 }
 
+/// The first 8 characters of an incident id, as lists show it. Ids come
+/// from the repository, which may be hostile: never cut inside a character.
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
 /// Finds an incident by id or unique prefix.
 pub fn find<'a>(incidents: &'a [Incident], prefix: &str) -> Option<&'a Incident> {
     let mut matching = incidents.iter().filter(|i| i.id.starts_with(prefix));
@@ -306,7 +312,7 @@ impl Followed {
     /// "incident 3fa2c1d0 open since …: 400 encrypted files and 20 ransom
     /// notes still present, 0 restored".
     pub fn line(&self) -> String {
-        let short = &self.id[..self.id.len().min(8)];
+        let short = short_id(&self.id);
         let since = self.opened.format("%Y-%m-%d %H:%M UTC");
         match self.step {
             Step::Closed => format!(
@@ -472,7 +478,7 @@ fn still_present(
 ) -> Result<HashSet<Vec<u8>>> {
     let mut by_dir: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
     for f in files {
-        let (dir, name) = split_path(&f.path_bytes);
+        let (dir, name) = crate::clean::split(&f.path_bytes);
         by_dir.entry(dir).or_default().push(name);
     }
     let mut present = HashSet::new();
@@ -506,14 +512,6 @@ fn dir_nodes(
         },
         Ok(None) | Err(RepoError::PathNotFound(_)) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-/// `/a/b/c` → (`/a/b`, `c`).
-fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&path[..i.max(1)], &path[i + 1..]),
-        None => (b"/", path),
     }
 }
 
@@ -556,7 +554,7 @@ pub fn retention_holds(
     let mut holds: BTreeMap<SnapshotId, Vec<String>> = BTreeMap::new();
     let mut planned: HashSet<SnapshotId> = HashSet::new();
     for incident in incidents.iter().filter(|i| i.holds_copies(keep_days, now)) {
-        let short = &incident.id[..incident.id.len().min(8)];
+        let short = short_id(&incident.id);
         let Some((newest_id, newest)) = newest_during(list, incident) else {
             continue;
         };
@@ -736,6 +734,14 @@ mod tests {
             replaced: None,
             note: false,
         }
+    }
+
+    #[test]
+    fn short_ids_never_cut_inside_a_character() {
+        assert_eq!(short_id("3fa2c1d05e6b7a81"), "3fa2c1d0");
+        assert_eq!(short_id("abc"), "abc");
+        // A hostile record's id with a character across byte 8.
+        assert_eq!(short_id("abcdefgé"), "abcdefgé");
     }
 
     #[test]

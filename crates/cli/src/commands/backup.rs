@@ -127,7 +127,7 @@ fn print_quiet_alarm(report: &BackupReport) {
     if let Some(i) = report
         .incident
         .as_ref()
-        .filter(|i| !summary.is_some_and(|s| s.contains(&i.id[..8.min(i.id.len())])))
+        .filter(|i| !summary.is_some_and(|s| s.contains(reprise_detect::incident::short_id(&i.id))))
     {
         eprintln!("reprise backup: {}", i.line());
     }

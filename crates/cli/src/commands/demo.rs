@@ -446,7 +446,7 @@ fn clean_up_in_place(
         };
         let detail = format!(
             "verdict clean: incident {} closed, {} files restored",
-            &i.id[..8],
+            reprise_detect::incident::short_id(&i.id),
             i.restored
         );
         Ok(((), detail))
@@ -481,7 +481,7 @@ fn nights_after_the_attack(
             };
             detail = format!(
                 "verdict ATTACK both nights: incident {} open, {} encrypted files still present",
-                &i.id[..8],
+                reprise_detect::incident::short_id(&i.id),
                 i.still_encrypted
             );
             newest = Some(r);

@@ -61,7 +61,7 @@ pub fn run(g: &GlobalOptions, command: &IncidentCommand) -> Result<u8> {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
+    incident::short_id(id)
 }
 
 fn found<'a>(incidents: &'a [Incident], id: &str) -> Result<&'a Incident> {

@@ -46,7 +46,7 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             .detection
             .as_ref()
             .and_then(|d| d.incident.as_ref())
-            .map_or("-", |i| &i.id[..i.id.len().min(8)]);
+            .map_or("-", |i| reprise_detect::incident::short_id(&i.id));
         println!(
             "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  {}",
             id.short(),
