@@ -2,9 +2,7 @@
 //! sparse files, many small files, the `--json` summary, `--verify`,
 //! standard input, excludes, and files that cannot be read.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;

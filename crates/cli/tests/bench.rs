@@ -1,21 +1,12 @@
 //! The benchmark harness runs end to end: `bench/run` on the tiny dataset, with reprise
-//! alone and nothing installed, builds the release binaries, generates the data, takes
+//! alone and nothing installed, takes this build's binaries, generates the data, takes
 //! reprise through every step, verifies the restored tree and writes its markdown report.
 //! No timing is asserted (timings never go in tests): only that every step produced a
 //! number and that the restore gave the source back. Peers need not be installed.
 
+use crate::common::{bench_bin_dir, workspace_root, REPRISE_ENV};
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn workspace_root() -> PathBuf {
-    // crates/cli -> the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/cli sits two levels below the workspace root")
-        .to_path_buf()
-}
 
 /// The lines of the report section whose heading starts with `heading`.
 fn section<'a>(report: &'a str, heading: &str) -> Vec<&'a str> {
@@ -62,15 +53,9 @@ fn bench_run_measures_every_step_of_reprise_on_a_tiny_dataset() {
         .arg(scratch.path().join("work"))
         .arg("--output")
         .arg(&report_path)
-        // The same cargo as the one running this test, for its nested release build.
-        .env("CARGO", env!("CARGO"));
-    for var in [
-        "REPRISE_REPOSITORY",
-        "REPRISE_PASSWORD",
-        "REPRISE_PASSWORD_FILE",
-        "REPRISE_PASSWORD_COMMAND",
-        "REPRISE_NEW_PASSWORD",
-    ] {
+        .arg("--bin-dir")
+        .arg(bench_bin_dir());
+    for var in REPRISE_ENV {
         command.env_remove(var);
     }
     let output = command.output().expect("bench/run starts");

@@ -2,9 +2,7 @@
 //! the read-only commands (snapshots, ls, find, diff, dump, stats), key
 //! management and snapshot selectors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -2,9 +2,7 @@
 //! points, concurrent backups into one repository, and a restore killed
 //! half-way and then resumed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;

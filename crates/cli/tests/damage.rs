@@ -2,9 +2,7 @@
 //! `check --read-data`, attributed to the files and snapshot they affect,
 //! and must fail the restore of exactly those files.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;

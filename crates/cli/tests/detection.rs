@@ -15,16 +15,13 @@
 //!
 //! The last test runs `bench/detection/run --scale small` itself.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reprise_detect_bench::evaluate::{score_detection, verify_last_clean, DetectionScore};
 use reprise_detect_bench::scenario::{self, Scenario};
 use reprise_detect_bench::share::{self, Scale, ShareSpec};
 use reprise_detect_bench::truth::Truth;
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SEED: u64 = 1;
@@ -283,42 +280,12 @@ fn every_scenario_has_a_test() {
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/cli sits two levels below the workspace root")
-        .to_path_buf()
-}
-
 /// The harness runs at small scale with the binaries of this build and
 /// prints its tables; every figure but the timing one passes (timings in
 /// a test, on debug binaries, mean nothing).
 #[test]
 fn bench_detection_run_prints_the_table_at_small_scale() {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_reprise"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    // The harness's other two binaries, built like this one.
-    let mut build = Command::new(env!("CARGO"));
-    build.current_dir(workspace_root()).args([
-        "build",
-        "--quiet",
-        "-p",
-        "reprise-detect-bench",
-        "-p",
-        "reprise-bench-data",
-    ]);
-    if bin_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let built = build.output().expect("cargo starts");
-    assert!(
-        built.status.success(),
-        "cargo build failed: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let bin_dir = bench_bin_dir();
     let scratch = tempfile::tempdir().unwrap();
     let report_path = scratch.path().join("report.md");
     let mut command = Command::new(workspace_root().join("bench/detection/run"));

@@ -5,9 +5,7 @@
 //! verdict from `backup` (exit 4 on an attack) and the flagged files from
 //! `detect latest --json`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;

@@ -3,18 +3,9 @@
 //! is documented in docs/CLI.md, and CLI.md's exit code table has every code
 //! that `exit.rs` documents.
 
+use crate::common::workspace_root;
 use assert_cmd::Command;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn workspace_root() -> PathBuf {
-    // crates/cli -> the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/cli sits two levels below the workspace root")
-        .to_path_buf()
-}
 
 fn read_doc(name: &str) -> String {
     let path = workspace_root().join("docs").join(name);

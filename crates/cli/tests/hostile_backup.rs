@@ -10,9 +10,7 @@
 //! nothing. The walk cannot follow one by construction: every open is
 //! `O_NOFOLLOW`, relative to a directory handle.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reprise_format::{BlobId, BlobType, Snapshot, SnapshotId, Tree};
 use reprise_repo::{BlobSaver, Repository};
 use reprise_storage::LocalBackend;

@@ -4,9 +4,7 @@
 //! devices where objects or password files should be neither hang nor
 //! exhaust memory; the repository is private to its owner.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -4,9 +4,7 @@
 //! walk instead of walked for ever; `latest` says when it passes over a
 //! newer snapshot it cannot read.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reprise_format::{BlobId, BlobType, Node, NodeKind, Snapshot, Tree};
 use reprise_repo::walk::resolve;
 use reprise_repo::{BlobSaver, Repository};

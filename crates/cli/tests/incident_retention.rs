@@ -4,9 +4,7 @@
 //! changes what `restore --last-clean` of the newest snapshot gives back.
 //! Everything runs through the real `reprise` command.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -101,7 +99,7 @@ fn encrypted(data: &[u8], seed: u64) -> Vec<u8> {
 fn apply(share: &Path, event: &Event) {
     match *event {
         Event::Work { seed } => {
-            let mut rng = common::Rng::new(seed);
+            let mut rng = crate::common::Rng::new(seed);
             for _ in 0..3 {
                 let dir = DIRS[rng.below(3) as usize];
                 let docs = documents(&share.join(dir));
@@ -136,7 +134,7 @@ fn apply(share: &Path, event: &Event) {
             .unwrap();
         }
         Event::Drip { seed } => {
-            let mut rng = common::Rng::new(seed);
+            let mut rng = crate::common::Rng::new(seed);
             for _ in 0..1 + rng.below(2) {
                 let dir = DIRS[rng.below(3) as usize];
                 let docs = documents(&share.join(dir));

@@ -5,9 +5,7 @@
 //! attack; the alert command gets the context a sysadmin needs; a second
 //! wave is added to the open incident.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,9 +2,7 @@
 //! random name and deletes the original (LockBit 3.0 style), into a fresh
 //! target and in place with the quarantine (issue 11, failures 3 and 6).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

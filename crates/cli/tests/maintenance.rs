@@ -4,9 +4,7 @@
 //! the attacks a client holding the key can try: chunk poisoning, forged
 //! snapshots, garbage index files.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry, PackId, Snapshot};
 use reprise_repo::{BlobSaver, Repository};
 use reprise_storage::{Backend, LocalBackend, ObjectKind};

@@ -3,9 +3,7 @@
 //! target, files encrypted in place with their size and mtime kept; and the
 //! `--overwrite` and `--dry-run` choices; and a tree deeper than PATH_MAX.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;

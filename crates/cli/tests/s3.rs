@@ -3,13 +3,9 @@
 //! is one day in COMPLIANCE mode: nobody, not even the bucket owner, can
 //! delete a locked version before then, which a throw-away server allows.
 
-mod common;
-#[path = "common/s3.rs"]
-mod s3_common;
-
-use common::*;
+use crate::common::*;
+use crate::s3_common::*;
 use reprise_storage::{Backend, LockMode, ObjectKind, StorageError};
-use s3_common::*;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 

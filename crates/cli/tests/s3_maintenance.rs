@@ -3,15 +3,11 @@
 //! on a bucket without a lock policy, prune and forget meeting COMPLIANCE
 //! locks, and copies between a local and an S3 repository.
 
-mod common;
-#[path = "common/s3.rs"]
-mod s3_common;
-
-use common::*;
+use crate::common::*;
+use crate::s3_common::*;
 use reprise_format::BlobType;
 use reprise_repo::{BlobSaver, Repository};
 use reprise_storage::{Backend, ObjectKind};
-use s3_common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;

@@ -7,9 +7,7 @@
 //! init, backup, restore, check — runs through the server with an append
 //! token, which cannot remove a key.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;

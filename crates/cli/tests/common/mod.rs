@@ -36,6 +36,54 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_reprise"))
 }
 
+/// The workspace's root directory (crates/cli sits two levels below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/cli sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The directory holding this build's `reprise`, after building the bench
+/// harnesses' other two binaries (`reprise-detect-bench`,
+/// `reprise-bench-data`) there with the same profile, once per test run.
+/// Cargo builds no binary of another package for an integration test, and a
+/// nested `cargo build --release` cost CI a whole second build.
+pub fn bench_bin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let dir = bin()
+        .parent()
+        .expect("the binary sits in a directory")
+        .to_path_buf();
+    let built = BUILT.get_or_init(|| {
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build.current_dir(workspace_root()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "reprise-detect-bench",
+            "-p",
+            "reprise-bench-data",
+        ]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let out = build
+            .output()
+            .map_err(|e| format!("cargo does not start: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = built {
+        panic!("cargo build of the bench binaries failed: {e}");
+    }
+    dir
+}
+
 /// `reprise` with no `REPRISE_*` variable set and no repository given.
 pub fn reprise() -> Command {
     Command::from_std(reprise_std())

@@ -1,0 +1,29 @@
+//! Every integration test of the `reprise` command, in one test binary: one
+//! link instead of one per file, which on two cores saved minutes of CI. Each
+//! file below is a module; `cargo test --test all server::` runs one of them.
+//! A new test file must be listed here (autotests is off in Cargo.toml).
+
+mod common;
+#[path = "common/s3.rs"]
+mod s3_common;
+
+mod backup_restore;
+mod bench;
+mod cli;
+mod crash;
+mod damage;
+mod detection;
+mod detection_signals;
+mod disk_full;
+mod docs;
+mod hostile_backup;
+mod hostile_repo;
+mod hostile_trees;
+mod incident_retention;
+mod incidents;
+mod last_clean_cleanup;
+mod maintenance;
+mod restore_attacks;
+mod s3;
+mod s3_maintenance;
+mod server;
