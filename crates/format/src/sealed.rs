@@ -144,7 +144,10 @@ mod tests {
 
         let index = IndexFile::default();
         let sealed = seal(&index, &key).unwrap();
-        assert_eq!(key.open(b"reprise index", &sealed).unwrap(), b"RPI1\0\0\0\0");
+        assert_eq!(
+            key.open(b"reprise index", &sealed).unwrap(),
+            b"RPI1\0\0\0\0"
+        );
     }
 
     #[test]
