@@ -56,3 +56,34 @@ fn code_of_storage(err: &StorageError) -> u8 {
         _ => FATAL,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprise_storage::ObjectKind;
+    use std::sync::Arc;
+
+    fn refusal() -> StorageError {
+        StorageError::Refused {
+            action: "write",
+            kind: ObjectKind::Pack,
+            name: "00".into(),
+            location: "rest:https://127.0.0.1/m".into(),
+            reason: "append-only".into(),
+        }
+    }
+
+    /// A refusal is exit 13 however it reaches the CLI: bare, in a
+    /// `RepoError`, or as the shared error of a failed parallel upload.
+    #[test]
+    fn a_refusal_is_exit_13_however_it_is_wrapped() {
+        let upload = RepoError::Upload(Arc::new(refusal()));
+        for err in [
+            anyhow::Error::new(refusal()),
+            anyhow::Error::new(RepoError::Storage(refusal())),
+            anyhow::Error::new(upload).context("backup failed"),
+        ] {
+            assert_eq!(code_of(&err), REFUSED, "{err:#}");
+        }
+    }
+}
