@@ -15,7 +15,7 @@
 //!   (genuinely encrypted files: KeePass's KDBX, Bitwarden's encrypted JSON
 //!   export, whose ciphertext is base64 text).
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::formats::{self, content, Spec, FIRST_NAMES, STREETS, SURNAMES};
 use crate::rng::{derived, keystream, pick};
 use crate::share::{self, UPDATED_PROGRAMS};
