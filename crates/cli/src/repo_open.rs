@@ -66,18 +66,29 @@ pub fn open_with_source(global: &GlobalOptions) -> Result<(Repository, password:
 
 /// Fails with [`RepoError::NotARepository`] when `backend` holds neither
 /// copy of a repository's config; any other storage error (no token, wrong
-/// S3 keys) is reported as it is. Reads no content: sizes only.
+/// S3 keys) is reported as it is. One listing, not a size request: S3
+/// answers a HEAD with wrong keys with a bare 403, which would read as a
+/// refusal (13) instead of wrong credentials (14).
 pub fn ensure_repository(backend: &dyn Backend) -> Result<(), RepoError> {
-    for name in ["config", CONFIG_COPY_NAME] {
-        match backend.size(ObjectKind::Config, name) {
-            Ok(_) => return Ok(()),
-            Err(StorageError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+    let listed = match backend.list(ObjectKind::Config) {
+        Ok(listed) => listed,
+        Err(StorageError::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    if listed
+        .iter()
+        .any(|o| o.name == "config" || o.name == CONFIG_COPY_NAME)
+    {
+        return Ok(());
     }
-    Err(RepoError::NotARepository {
-        location: backend.location(),
-    })
+    // A local listing names `config` only: the copy may still be there.
+    match backend.size(ObjectKind::Config, CONFIG_COPY_NAME) {
+        Ok(_) => Ok(()),
+        Err(StorageError::NotFound { .. }) => Err(RepoError::NotARepository {
+            location: backend.location(),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A wrong password gains where it came from; other errors pass unchanged.
