@@ -105,17 +105,15 @@ fn check_document(what: &str, doc: &Value, snapshot_ids: &BTreeSet<String>) -> u
     times
 }
 
+/// Called with a value's key, the value, and the object holding it.
+type Visit<'a> = dyn FnMut(Option<&str>, &Value, Option<&Value>) + 'a;
+
 /// Calls `visit(key, value, object holding it)` on every value of `doc`.
-fn walk(doc: &Value, visit: &mut dyn FnMut(Option<&str>, &Value, Option<&Value>)) {
+fn walk(doc: &Value, visit: &mut Visit) {
     walk_at(doc, None, None, visit);
 }
 
-fn walk_at(
-    value: &Value,
-    key: Option<&str>,
-    parent: Option<&Value>,
-    visit: &mut dyn FnMut(Option<&str>, &Value, Option<&Value>),
-) {
+fn walk_at(value: &Value, key: Option<&str>, parent: Option<&Value>, visit: &mut Visit) {
     visit(key, value, parent);
     match value {
         Value::Object(map) => {

@@ -387,11 +387,11 @@ fn print_report(
         println!(
             "restored snapshot {id} to {}: {} written ({} replaced), {} already up to date, {} kept, {}, {} links/specials, {} in {secs:.2} s",
             target.display(),
-            output::count(r.files_restored as u64, "file", "files"),
+            output::count(r.files_restored, "file", "files"),
             r.files_replaced,
             r.files_unchanged,
             r.files_kept,
-            output::count(r.dirs as u64, "dir", "dirs"),
+            output::count(r.dirs, "dir", "dirs"),
             r.links + r.specials,
             output::bytes(r.bytes_written)
         );
@@ -399,7 +399,7 @@ fn print_report(
     if r.files_verified > 0 {
         println!(
             "verified {} against the snapshot",
-            output::count(r.files_verified as u64, "file", "files")
+            output::count(r.files_verified, "file", "files")
         );
     }
     if !r.failures.is_empty() {
@@ -423,7 +423,7 @@ fn print_dry_run(r: &RestoreReport, id: &str, target: &std::path::Path) -> Resul
     output::line(&format!(
         "dry run of snapshot {id} to {}: {} be written ({} replacing existing ones), {} already up to date, {} kept; nothing was written",
         target.display(),
-        output::count(r.files_restored as u64, "file would", "files would"),
+        output::count(r.files_restored, "file would", "files would"),
         r.files_replaced,
         r.files_unchanged,
         r.files_kept,
