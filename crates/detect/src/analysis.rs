@@ -920,6 +920,15 @@ impl Findings {
     }
 }
 
+/// "1 ransom note", "1 204 ransom notes": a count and its noun in the
+/// number that agrees with it.
+pub fn count(n: u64, one: &str, several: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{} {several}", thousands(n)),
+    }
+}
+
 /// "1 file", "1 204 files".
 pub fn files(n: usize) -> String {
     match n {

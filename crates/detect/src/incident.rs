@@ -324,8 +324,10 @@ impl Followed {
                 self.restored
             ),
             _ => format!(
-                "incident {short} open since {since}: {} encrypted file(s) and {} ransom note(s) still present, {} restored",
-                self.still_encrypted, self.notes, self.restored
+                "incident {short} open since {since}: {} and {} still present, {} restored",
+                crate::analysis::count(self.still_encrypted, "encrypted file", "encrypted files"),
+                crate::analysis::count(self.notes, "ransom note", "ransom notes"),
+                self.restored
             ),
         }
     }
