@@ -14,10 +14,12 @@
 mod file;
 mod metadata;
 mod parent;
+mod preview;
 mod scan;
 mod walker;
 
 pub use parent::PassedOver;
+pub use preview::{preview, FileState, Preview, PreviewFile};
 pub use reprise_repo::PathPatterns;
 pub use scan::scan_totals;
 

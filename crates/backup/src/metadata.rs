@@ -79,7 +79,7 @@ pub(crate) fn kind_of_type(t: FileType) -> NodeKind {
     }
 }
 
-fn nanos(sec: i64, nsec: i64) -> i64 {
+pub(crate) fn nanos(sec: i64, nsec: i64) -> i64 {
     sec.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 

@@ -3,12 +3,48 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The exit codes, as `reprise --help` ends (the table is in docs/CLI.md).
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+   0  success
+   1  fatal error, or check found damage
+   2  wrong usage
+   3  done but incomplete (files skipped or not restored, locks not renewed)
+   4  ransomware attack detected (the snapshot is written)
+  10  no repository at --repo
+  12  wrong password
+  13  the storage refused: an append-only token asked to delete, or a retention lock
+  14  the storage did not accept the credentials (REPRISE_TOKEN, S3 keys)";
+
+/// The options that only make sense for a client of a repository, which
+/// `serve`'s help leaves out.
+const CLIENT_OPTIONS: [&str; 4] = ["repo", "password_file", "password_command", "cacert"];
+
+/// The command line as it is parsed: [`Cli`], with the client options
+/// hidden from the help of `serve` and its subcommands, where they do not
+/// apply (they are still accepted there, as every global option is).
+///
+/// `serve` gets hidden copies of them: clap propagates a global option
+/// only into subcommands that have none of that id, so these copies, not
+/// the visible ones, reach `serve`'s subcommands (but `serve token add`,
+/// whose own `--repo` shares the id), and their values still reach
+/// [`GlobalOptions`].
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| CLIENT_OPTIONS.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    cmd.mut_subcommand("serve", |serve| serve.args(hidden))
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "reprise",
     version,
     about = "Backups a town hall can restore after ransomware: deduplicated, compressed, encrypted snapshots.",
-    after_help = "Exit codes: 0 ok, 1 fatal error, 2 usage, 3 done but incomplete, 4 ransomware attack detected, 10 no repository, 12 wrong password."
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -18,6 +54,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
     /// Repository location: a directory, rest:https://HOST:PORT/NAME (reprise serve) or s3:https://HOST/BUCKET[/PREFIX]
     #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
@@ -210,6 +247,10 @@ pub struct BackupArgs {
     /// Read every file, even those the previous snapshot shows unchanged
     #[arg(long)]
     pub force: bool,
+    /// List the files a backup would read (new, changed) and skip
+    /// (unchanged), with their sizes, and write nothing to the repository
+    #[arg(short = 'n', long, conflicts_with_all = ["stdin", "alert_command"])]
+    pub dry_run: bool,
     /// Skip ransomware detection (content statistics and analysis)
     #[arg(long)]
     pub no_detection: bool,
@@ -560,9 +601,13 @@ pub struct CopyArgs {
     /// The destination repository (a directory, rest:… or s3:…); create it first with `reprise init`
     #[arg(long, value_name = "REPO")]
     pub to: String,
-    /// File whose first line is the destination's password (else REPRISE_TO_PASSWORD)
+    /// File whose first line is the destination's password
     #[arg(long, env = "REPRISE_TO_PASSWORD_FILE", value_name = "FILE")]
     pub to_password_file: Option<PathBuf>,
+    /// Shell command that prints the destination's password (else
+    /// --to-password-file, REPRISE_TO_PASSWORD, a prompt on a terminal)
+    #[arg(long, env = "REPRISE_TO_PASSWORD_COMMAND", value_name = "CMD")]
+    pub to_password_command: Option<String>,
     /// Snapshots to copy (ids, prefixes or `latest`); all that match the filters when none
     pub snapshots: Vec<String>,
     #[command(flatten)]

@@ -24,6 +24,19 @@ pub const WRONG_PASSWORD: u8 = 12;
 pub const REFUSED: u8 = 13;
 pub const UNAUTHORIZED: u8 = 14;
 
+/// A refusal decided before asking the storage, because it has already
+/// said it would refuse: exit code 13, as if it had.
+#[derive(Debug)]
+pub struct RefusedUpFront(pub String);
+
+impl std::fmt::Display for RefusedUpFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedUpFront {}
+
 /// Prints an error with its causes and returns its exit code.
 pub fn report(err: &anyhow::Error) -> u8 {
     eprintln!("reprise: error: {err}");
@@ -35,6 +48,9 @@ pub fn report(err: &anyhow::Error) -> u8 {
 
 fn code_of(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if cause.is::<RefusedUpFront>() {
+            return REFUSED;
+        }
         if let Some(repo) = cause.downcast_ref::<RepoError>() {
             return match repo {
                 RepoError::NotARepository { .. } => NO_REPOSITORY,

@@ -8,12 +8,13 @@
 mod cli;
 mod commands;
 mod exit;
+mod interrupt;
 mod output;
 mod password;
 mod progress;
 mod repo_open;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 /// Keeps the allocator from hoarding memory. reprise moves data in buffers
 /// of a few MiB; glibc raises its mmap threshold each time such a buffer is
@@ -90,7 +91,10 @@ fn failed_on_closed_stdout(err: &anyhow::Error) -> bool {
 fn main() -> std::process::ExitCode {
     bound_allocator_memory();
     die_quietly_when_stdout_is_closed();
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::from_arg_matches(&cli::command().get_matches()) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     let code = match commands::dispatch(&args) {
         Ok(code) => code,
         Err(err) if failed_on_closed_stdout(&err) => die_of_sigpipe(),

@@ -6,13 +6,13 @@ use crate::cli::GlobalOptions;
 use anyhow::{bail, Context, Result};
 use std::io::{IsTerminal, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
-fn from_command(cmd: &str) -> Result<String> {
+pub fn from_command(cmd: &str) -> Result<String> {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -75,27 +75,59 @@ fn set_blocking(file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-fn prompt(question: &str) -> Result<String> {
+pub fn prompt(question: &str) -> Result<String> {
     rpassword::prompt_password(question).context("cannot read the password from the terminal")
 }
 
-/// The password that opens the repository.
-pub fn current(global: &GlobalOptions) -> Result<String> {
-    let password = if let Some(cmd) = &global.password_command {
-        from_command(cmd)?
+/// Where a password came from, as an error message names it: a wrong
+/// password is fixed where it was given.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The command, and the option or variable that gave it.
+    Command(String, &'static str),
+    /// The file, and the option or variable that gave it.
+    File(PathBuf, &'static str),
+    Variable(&'static str),
+    Prompt,
+}
+
+/// How the repository's password command and file are given.
+const COMMAND_OPTION: &str = "--password-command or REPRISE_PASSWORD_COMMAND";
+const FILE_OPTION: &str = "--password-file or REPRISE_PASSWORD_FILE";
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Command(cmd, how) => write!(f, "the password command {cmd:?} ({how})"),
+            Source::File(path, how) => {
+                write!(f, "the password file {} ({how})", path.display())
+            }
+            Source::Variable(name) => write!(f, "the variable {name}"),
+            Source::Prompt => write!(f, "the terminal"),
+        }
+    }
+}
+
+/// The password that opens the repository, and where it came from.
+pub fn current(global: &GlobalOptions) -> Result<(String, Source)> {
+    let (password, source) = if let Some(cmd) = &global.password_command {
+        (
+            from_command(cmd)?,
+            Source::Command(cmd.clone(), COMMAND_OPTION),
+        )
     } else if let Some(file) = &global.password_file {
-        from_file(file)?
+        (from_file(file)?, Source::File(file.clone(), FILE_OPTION))
     } else if let Ok(p) = std::env::var("REPRISE_PASSWORD") {
-        p
+        (p, Source::Variable("REPRISE_PASSWORD"))
     } else if std::io::stdin().is_terminal() {
-        prompt("Repository password: ")?
+        (prompt("Repository password: ")?, Source::Prompt)
     } else {
         bail!("no password given: set REPRISE_PASSWORD_FILE or REPRISE_PASSWORD, or use --password-command / --password-file");
     };
     if password.is_empty() {
-        bail!("the password is empty: an empty password would protect nothing");
+        bail!("the password from {source} is empty: an empty password would protect nothing");
     }
-    Ok(password)
+    Ok((password, source))
 }
 
 /// A new password (init, key add, key passwd): from `file`, else

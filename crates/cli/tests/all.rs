@@ -7,6 +7,7 @@ mod common;
 #[path = "common/s3.rs"]
 mod s3_common;
 
+mod backup_dry_run;
 mod backup_restore;
 mod bench;
 mod cli;
@@ -16,13 +17,16 @@ mod detection;
 mod detection_signals;
 mod disk_full;
 mod docs;
+mod help;
 mod hostile_backup;
 mod hostile_repo;
 mod hostile_trees;
 mod incident_retention;
 mod incidents;
+mod json_and_time;
 mod last_clean_cleanup;
 mod maintenance;
+mod messages;
 mod restore_attacks;
 mod s3;
 mod s3_maintenance;

@@ -211,13 +211,16 @@ fn snapshots_json_lists_both_snapshots_oldest_first() {
     let t = two_snapshots();
     let snaps = t.repo.snapshots();
     assert_eq!(snaps.len(), 2, "{snaps:#?}");
-    assert_eq!(snaps[0]["id"].as_str(), Some(t.first.as_str()));
-    assert_eq!(snaps[1]["id"].as_str(), Some(t.second.as_str()));
+    assert_eq!(snaps[0]["snapshot_id"].as_str(), Some(t.first.as_str()));
+    assert_eq!(snaps[1]["snapshot_id"].as_str(), Some(t.second.as_str()));
     assert_eq!(snaps[1]["parent"].as_str(), Some(t.first.as_str()));
     for s in &snaps {
         assert_eq!(s["paths"], serde_json::json!([snap_path(&t.src)]));
         let short = s["short_id"].as_str().unwrap();
-        assert!(s["id"].as_str().unwrap().starts_with(short), "{s:#}");
+        assert!(
+            s["snapshot_id"].as_str().unwrap().starts_with(short),
+            "{s:#}"
+        );
     }
     // The text listing shows both short ids.
     let out = t.repo.cmd().arg("snapshots").output().unwrap();
@@ -310,7 +313,7 @@ fn find_json_returns_every_version_across_snapshots() {
         .map(|v| {
             (
                 v["path"].as_str().unwrap().to_string(),
-                v["snapshot"].as_str().unwrap().to_string(),
+                v["snapshot_id"].as_str().unwrap().to_string(),
                 v["size"].as_u64().unwrap(),
             )
         })

@@ -45,7 +45,7 @@ fn affected(report: &Value) -> BTreeSet<(String, String)> {
         .flat_map(|f| f["affected"].as_array().cloned().unwrap_or_default())
         .map(|a| {
             (
-                a["snapshot"].as_str().unwrap().to_string(),
+                a["snapshot_id"].as_str().unwrap().to_string(),
                 a["path"].as_str().unwrap().to_string(),
             )
         })

@@ -110,7 +110,7 @@ fn a_forged_future_dated_snapshot_never_becomes_the_parent() {
         "the parent must be the honest snapshot, not the forgery {forged}: {next:#}"
     );
     assert_eq!(
-        next["passed_over"][0]["id"].as_str(),
+        next["passed_over"][0]["snapshot_id"].as_str(),
         Some(forged.to_hex().as_str()),
         "the forgery is reported: {next:#}"
     );
@@ -163,7 +163,7 @@ fn sources_differing_only_in_latin1_bytes_stay_apart() {
         .unwrap()
         .iter()
         .filter(|r| r["keep"] == true)
-        .map(|r| r["id"].as_str().unwrap())
+        .map(|r| r["snapshot_id"].as_str().unwrap())
         .collect();
     let mut expected = vec![acute2.as_str(), grave2.as_str()];
     expected.sort();

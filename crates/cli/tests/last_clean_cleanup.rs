@@ -201,10 +201,10 @@ fn changed_files_not_judged_are_reported_and_all_changed_puts_them_back() {
     assert_success(&out, "restore --last-clean");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("1 changed file(s) in the affected directories were not judged encrypted"),
+        stdout.contains("1 changed file in the affected directories was not judged encrypted"),
         "{stdout}"
     );
-    assert!(last_line(&out.stdout).ends_with(", 1 changed files not judged encrypted."));
+    assert!(last_line(&out.stdout).ends_with(", 1 changed file not judged encrypted."));
     let restored_changed = restored(&target, &changed);
     assert_eq!(
         fs::read(&restored_changed).unwrap(),
@@ -422,7 +422,7 @@ fn in_place_all_changed_quarantines_the_changed_version_and_puts_the_clean_one_b
     assert_success(&out, "restore --last-clean --all-changed --in-place");
     assert_eq!(
         last_line(&out.stdout),
-        "Last-clean restore: 37 recovered, 40 quarantined (36 encrypted copies, 3 notes, 1 changed versions), 0 unrecoverable, 1 changed files not judged encrypted.",
+        "Last-clean restore: 37 recovered, 40 quarantined (36 encrypted copies, 3 notes, 1 changed version), 0 unrecoverable, 1 changed file not judged encrypted.",
         "{}",
         describe(&out)
     );

@@ -502,7 +502,7 @@ fn forged_snapshots_and_garbage_index_files_do_not_hurt_the_others() {
     );
     let real_row = rows.iter().find(|r| r["standing"] == "trusted").unwrap();
     assert_eq!(real_row["keep"], true, "{forget:#}");
-    let real_id = real_row["id"].as_str().unwrap().to_string();
+    let real_id = real_row["snapshot_id"].as_str().unwrap().to_string();
 
     // The next real backup: the future-dated forgeries are older than it by
     // the storage's clock and count for nothing; the past-dated ones only
@@ -523,7 +523,7 @@ fn forged_snapshots_and_garbage_index_files_do_not_hurt_the_others() {
     );
     let newest = trusted.iter().find(|r| r["keep"] == true).unwrap();
     assert_ne!(
-        newest["id"].as_str().unwrap(),
+        newest["snapshot_id"].as_str().unwrap(),
         real_id,
         "the newest real one is kept"
     );

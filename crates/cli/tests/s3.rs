@@ -96,7 +96,7 @@ fn a_locked_repository_backs_up_restores_and_checks_clean_with_every_object_lock
     assert_success(&out, "check --read-data (s3, locked)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("locks") && text.contains("0 error(s)"),
+        text.contains("locks") && text.contains("0 errors"),
         "{text}"
     );
 

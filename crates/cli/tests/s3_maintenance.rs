@@ -114,6 +114,21 @@ fn forget_and_prune_skip_locked_objects_cleanly() {
         2,
         "the locked snapshot stays"
     );
+    // The text says when the lock ends, with no stray "; " before it when
+    // no rule gave a reason (issue 12), and in the text time form.
+    let out = repo
+        .cmd()
+        .args(["forget", "--keep-last", "1"])
+        .output()
+        .unwrap();
+    assert_success(&out, "forget of a locked snapshot");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("locked until"))
+        .unwrap_or_else(|| panic!("no lock date: {text}"));
+    assert!(!line.contains("; locked until"), "{line}");
+    assert!(line.contains(" UTC"), "{line}");
 
     let pruned = repo.json(["prune", "--grace", "0"]);
     assert_eq!(count(&pruned["locked"]), 1, "{pruned:#}");

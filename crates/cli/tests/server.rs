@@ -741,7 +741,7 @@ fn a_backup_client_works_through_the_server_and_cannot_remove_a_key() {
     assert_eq!(keys.as_array().unwrap().len(), 2);
     let snapshots = parse_json(&run(&["snapshots", "--json"]).stdout);
     assert_eq!(snapshots.as_array().unwrap().len(), 1);
-    assert_eq!(snapshots[0]["id"], snapshot.as_str());
+    assert_eq!(snapshots[0]["snapshot_id"], snapshot.as_str());
 
     let out = client(&server, &"f".repeat(64), &password)
         .arg("snapshots")
@@ -1505,8 +1505,55 @@ fn an_incident_through_the_server_keeps_the_alarm_and_its_clean_copy() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == clean.as_str())
+        .find(|s| s["snapshot_id"] == clean.as_str())
         .unwrap();
     assert_eq!(kept["keep"], true, "{plan}");
     assert!(kept["reasons"].to_string().contains("incident"), "{plan}");
+}
+
+/// Issue 12: `prune` with an append token stops before sending a DELETE
+/// (which the audit log would record like a compromised client's), with
+/// exit 13, and says why; `--dry-run` still works.
+#[test]
+fn prune_with_an_append_token_refuses_before_any_delete() {
+    let mut server = TestServer::new(30, 256 << 20);
+    let pc = server.token("pc", "append", &[]);
+    server.start();
+    let scratch = tempfile::tempdir().unwrap();
+    let password = scratch.path().join("password");
+    fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    init_through(&server, &pc, &password);
+    let src = scratch.path().join("share");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a.txt"), "a").unwrap();
+    let out = client(&server, &pc, &password)
+        .arg("backup")
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_success(&out, "backup through the server");
+
+    let out = client(&server, &pc, &password)
+        .args(["prune", "--grace", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 13, "prune with an append token");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("role append") && said.contains("admin token"),
+        "{said}"
+    );
+    let deletes: Vec<_> = server
+        .audit()
+        .into_iter()
+        .filter(|l| l["action"] == "delete" || l["method"] == "DELETE")
+        .collect();
+    assert!(deletes.is_empty(), "prune sent deletions: {deletes:#?}");
+
+    let out = client(&server, &pc, &password)
+        .args(["prune", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_success(&out, "prune --dry-run with an append token");
+    server.stop();
 }

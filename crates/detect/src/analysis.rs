@@ -920,6 +920,15 @@ impl Findings {
     }
 }
 
+/// "1 ransom note", "1 204 ransom notes": a count and its noun in the
+/// number that agrees with it.
+pub fn count(n: u64, one: &str, several: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{} {several}", thousands(n)),
+    }
+}
+
 /// "1 file", "1 204 files".
 pub fn files(n: usize) -> String {
     match n {
@@ -1057,7 +1066,7 @@ fn affected_dirs(flagged: &[Flagged]) -> (Vec<String>, Vec<Vec<u8>>) {
 
 /// One line per reason: "1 204 files under /srv/partage were a document, now random-looking".
 fn reason_lines(flagged: &[Flagged]) -> Vec<String> {
-    let mut by_reason: BTreeMap<String, Vec<&Flagged>> = BTreeMap::new();
+    let mut by_reason: BTreeMap<(&str, &str), Vec<&Flagged>> = BTreeMap::new();
     for f in flagged.iter().filter(|f| f.reason != Reason::RansomNote) {
         by_reason
             .entry(reason_group(&f.reason))
@@ -1068,7 +1077,8 @@ fn reason_lines(flagged: &[Flagged]) -> Vec<String> {
     groups.sort_by_key(|(_, fs)| std::cmp::Reverse(fs.len()));
     groups
         .into_iter()
-        .map(|(phrase, fs)| {
+        .map(|((one, several), fs)| {
+            let phrase = if fs.len() == 1 { one } else { several };
             let paths: Vec<&[u8]> = fs.iter().map(|f| f.path_bytes.as_slice()).collect();
             format!(
                 "{} under {} {}: e.g. {}",
@@ -1082,24 +1092,38 @@ fn reason_lines(flagged: &[Flagged]) -> Vec<String> {
 }
 
 /// Groups reasons whatever their details ("was a PDF file" and "was text"
-/// both became random).
-fn reason_group(reason: &Reason) -> String {
+/// both became random): the group's phrase for one file, then for several.
+fn reason_group(reason: &Reason) -> (&'static str, &'static str) {
     match reason {
         Reason::BecameRandom { .. }
         | Reason::NotWhatItsNameSays { .. }
         | Reason::ReplacedDeletedFiles
-        | Reason::RandomContent => "were replaced by random-looking (encrypted) content".into(),
-        Reason::HeaderOverwritten { .. } => "had their first bytes encrypted".into(),
-        Reason::PartlyEncrypted { .. } => "were partly encrypted".into(),
-        Reason::Armoured { .. } => "were replaced by ciphertext written as text (base64, base32 or hex)".into(),
-        Reason::ReplacedByEncryptedFile { .. } | Reason::EncryptedFile { .. } => {
-            "were replaced by encrypted files".into()
-        }
-        Reason::RenamedLikeEncrypted { .. } => "were renamed like the encrypted files".into(),
-        Reason::ChangedDuringAttack { .. } => {
-            "changed towards random-looking content during the attack (encrypted but for the parts sampled, most likely)".into()
-        }
-        Reason::RansomNote => "are ransom notes".into(),
+        | Reason::RandomContent => (
+            "was replaced by random-looking (encrypted) content",
+            "were replaced by random-looking (encrypted) content",
+        ),
+        Reason::HeaderOverwritten { .. } => (
+            "had its first bytes encrypted",
+            "had their first bytes encrypted",
+        ),
+        Reason::PartlyEncrypted { .. } => ("was partly encrypted", "were partly encrypted"),
+        Reason::Armoured { .. } => (
+            "was replaced by ciphertext written as text (base64, base32 or hex)",
+            "were replaced by ciphertext written as text (base64, base32 or hex)",
+        ),
+        Reason::ReplacedByEncryptedFile { .. } | Reason::EncryptedFile { .. } => (
+            "was replaced by an encrypted file",
+            "were replaced by encrypted files",
+        ),
+        Reason::RenamedLikeEncrypted { .. } => (
+            "was renamed like the encrypted files",
+            "were renamed like the encrypted files",
+        ),
+        Reason::ChangedDuringAttack { .. } => (
+            "changed towards random-looking content during the attack (encrypted but for the parts sampled, most likely)",
+            "changed towards random-looking content during the attack (encrypted but for the parts sampled, most likely)",
+        ),
+        Reason::RansomNote => ("is a ransom note", "are ransom notes"),
     }
 }
 

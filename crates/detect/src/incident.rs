@@ -109,8 +109,12 @@ impl Incident {
     /// "open since 2026-12-03 02:14 UTC" or "closed 2026-12-04 02:10 UTC".
     pub fn status_phrase(&self) -> String {
         match &self.closed {
-            None => format!("open since {}", self.opened.format("%Y-%m-%d %H:%M UTC")),
-            Some(c) => format!("closed {} by {}", c.at.format("%Y-%m-%d %H:%M UTC"), c.by),
+            None => format!("open since {}", self.opened.format("%Y-%m-%d %H:%M:%S UTC")),
+            Some(c) => format!(
+                "closed {} by {}",
+                c.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                c.by
+            ),
         }
     }
 }
@@ -313,15 +317,17 @@ impl Followed {
     /// notes still present, 0 restored".
     pub fn line(&self) -> String {
         let short = short_id(&self.id);
-        let since = self.opened.format("%Y-%m-%d %H:%M UTC");
+        let since = self.opened.format("%Y-%m-%d %H:%M:%S UTC");
         match self.step {
             Step::Closed => format!(
                 "incident {short} (open since {since}) closed: no flagged file is left encrypted, {} restored",
                 self.restored
             ),
             _ => format!(
-                "incident {short} open since {since}: {} encrypted file(s) and {} ransom note(s) still present, {} restored",
-                self.still_encrypted, self.notes, self.restored
+                "incident {short} open since {since}: {} and {} still present, {} restored",
+                crate::analysis::count(self.still_encrypted, "encrypted file", "encrypted files"),
+                crate::analysis::count(self.notes, "ransom note", "ransom notes"),
+                self.restored
             ),
         }
     }
@@ -532,7 +538,7 @@ fn keep_the_alarm(report: &mut Report, since: &Report, followed: &Followed) {
         (Some(id), Some(t)) => format!(
             "compared with the last clean snapshot {} of {}",
             id.short(),
-            t.format("%Y-%m-%d %H:%M UTC")
+            t.format("%Y-%m-%d %H:%M:%S UTC")
         ),
         _ => "no clean snapshot of this source before the attack: files judged on their own".into(),
     };

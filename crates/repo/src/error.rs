@@ -11,7 +11,7 @@ pub enum RepoError {
     NotARepository { location: String },
     #[error("a repository already exists at {location}")]
     AlreadyExists { location: String },
-    #[error("wrong password: none of the {keys} key(s) of this repository opens with it")]
+    #[error("wrong password: no key file of this repository opens with it ({keys} tried)")]
     WrongPassword { keys: usize },
     /// No key file opened with the password, and some key files are damaged.
     #[error("{}", damaged_keys_message(.intact, .damaged))]
@@ -74,8 +74,8 @@ fn damaged_keys_message(intact: &usize, damaged: &[crate::keys::DamagedKey]) -> 
         .map(|k| format!("keys/{} ({})", k.name, k.reason))
         .collect();
     format!(
-        "no key file opens with this password, and {} key file(s) are damaged: {}. The password may be one of the damaged key files': no password can open those, but the other {intact} key file(s) may still open the repository with their own password; restore keys/ from a copy if none is left",
-        damaged.len(),
+        "no key file opens with this password, and {} damaged: {}. The password may be one of the damaged key files': no password can open those, but the others ({intact}) may still open the repository with their own password; restore keys/ from a copy if none is left",
+        if damaged.len() == 1 { "1 key file is".to_string() } else { format!("{} key files are", damaged.len()) },
         list.join(", ")
     )
 }

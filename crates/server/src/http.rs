@@ -38,6 +38,9 @@ use std::time::{Duration, SystemTime};
 pub const BLAKE3_HEADER: &str = "reprise-blake3";
 /// The response header of a 423: when the object may be deleted.
 pub const RETAIN_UNTIL_HEADER: &str = "retain-until";
+/// The response header naming the role of the request's token, so that a
+/// client can refuse a deletion itself instead of sending it.
+pub const TOKEN_ROLE_HEADER: &str = "reprise-token-role";
 /// A client silent this long in the middle of a body is dropped.
 const BODY_IDLE: Duration = Duration::from_secs(60);
 /// Discarding the body of a refused upload stops after this long.
@@ -300,7 +303,12 @@ async fn process(
             ),
         );
     }
-    dispatch(state, parts, body, log, &token, target).await
+    dispatch(state, parts, body, log, &token, target)
+        .await
+        .header(
+            HeaderName::from_static(TOKEN_ROLE_HEADER),
+            token.role.as_str(),
+        )
 }
 
 async fn dispatch(

@@ -28,6 +28,8 @@ use ureq::{Agent, Body};
 const BLAKE3_HEADER: &str = "reprise-blake3";
 /// The response header of a 423: when the object may be deleted.
 const RETAIN_UNTIL_HEADER: &str = "retain-until";
+/// The response header naming the role of the request's token.
+const TOKEN_ROLE_HEADER: &str = "reprise-token-role";
 
 /// Problems with the repository's address or the trusted certificate,
 /// found before any request.
@@ -45,6 +47,8 @@ pub struct RestBackend {
     base: String,
     agent: Agent,
     authorization: Option<String>,
+    /// The token's role, as the server's last answer named it.
+    role: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for RestBackend {
@@ -145,6 +149,7 @@ impl RestBackend {
             base,
             agent: config.into(),
             authorization: token.map(|t| format!("Bearer {}", t.trim())),
+            role: std::sync::Mutex::new(None),
         })
     }
 
@@ -173,7 +178,10 @@ impl RestBackend {
                     let status = r.status().as_u16();
                     last = format!("HTTP {status}: {}", reason(r));
                 }
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    self.remember_role(&r);
+                    return Ok(r);
+                }
                 Err(e) if retry::error_is_transient(&e) => last = e.to_string(),
                 Err(e) => {
                     return Err(StorageError::Remote {
@@ -194,6 +202,16 @@ impl RestBackend {
                 retry::ATTEMPTS
             ),
         })
+    }
+
+    /// Keeps the role the server says the token has (older servers say
+    /// nothing, and nothing is kept).
+    fn remember_role(&self, response: &Response<Body>) {
+        if let Some(role) = header(response, TOKEN_ROLE_HEADER) {
+            if let Ok(mut kept) = self.role.lock() {
+                *kept = Some(role);
+            }
+        }
     }
 
     /// The storage error for a final response that is not a success.
@@ -336,6 +354,15 @@ fn tls_hint(e: &ureq::Error) -> &'static str {
 impl Backend for RestBackend {
     fn location(&self) -> String {
         format!("rest:{}", self.base)
+    }
+
+    fn deletion_refused(&self) -> Option<String> {
+        let role = self.role.lock().ok()?.clone()?;
+        (role != "admin").then(|| {
+            format!(
+                "the token in REPRISE_TOKEN has role {role}, and only an admin token may delete"
+            )
+        })
     }
 
     fn create(&self) -> Result<()> {

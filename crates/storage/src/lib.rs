@@ -241,6 +241,15 @@ pub trait Backend: Send + Sync {
     /// Storage with retention locks refuses with [`StorageError::Locked`].
     fn remove(&self, kind: ObjectKind, name: &str) -> Result<()>;
 
+    /// Why deleting would be refused with these credentials, when the
+    /// storage has already said so (a reprise server names the token's
+    /// role in every answer): a command that deletes then stops before
+    /// sending a deletion the server would log as refused. `None` when
+    /// deleting may be allowed, or the storage does not tell.
+    fn deletion_refused(&self) -> Option<String> {
+        None
+    }
+
     /// Sets the retention lock every later write gets (S3 Object Lock).
     /// Backends without object locks accept `None` and refuse a policy.
     fn set_lock_policy(&self, policy: Option<LockPolicy>) -> Result<()> {

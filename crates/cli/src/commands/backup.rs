@@ -5,7 +5,9 @@ use crate::commands::detect;
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
-use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns};
+use reprise_backup::{
+    BackupOptions, BackupProgress, BackupReport, FileState, PathPatterns, Preview,
+};
 use reprise_detect::incident::Step;
 use reprise_detect::Verdict;
 use std::sync::atomic::Ordering;
@@ -24,6 +26,9 @@ fn patterns(args: &BackupArgs) -> Result<PathPatterns> {
 
 pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
+    if args.dry_run {
+        return dry_run(g, args, &repo);
+    }
     let stdin: Option<(Box<dyn std::io::Read + Send>, String)> = if args.stdin {
         Some((Box::new(std::io::stdin()), args.stdin_filename.clone()))
     } else {
@@ -81,6 +86,68 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
         _ if report.is_incomplete() => exit::INCOMPLETE,
         _ => exit::OK,
     })
+}
+
+/// `backup --dry-run`: every file with what a backup would do with it,
+/// then the totals; nothing is written to the repository.
+fn dry_run(g: &GlobalOptions, args: &BackupArgs, repo: &reprise_repo::Repository) -> Result<u8> {
+    let mut options = BackupOptions::new(
+        args.paths.clone(),
+        args.host.clone().unwrap_or_else(reprise_repo::hostname),
+    );
+    options.excludes = patterns(args)?;
+    options.one_file_system = args.one_file_system;
+    options.force_read = args.force;
+    let preview = reprise_backup::preview(repo, &options).context("backup --dry-run failed")?;
+    if g.json {
+        let mut doc = serde_json::to_value(&preview)?;
+        doc["dry_run"] = true.into();
+        output::json(&doc)?;
+    } else {
+        print_preview(g, &preview)?;
+    }
+    Ok(if preview.warnings.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    })
+}
+
+fn print_preview(g: &GlobalOptions, p: &Preview) -> Result<()> {
+    for w in &p.warnings {
+        eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    for f in &p.files {
+        let state = match f.state {
+            FileState::New => "new",
+            FileState::Changed => "changed",
+            FileState::Unchanged => "unchanged",
+        };
+        output::line(&format!(
+            "{state:<9}  {:>10}  {}",
+            output::bytes(f.size),
+            f.path
+        ))?;
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    let skipped = match p.parent {
+        Some(id) => format!(
+            "skip {} unchanged since snapshot {}",
+            output::count(p.files_unmodified, "file", "files"),
+            id.short()
+        ),
+        None => "skip none (no earlier snapshot of these paths)".to_string(),
+    };
+    output::line(&format!(
+        "dry run: would read {} ({} new, {} changed, {}) and {skipped}; {} in all; nothing was written",
+        output::count(p.files_new + p.files_changed, "file", "files"),
+        p.files_new,
+        p.files_changed,
+        output::bytes(p.bytes_to_read),
+        output::bytes(p.total_bytes),
+    ))
 }
 
 /// Runs the alert command on anything but a clean verdict, and when a
@@ -158,7 +225,9 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
             "message_type": "summary",
             "snapshot_id": report.snapshot_id,
             "parent": report.parent,
-            "passed_over": report.passed_over,
+            "passed_over": report.passed_over.iter().map(|p| serde_json::json!({
+                "snapshot_id": p.id, "id": p.id, "time": p.time, "stored": p.stored,
+            })).collect::<Vec<_>>(),
             "files_new": s.files_new,
             "files_changed": s.files_changed,
             "files_unmodified": s.files_unmodified,
@@ -185,11 +254,11 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
     for p in &report.passed_over {
         let stored = p
             .stored
-            .map_or("an unknown time".to_string(), |t| t.to_rfc3339());
+            .map_or("an unknown time".to_string(), |t| output::text_time(&t));
         eprintln!(
             "warning: snapshot {} of this source is dated {} but the storage received it at {stored}: not used as parent (a forged snapshot, or a wrong clock here or on the storage; see `reprise forget --dry-run`)",
             p.id.short(),
-            p.time.to_rfc3339()
+            output::text_time(&p.time)
         );
     }
     if g.quiet {
@@ -216,7 +285,8 @@ fn print_report(g: &GlobalOptions, report: &BackupReport) -> Result<()> {
     let skipped = report.warnings.iter().filter(|w| w.skipped).count();
     if skipped > 0 {
         println!(
-            "{skipped} file(s) could not be backed up: the snapshot is incomplete (exit status 3)"
+            "{} not be backed up: the snapshot is incomplete (exit status 3)",
+            output::count(skipped as u64, "file could", "files could")
         );
     }
     println!("snapshot {} saved", report.snapshot_id.short());

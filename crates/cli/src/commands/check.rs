@@ -48,7 +48,14 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     drop(ticker);
     mark_damaged(g, &repo, &report);
     if g.json {
-        output::json(&report)?;
+        let mut doc = serde_json::to_value(&report)?;
+        // The snapshot a finding affects is under `snapshot_id`, like every
+        // snapshot id in JSON (and, deprecated, `snapshot` as in 0.1).
+        let findings = doc["findings"].as_array_mut().into_iter().flatten();
+        for affected in findings.flat_map(|f| f["affected"].as_array_mut().into_iter().flatten()) {
+            affected["snapshot_id"] = affected["snapshot"].clone();
+        }
+        output::json(&doc)?;
     } else {
         for f in &report.findings {
             let level = if f.severity == Severity::Error {
@@ -67,24 +74,28 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
         }
         if !g.quiet {
             println!(
-                "checked {} snapshots, {} trees, {} packs{}{}: {} error(s)",
-                report.snapshots,
-                report.trees,
-                report.packs,
+                "checked {}, {}, {}{}{}: {}",
+                output::count(report.snapshots as u64, "snapshot", "snapshots"),
+                output::count(report.trees as u64, "tree", "trees"),
+                output::count(report.packs as u64, "pack", "packs"),
                 if options.read_data {
                     format!(
-                        " ({} read, {} blobs verified)",
-                        report.packs_read, report.blobs_verified
+                        " ({} read, {} verified)",
+                        report.packs_read,
+                        output::count(report.blobs_verified as u64, "blob", "blobs")
                     )
                 } else {
                     String::new()
                 },
                 if report.locks_checked > 0 {
-                    format!(", {} locks", report.locks_checked)
+                    format!(
+                        ", {}",
+                        output::count(report.locks_checked as u64, "lock", "locks")
+                    )
                 } else {
                     String::new()
                 },
-                report.errors()
+                output::count(report.errors() as u64, "error", "errors")
             );
         }
     }

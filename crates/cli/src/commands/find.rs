@@ -85,8 +85,8 @@ pub fn run(g: &GlobalOptions, args: &FindArgs) -> Result<u8> {
             .iter()
             .map(|(id, s, path, node)| {
                 serde_json::json!({
-                    "snapshot": id, "time": s.time, "path": output::lossy(path),
-                    "type": node.kind, "size": node.size, "mtime": output::time_ns(node.mtime_ns),
+                    "snapshot_id": id, "snapshot": id, "time": s.time, "path": output::lossy(path),
+                    "type": node.kind, "size": node.size, "mtime": output::json_time_ns(node.mtime_ns),
                 })
             })
             .collect();
@@ -96,14 +96,17 @@ pub fn run(g: &GlobalOptions, args: &FindArgs) -> Result<u8> {
             println!(
                 "{}  {}  {:>12}  {}  {}",
                 id.short(),
-                s.time.format("%Y-%m-%d %H:%M:%S"),
+                output::text_time(&s.time),
                 node.size,
-                output::time_ns(node.mtime_ns),
+                output::text_time_ns(node.mtime_ns),
                 output::lossy(path)
             );
         }
         if !g.quiet {
-            println!("{} match(es)", results.len());
+            println!(
+                "{}",
+                output::count(results.len() as u64, "match", "matches")
+            );
         }
     }
     Ok(exit::OK)

@@ -32,8 +32,9 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     print_decisions(g, &candidates, &decisions, &outcome, args.dry_run)?;
     if !outcome.locked.is_empty() && !g.quiet {
         eprintln!(
-            "{} snapshot(s) are under a retention lock and stay until it ends; run forget again later",
-            outcome.locked.len()
+            "{} under a retention lock and {} until it ends; run forget again later",
+            output::count(outcome.locked.len() as u64, "snapshot is", "snapshots are"),
+            output::agree(outcome.locked.len() as u64, "stays", "stay")
         );
     }
     if args.prune && !args.dry_run {
@@ -116,6 +117,9 @@ pub fn remove_forgotten(
     dry_run: bool,
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
+    if !dry_run && decisions.iter().any(|d| !d.keep) {
+        super::refuse_without_delete_rights(repo, "forget")?;
+    }
     for d in decisions.iter().filter(|d| !d.keep) {
         if dry_run {
             continue;
@@ -154,10 +158,10 @@ fn print_decisions(
             .zip(decisions)
             .map(|(c, d)| {
                 serde_json::json!({
-                    "id": d.id, "time": c.time, "hostname": c.hostname, "paths": lossy(&c.paths),
+                    "snapshot_id": d.id, "id": d.id, "time": c.time, "hostname": c.hostname, "paths": lossy(&c.paths),
                     "keep": d.keep, "standing": standing_name(d.standing), "reasons": d.reasons,
                     "removed": outcome.removed.contains(&d.id),
-                    "locked_until": locked_until(d.id),
+                    "locked_until": locked_until(d.id).map(|u| output::json_time_str(&u)),
                 })
             })
             .collect();
@@ -167,7 +171,7 @@ fn print_decisions(
         return Ok(());
     }
     println!(
-        "{:<8}  {:<19}  {:<16}  {:<6}  why",
+        "{:<8}  {:<23}  {:<16}  {:<6}  why",
         "ID", "time", "host", "fate"
     );
     for (c, d) in candidates.iter().zip(decisions) {
@@ -176,14 +180,15 @@ fn print_decisions(
             (false, Some(_)) => "locked".to_string(),
             (false, None) => "remove".to_string(),
         };
-        let mut why = d.reasons.join("; ");
+        let mut why = d.reasons.clone();
         if let Some(until) = locked_until(d.id) {
-            why = format!("{why}; locked until {until}");
+            why.push(format!("locked until {}", output::text_time_str(&until)));
         }
+        let why = why.join("; ");
         println!(
-            "{:<8}  {:<19}  {:<16}  {:<6}  {}",
+            "{:<8}  {:<23}  {:<16}  {:<6}  {}",
             d.id.short(),
-            c.time.format("%Y-%m-%d %H:%M:%S"),
+            output::text_time(&c.time),
             c.hostname,
             fate,
             if why.is_empty() {
@@ -196,14 +201,14 @@ fn print_decisions(
     let forgotten = decisions.iter().filter(|d| !d.keep).count();
     if dry_run {
         println!(
-            "would remove {forgotten} of {} snapshot(s) (dry run)",
-            decisions.len()
+            "would remove {forgotten} of {} (dry run)",
+            output::count(decisions.len() as u64, "snapshot", "snapshots")
         );
     } else {
         println!(
-            "removed {} of {} snapshot(s)",
+            "removed {} of {}",
             outcome.removed.len(),
-            decisions.len()
+            output::count(decisions.len() as u64, "snapshot", "snapshots")
         );
     }
     Ok(())

@@ -29,7 +29,11 @@ pub fn run(g: &GlobalOptions, command: &IncidentCommand) -> Result<u8> {
             let record = incident::confirm(&repo, &list, &id, &s, reason)?;
             let new_id = record.incident.clone();
             repo.save_incident_record(record)?;
-            if !g.quiet {
+            if g.json {
+                output::json(&serde_json::json!({
+                    "action": "opened", "incident": new_id, "snapshot_id": id,
+                }))?;
+            } else if !g.quiet {
                 println!(
                     "incident {} opened for snapshot {}: every backup of this source now reports it until it is cleaned up or resolved",
                     short(&new_id),
@@ -48,7 +52,11 @@ pub fn run(g: &GlobalOptions, command: &IncidentCommand) -> Result<u8> {
                 );
             }
             repo.save_incident_record(incident::resolution(incident, reason))?;
-            if !g.quiet {
+            if g.json {
+                output::json(&serde_json::json!({
+                    "action": "resolved", "incident": incident.id,
+                }))?;
+            } else if !g.quiet {
                 println!(
                     "incident {} resolved; its clean copies stay kept by forget for --keep-incident-days (default {}) from now",
                     short(&incident.id),
@@ -74,11 +82,30 @@ fn found<'a>(incidents: &'a [Incident], id: &str) -> Result<&'a Incident> {
     }
 }
 
+/// An incident as JSON: the snapshot of a wave or closure is under
+/// `snapshot_id`, like every snapshot id in JSON (and, deprecated, under
+/// `snapshot` as in 0.1).
+fn incident_json(i: &Incident) -> serde_json::Value {
+    let mut doc = serde_json::json!(i);
+    let alias = |part: &mut serde_json::Value| {
+        if part.is_object() {
+            part["snapshot_id"] = part["snapshot"].clone();
+        }
+    };
+    doc["waves"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .for_each(alias);
+    alias(&mut doc["closed"]);
+    doc
+}
+
 fn print_list(g: &GlobalOptions, incidents: &[Incident]) -> Result<u8> {
     let mut sorted: Vec<&Incident> = incidents.iter().collect();
     sorted.sort_by_key(|i| (!i.is_open(), std::cmp::Reverse(i.opened)));
     if g.json {
-        output::json(&serde_json::json!(sorted))?;
+        output::json(&sorted.iter().map(|i| incident_json(i)).collect::<Vec<_>>())?;
         return Ok(exit::OK);
     }
     if sorted.is_empty() {
@@ -86,17 +113,17 @@ fn print_list(g: &GlobalOptions, incidents: &[Incident]) -> Result<u8> {
         return Ok(exit::OK);
     }
     output::line(&format!(
-        "{:<8}  {:<6}  {:<16}  {:<17}  {:>5}  {:>5}  paths",
+        "{:<8}  {:<6}  {:<16}  {:<23}  {:>5}  {:>5}  paths",
         "ID", "state", "host", "opened", "files", "notes"
     ))?;
     for i in sorted {
         let notes = i.files.iter().filter(|f| f.note).count();
         output::line(&format!(
-            "{:<8}  {:<6}  {:<16}  {:<17}  {:>5}  {:>5}  {}",
+            "{:<8}  {:<6}  {:<16}  {:<23}  {:>5}  {:>5}  {}",
             short(&i.id),
             if i.is_open() { "OPEN" } else { "closed" },
             i.hostname,
-            i.opened.format("%Y-%m-%d %H:%M"),
+            output::text_time(&i.opened),
             i.files.len() - notes,
             notes,
             i.paths.join(" ")
@@ -107,7 +134,7 @@ fn print_list(g: &GlobalOptions, incidents: &[Incident]) -> Result<u8> {
 
 fn print_one(g: &GlobalOptions, list: &SnapshotList, i: &Incident) -> Result<u8> {
     if g.json {
-        output::json(&serde_json::json!(i))?;
+        output::json(&incident_json(i))?;
         return Ok(exit::OK);
     }
     output::line(&format!("incident {} ({})", i.id, i.status_phrase()))?;
@@ -123,10 +150,10 @@ fn print_one(g: &GlobalOptions, list: &SnapshotList, i: &Incident) -> Result<u8>
     ))?;
     for (n, w) in i.waves.iter().enumerate() {
         output::line(&format!(
-            "  wave {}: {} file(s), {} (snapshot {})",
+            "  wave {}: {}, {} (snapshot {})",
             n + 1,
-            w.files,
-            w.at.format("%Y-%m-%d %H:%M UTC"),
+            output::count(w.files as u64, "file", "files"),
+            output::text_time(&w.at),
             snap(&w.snapshot)
         ))?;
     }

@@ -69,7 +69,7 @@ pub fn run(g: &GlobalOptions, args: &InitArgs) -> Result<u8> {
         || g.password_file.is_some()
         || std::env::var_os("REPRISE_PASSWORD").is_some()
     {
-        password::current(g)?
+        password::current(g)?.0
     } else {
         password::new(None)?
     };

@@ -2,11 +2,12 @@
 
 use crate::cli::{GlobalOptions, KeyCommand};
 use crate::commands::init::kdf_params;
+use crate::password::Source;
 use crate::{exit, output, password, repo_open};
 use anyhow::Result;
 
 pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
-    let repo = repo_open::open(g)?;
+    let (repo, source) = repo_open::open_with_source(g)?;
     match command {
         KeyCommand::Add(a) => {
             let pw = password::new(a.new_password_file.as_deref())?;
@@ -14,11 +15,14 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
             report(g, "added", &id.to_hex())?;
         }
         KeyCommand::List => {
-            let keys = repo.list_keys()?;
+            let mut keys = repo.list_keys()?;
             if g.json {
+                for k in &mut keys {
+                    k.created = output::json_time_str(&k.created);
+                }
                 output::json(&keys)?;
             } else {
-                println!("  {:<8}  {:<35}  {:<16}  user", "ID", "created", "host");
+                println!("  {:<8}  {:<23}  {:<16}  user", "ID", "created", "host");
                 for k in &keys {
                     let short = &k.id[..8.min(k.id.len())];
                     if let Some(reason) = &k.damaged {
@@ -27,13 +31,15 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
                     }
                     let mark = if k.current { '*' } else { ' ' };
                     println!(
-                        "{mark} {short:<8}  {:<35}  {:<16}  {}",
-                        k.created, k.hostname, k.username
+                        "{mark} {short:<8}  {:<23}  {:<16}  {}",
+                        output::text_time_str(&k.created),
+                        k.hostname,
+                        k.username
                     );
                 }
                 let damaged = keys.iter().filter(|k| k.damaged.is_some()).count();
                 if damaged > 0 {
-                    eprintln!("warning: {damaged} key file(s) are damaged (marked !): no password opens them; the others work. Remove them with `reprise key remove ID` once you have checked that every password you need is among the others");
+                    eprintln!("warning: {} damaged (marked !): no password opens {}; the others work. Remove them with `reprise key remove ID` once you have checked that every password you need is among the others", output::count(damaged as u64, "key file is", "key files are"), output::agree(damaged as u64, "it", "them"));
                 }
             }
         }
@@ -46,9 +52,29 @@ pub fn run(g: &GlobalOptions, command: &KeyCommand) -> Result<u8> {
             let pw = password::new(a.new_password_file.as_deref())?;
             let id = repo.change_password(pw.as_bytes(), kdf_params(&a.kdf))?;
             report(g, "changed the password; new", &id.to_hex())?;
+            if !g.quiet {
+                eprintln!("{}", update_reminder(&source));
+            }
         }
     }
     Ok(exit::OK)
+}
+
+/// After `key passwd`: the old password opens nothing any more, so the
+/// place it came from must get the new one before the next backup.
+fn update_reminder(source: &Source) -> String {
+    let what = match source {
+        Source::File(path, how) => format!(
+            "write the new password into {} ({how}), the file the old one came from",
+            path.display()
+        ),
+        Source::Command(cmd, how) => {
+            format!("make the password command {cmd:?} ({how}) print the new password")
+        }
+        Source::Variable(name) => format!("set {name} to the new password"),
+        Source::Prompt => "type the new password from now on".to_string(),
+    };
+    format!("note: the old password no longer opens this repository: {what}, or the next backup will fail with a wrong password (exit 12)")
 }
 
 fn report(g: &GlobalOptions, what: &str, id: &str) -> Result<()> {

@@ -7,7 +7,7 @@ use crate::cli::{GlobalOptions, LocksCommand, LocksExtendArgs};
 use crate::commands::snapshots_then_index;
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Result};
-use reprise_repo::locks::{self, date, ExtendReport, LiveSet};
+use reprise_repo::locks::{self, ExtendReport, LiveSet};
 use std::time::SystemTime;
 
 pub fn run(g: &GlobalOptions, command: &LocksCommand) -> Result<u8> {
@@ -47,7 +47,7 @@ fn extend(g: &GlobalOptions, args: &LocksExtendArgs) -> Result<u8> {
 fn summary(live: &LiveSet, report: &ExtendReport, dry_run: bool) -> serde_json::Value {
     serde_json::json!({
         "dry_run": dry_run,
-        "until": report.until.map(date),
+        "until": report.until.map(|t| output::json_time(&t.into())),
         "live_objects": live.objects.len(),
         "extended": report.extended,
         "unchanged": report.unchanged,
@@ -56,7 +56,7 @@ fn summary(live: &LiveSet, report: &ExtendReport, dry_run: bool) -> serde_json::
         }).collect::<Vec<_>>(),
         "unreferenced_packs": live.unreferenced_packs.len(),
         "incomplete_snapshots": live.incomplete.iter().map(|(id, reason)| {
-            serde_json::json!({ "snapshot": id.to_string(), "error": reason })
+            serde_json::json!({ "snapshot_id": id, "snapshot": id, "error": reason })
         }).collect::<Vec<_>>(),
     })
 }
@@ -74,11 +74,14 @@ fn print_text(g: &GlobalOptions, live: &LiveSet, report: &ExtendReport, dry_run:
     if g.quiet {
         return;
     }
-    let until = report.until.map(date).unwrap_or_default();
+    let until = report
+        .until
+        .map(|t| output::text_time(&t.into()))
+        .unwrap_or_default();
     let verb = if dry_run { "would renew" } else { "renewed" };
     println!(
-        "{verb} the locks of {} object(s) until {until}; {} already locked that long{}",
-        report.extended,
+        "{verb} the locks of {} until {until}; {} already locked that long{}",
+        output::count(report.extended as u64, "object", "objects"),
         report.unchanged,
         if report.failed.is_empty() {
             String::new()
@@ -87,7 +90,8 @@ fn print_text(g: &GlobalOptions, live: &LiveSet, report: &ExtendReport, dry_run:
         }
     );
     println!(
-        "{} pack(s) no snapshot needs were left to expire",
-        live.unreferenced_packs.len()
+        "{} no snapshot needs {} left to expire",
+        output::count(live.unreferenced_packs.len() as u64, "pack", "packs"),
+        output::agree(live.unreferenced_packs.len() as u64, "was", "were")
     );
 }

@@ -16,7 +16,7 @@ pub fn node_json(path: &[u8], node: &Node) -> serde_json::Value {
         "mode": format!("{:o}", node.mode),
         "uid": node.uid, "gid": node.gid,
         "user": node.user, "group": node.group,
-        "mtime": output::time_ns(node.mtime_ns),
+        "mtime": output::json_time_ns(node.mtime_ns),
         "links": node.links,
         "target": node.target.as_ref().map(|t| t.display()),
     })
@@ -42,7 +42,7 @@ pub fn long_line(path: &[u8], node: &Node) -> String {
         node.user.clone().unwrap_or_else(|| node.uid.to_string()),
         node.group.clone().unwrap_or_else(|| node.gid.to_string()),
         node.size,
-        output::time_ns(node.mtime_ns),
+        output::text_time_ns(node.mtime_ns),
         output::lossy(path)
     );
     if let Some(t) = &node.target {

@@ -89,6 +89,20 @@ pub fn deletion_failure(
     }
 }
 
+/// Stops `command` before it deletes anything when the storage has
+/// already said these credentials may not delete (a reprise server names
+/// the token's role): a deletion it refuses is recorded in its audit log
+/// like one from a compromised client.
+pub fn refuse_without_delete_rights(repo: &Repository, command: &str) -> Result<()> {
+    match repo.backend().deletion_refused() {
+        None => Ok(()),
+        Some(why) => Err(anyhow::Error::new(crate::exit::RefusedUpFront(format!(
+            "{why}: nothing was sent to delete; run {command} with an admin token (or --dry-run to see what it would delete)"
+        )))
+        .context(format!("{command} of {} refused", repo.backend().location()))),
+    }
+}
+
 /// Lists the snapshots, then loads the index: in that order, every chunk of
 /// a listed snapshot is in the index even if a backup finishes meanwhile
 /// (its snapshot is written only after its index).
@@ -127,7 +141,10 @@ pub fn select_in(
         Err(e) => {
             let unreadable = list.unreadable.len();
             return Err(e).with_context(|| {
-                format!("{unreadable} snapshot(s) cannot be read: run `reprise check`")
+                format!(
+                    "{} be read: run `reprise check`",
+                    crate::output::count(unreadable as u64, "snapshot cannot", "snapshots cannot")
+                )
             });
         }
     };
@@ -137,9 +154,9 @@ pub fn select_in(
              snapshot does that, so `latest` is snapshot {} of {} instead (select the other by id \
              to see it)",
             other_id.short(),
-            other.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            crate::output::text_time(&other.time),
             id.short(),
-            snapshot.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            crate::output::text_time(&snapshot.time),
         );
     }
     for (name, reason) in list.unreadable_not_older_than(&id) {
@@ -147,7 +164,7 @@ pub fn select_in(
             "warning: snapshot {name} cannot be read ({reason}) and may be newer than the one used: \
              `latest` is snapshot {} of {} ({} {})",
             id.short(),
-            snapshot.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            crate::output::text_time(&snapshot.time),
             snapshot.hostname,
             snapshot.paths.join(" ")
         );

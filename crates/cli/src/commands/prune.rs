@@ -20,6 +20,9 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
         })?
     };
     let repo = repo_open::open(g)?;
+    if !args.dry_run {
+        super::refuse_without_delete_rights(&repo, "prune")?;
+    }
     let options = PruneOptions {
         grace,
         dry_run: args.dry_run,
@@ -28,7 +31,17 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
         super::deletion_failure(e, format!("prune of {} stopped", repo.backend().location()))
     })?;
     if g.json {
-        output::json(&report)?;
+        let mut doc = serde_json::to_value(&report)?;
+        // Lock ends come from the storage as text, in its own RFC 3339 form.
+        for (pack, until) in doc["locked"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .zip(&report.locked)
+        {
+            pack[1] = output::json_time_str(&until.1).into();
+        }
+        output::json(&doc)?;
         return Ok(exit::OK);
     }
     if g.quiet {
@@ -36,41 +49,65 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
     }
     let verb = if report.dry_run { "would " } else { "" };
     println!(
-        "{} snapshot(s), {} pack(s), {} still referenced",
-        report.snapshots, report.packs, report.packs_used
+        "{}, {}, {} still referenced",
+        output::count(report.snapshots as u64, "snapshot", "snapshots"),
+        output::count(report.packs as u64, "pack", "packs"),
+        report.packs_used
     );
     println!(
-        "{verb}mark {} unreferenced pack(s) ({}): deleted by a prune run at least {} from now",
-        report.marked.len(),
+        "{verb}mark {} ({}): deleted by a prune run at least {} from now",
+        output::count(
+            report.marked.len() as u64,
+            "unreferenced pack",
+            "unreferenced packs"
+        ),
         output::bytes(report.marked_bytes),
         args.grace
     );
     if !report.waiting.is_empty() {
         println!(
-            "{} marked pack(s) wait for their grace period to end",
-            report.waiting.len()
+            "{} for {} grace period to end",
+            output::count(
+                report.waiting.len() as u64,
+                "marked pack waits",
+                "marked packs wait"
+            ),
+            output::agree(report.waiting.len() as u64, "its", "their")
         );
     }
     print_held(&report);
     println!(
-        "{verb}delete {} pack(s) ({})",
-        report.deleted.len(),
+        "{verb}delete {} ({})",
+        output::count(report.deleted.len() as u64, "pack", "packs"),
         output::bytes(report.deleted_bytes)
     );
     if let Some((_, until)) = report.locked.iter().max_by(|a, b| a.1.cmp(&b.1)) {
         println!(
-            "skipped {} pack(s) still under their retention lock (the last until {until}): a later prune deletes them",
-            report.locked.len()
+            "skipped {} still under {} retention lock (the last until {}): a later prune deletes {}",
+            output::count(report.locked.len() as u64, "pack", "packs"),
+            output::agree(report.locked.len() as u64, "its", "their"),
+            output::text_time_str(until),
+            output::agree(report.locked.len() as u64, "it", "them")
         );
     }
     if report.index_files_replaced + report.index_files_locked > 0 {
         println!(
-            "replaced {} index file(s){}",
-            report.index_files_replaced,
+            "replaced {}{}",
+            output::count(
+                report.index_files_replaced as u64,
+                "index file",
+                "index files"
+            ),
             if report.index_files_locked > 0 {
                 format!(
-                    "; {} old one(s) are locked and stay until their lock ends",
-                    report.index_files_locked
+                    "; {} locked and {} until {} lock ends",
+                    output::count(
+                        report.index_files_locked as u64,
+                        "old one is",
+                        "old ones are"
+                    ),
+                    output::agree(report.index_files_locked as u64, "stays", "stay"),
+                    output::agree(report.index_files_locked as u64, "its", "their")
                 )
             } else {
                 String::new()
@@ -87,17 +124,23 @@ fn print_held(report: &PruneReport) {
         return;
     }
     println!(
-        "{} unreferenced pack(s) are kept because {} backup(s) that began before they were marked have not finished:",
-        report.held_by_running.len(),
-        report.running.len()
+        "{} kept because {} that began before {} marked {} not finished:",
+        output::count(
+            report.held_by_running.len() as u64,
+            "unreferenced pack is",
+            "unreferenced packs are"
+        ),
+        output::count(report.running.len() as u64, "backup", "backups"),
+        output::agree(report.held_by_running.len() as u64, "it was", "they were"),
+        output::agree(report.running.len() as u64, "has", "have")
     );
     for b in &report.running {
         println!(
             "  a backup of {} on host {} started at {} and has neither a snapshot nor an end mark; it is considered dead after {} (started mark {})",
             b.paths.join(" "),
             b.hostname,
-            b.started.format("%Y-%m-%d %H:%M:%S UTC"),
-            b.dead_after.format("%Y-%m-%d %H:%M:%S UTC"),
+            output::text_time(&b.started),
+            output::text_time(&b.dead_after),
             b.mark.get(..8).unwrap_or(&b.mark)
         );
     }

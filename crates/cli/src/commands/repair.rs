@@ -43,27 +43,42 @@ fn print_repair(r: &IndexRepair) {
         println!("warning: pack {id} is in no readable index file and its header is unreadable ({reason}): its blobs cannot be indexed; `reprise check` names the files affected");
     }
     println!(
-        "{verb}index {} pack(s) from their headers into {} new index file(s)",
-        r.reindexed_packs.len(),
-        if r.dry_run {
-            r.reindexed_packs.len().div_ceil(4096)
-        } else {
-            r.written.len()
-        }
+        "{verb}index {} from their headers into {}",
+        output::count(r.reindexed_packs.len() as u64, "pack", "packs"),
+        output::count(
+            (if r.dry_run {
+                r.reindexed_packs.len().div_ceil(4096)
+            } else {
+                r.written.len()
+            }) as u64,
+            "new index file",
+            "new index files"
+        )
     );
     let doomed = r.damaged.len() + r.obsolete.len();
     if r.dry_run {
-        println!("would delete {doomed} damaged or obsolete index file(s)");
+        println!(
+            "would delete {}",
+            output::count(
+                doomed as u64,
+                "damaged or obsolete index file",
+                "damaged or obsolete index files"
+            )
+        );
         return;
     }
     println!(
-        "deleted {} damaged or obsolete index file(s)",
-        r.deleted.len()
+        "deleted {}",
+        output::count(
+            r.deleted.len() as u64,
+            "damaged or obsolete index file",
+            "damaged or obsolete index files"
+        )
     );
     if !r.not_deleted.is_empty() {
         for (name, reason) in &r.not_deleted {
             println!("could not delete index {name}: {reason}");
         }
-        println!("{} index file(s) could not be deleted (append-only or locked storage); this is harmless: readers skip damaged index files, and the new index files hold what they held. An admin can delete them later", r.not_deleted.len());
+        println!("{} not be deleted (append-only or locked storage); this is harmless: readers skip damaged index files, and the new index files hold what they held. An admin can delete {} later", output::count(r.not_deleted.len() as u64, "index file could", "index files could"), output::agree(r.not_deleted.len() as u64, "it", "them"));
     }
 }

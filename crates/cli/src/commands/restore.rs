@@ -23,6 +23,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
+    if !args.dry_run {
+        crate::interrupt::say_on_interrupt(resume_hint(args));
+    }
     let repo = repo_open::open(g)?;
     let (selector, subpath) = match args.snapshot.split_once(':') {
         Some((s, p)) => (s, p.as_bytes().to_vec()),
@@ -101,14 +104,18 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         quarantine: quarantine.as_ref(),
         base: &base,
     };
-    print_report(
-        g,
-        &outcome,
-        id.short(),
-        started.elapsed().as_secs_f64(),
-        &target,
-    )?;
+    print_report(g, &outcome, &id, started.elapsed().as_secs_f64(), &target)?;
     Ok(outcome.exit_status())
+}
+
+/// What an interrupted restore says: run again, it finds what is already
+/// restored up to date and skips it.
+fn resume_hint(args: &RestoreArgs) -> &'static str {
+    match args.overwrite {
+        OverwriteArg::IfChanged => "restore interrupted: resume it by running the same command again; it skips the files already restored and completes the one cut short",
+        OverwriteArg::Always => "restore interrupted: resume it by running the same command again with --overwrite if-changed, which skips the files already restored and completes the one cut short",
+        OverwriteArg::Never => "restore interrupted: resume it by running the same command again with --overwrite if-changed (with never, the file cut short would be kept as it is)",
+    }
 }
 
 /// The live share's path as the snapshot names it: absolute, without a
@@ -345,13 +352,16 @@ fn kinds_in_share(plan: &LastClean, share: &[u8]) -> BTreeMap<PathBuf, LeftOut> 
 fn print_report(
     g: &GlobalOptions,
     o: &Outcome,
-    id: String,
+    snapshot: &reprise_format::SnapshotId,
     secs: f64,
     target: &Path,
 ) -> Result<()> {
     let r = o.restore;
+    let id = snapshot.short();
     if g.json {
         let mut doc = serde_json::to_value(r)?;
+        // The snapshot restored, `latest` resolved.
+        doc["snapshot_id"] = serde_json::json!(snapshot);
         doc["duration_s"] = secs.into();
         if let Some(plan) = o.plan {
             doc["last_clean"] = serde_json::to_value(plan)?;
@@ -375,24 +385,27 @@ fn print_report(
         print_dry_run(r, &id, target)?;
     } else {
         println!(
-            "restored snapshot {id} to {}: {} files written ({} replaced), {} already up to date, {} kept, {} dirs, {} links/specials, {} in {secs:.2} s",
+            "restored snapshot {id} to {}: {} written ({} replaced), {} already up to date, {} kept, {}, {} links/specials, {} in {secs:.2} s",
             target.display(),
-            r.files_restored,
+            output::count(r.files_restored, "file", "files"),
             r.files_replaced,
             r.files_unchanged,
             r.files_kept,
-            r.dirs,
+            output::count(r.dirs, "dir", "dirs"),
             r.links + r.specials,
             output::bytes(r.bytes_written)
         );
     }
     if r.files_verified > 0 {
-        println!("verified {} files against the snapshot", r.files_verified);
+        println!(
+            "verified {} against the snapshot",
+            output::count(r.files_verified, "file", "files")
+        );
     }
     if !r.failures.is_empty() {
         println!(
-            "{} path(s) could not be restored (exit status 3)",
-            r.failures.len()
+            "{} not be restored (exit status 3)",
+            output::count(r.failures.len() as u64, "path could", "paths could")
         );
     }
     if let Some(plan) = o.plan {
@@ -408,9 +421,9 @@ fn print_dry_run(r: &RestoreReport, id: &str, target: &std::path::Path) -> Resul
         output::line(&format!("would {} {}", a.action, a.path))?;
     }
     output::line(&format!(
-        "dry run of snapshot {id} to {}: {} files would be written ({} replacing existing ones), {} already up to date, {} kept; nothing was written",
+        "dry run of snapshot {id} to {}: {} be written ({} replacing existing ones), {} already up to date, {} kept; nothing was written",
         target.display(),
-        r.files_restored,
+        output::count(r.files_restored, "file would", "files would"),
         r.files_replaced,
         r.files_unchanged,
         r.files_kept,
@@ -441,12 +454,12 @@ fn print_last_clean(
     base: &[u8],
 ) -> Result<()> {
     output::line(&format!(
-        "last clean: {} file(s) recovered from earlier snapshots, {} ransom note(s) and {} encrypted cop(ies) not restored, {} file(s) without a clean version ({} snapshots examined{})",
-        plan.recovered.len(),
-        plan.notes_left_out.len(),
-        plan.left_out.values().filter(|k| **k == LeftOut::EncryptedCopy).count(),
-        plan.unrecoverable.len(),
-        plan.snapshots_examined,
+        "last clean: {} recovered from earlier snapshots, {} and {} not restored, {} without a clean version ({} examined{})",
+        output::count(plan.recovered.len() as u64, "file", "files"),
+        output::count(plan.notes_left_out.len() as u64, "ransom note", "ransom notes"),
+        output::count(plan.left_out.values().filter(|k| **k == LeftOut::EncryptedCopy).count() as u64, "encrypted copy", "encrypted copies"),
+        output::count(plan.unrecoverable.len() as u64, "file", "files"),
+        output::count(plan.snapshots_examined as u64, "snapshot", "snapshots"),
         plan.last_clean_snapshot.as_ref().map(|s| format!(", last clean snapshot {s}")).unwrap_or_default(),
     ))?;
     for r in &plan.recovered {
@@ -464,8 +477,8 @@ fn print_last_clean(
             "  recovered {} from snapshot {} ({}); changes between then and {} are lost ({:.1} h){cause}{copy}",
             r.path,
             r.from_snapshot,
-            r.clean_as_of.format("%Y-%m-%d %H:%M"),
-            r.encrypted_by.format("%Y-%m-%d %H:%M"),
+            output::text_time(&r.clean_as_of),
+            output::text_time(&r.encrypted_by),
             r.loss_window_hours
         ))?;
     }
@@ -515,12 +528,21 @@ fn print_not_judged(plan: &LastClean) -> Result<()> {
     let n = plan.changed_not_judged.len();
     if plan.all_changed {
         output::line(&format!(
-            "{n} changed file(s) in the affected directories were not judged encrypted and were put back as they were in the last clean snapshot {} (--all-changed)",
+            "{} in the affected directories {} not judged encrypted and {} put back as {} in the last clean snapshot {} (--all-changed)",
+            output::count(n as u64, "changed file", "changed files"),
+            output::agree(n as u64, "was", "were"),
+            output::agree(n as u64, "was", "were"),
+            output::agree(n as u64, "it was", "they were"),
             plan.last_clean_snapshot.as_deref().unwrap_or("?")
         ))?;
     } else {
         output::line(&format!(
-            "WARNING: {n} changed file(s) in the affected directories were not judged encrypted and were restored as they are in the snapshot; check them, or use --all-changed"
+            "WARNING: {} in the affected directories {} not judged encrypted and {} restored as {} in the snapshot; check {}, or use --all-changed",
+            output::count(n as u64, "changed file", "changed files"),
+            output::agree(n as u64, "was", "were"),
+            output::agree(n as u64, "was", "were"),
+            output::agree(n as u64, "it is", "they are"),
+            output::agree(n as u64, "it", "them"),
         ))?;
     }
     for c in &plan.changed_not_judged {
@@ -535,11 +557,19 @@ fn print_not_judged(plan: &LastClean) -> Result<()> {
 /// The one line that ends a last-clean restore's report.
 fn print_summary(s: &Summary, dry_run: bool) -> Result<()> {
     let mut parts = vec![
-        format!("{} encrypted copies", s.encrypted_copies),
-        format!("{} notes", s.notes),
+        output::count(
+            s.encrypted_copies as u64,
+            "encrypted copy",
+            "encrypted copies",
+        ),
+        output::count(s.notes as u64, "note", "notes"),
     ];
     if s.changed_versions > 0 {
-        parts.push(format!("{} changed versions", s.changed_versions));
+        parts.push(output::count(
+            s.changed_versions as u64,
+            "changed version",
+            "changed versions",
+        ));
     }
     let moved = match (s.in_place, dry_run) {
         (true, false) => format!("{} quarantined", s.quarantined),
@@ -552,10 +582,10 @@ fn print_summary(s: &Summary, dry_run: bool) -> Result<()> {
         ""
     };
     output::line(&format!(
-        "Last-clean restore: {} recovered, {moved} ({}), {} unrecoverable, {} changed files not judged encrypted.{dry}",
+        "Last-clean restore: {} recovered, {moved} ({}), {} unrecoverable, {} not judged encrypted.{dry}",
         s.recovered,
         parts.join(", "),
         s.unrecoverable,
-        s.changed_not_judged,
+        output::count(s.changed_not_judged as u64, "changed file", "changed files"),
     ))
 }

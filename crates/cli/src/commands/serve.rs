@@ -161,18 +161,28 @@ fn repos_given(repos: &[String]) -> Vec<String> {
 }
 
 fn token_list(g: &GlobalOptions, path: &Path) -> Result<u8> {
-    let tokens = config::list_tokens(path)?;
+    let mut tokens = config::list_tokens(path)?;
+    // The file may give any RFC 3339 offset: shown in the one form of each output.
+    for t in &mut tokens {
+        let form = if g.json {
+            output::json_time_str
+        } else {
+            output::text_time_str
+        };
+        t.created = t.created.as_deref().map(form);
+        t.expires = t.expires.as_deref().map(form);
+    }
     if g.json {
         output::json(&tokens)?;
         return Ok(exit::OK);
     }
     println!(
-        "{:<20} {:<7} {:<8} {:>10} {:>10}  {:<20}  repositories",
+        "{:<20} {:<7} {:<8} {:>10} {:>10}  {:<23}  repositories",
         "NAME", "ROLE", "STATE", "ADDED", "QUOTA", "EXPIRES"
     );
     for t in tokens {
         println!(
-            "{:<20} {:<7} {:<8} {:>10} {:>10}  {:<20}  {}",
+            "{:<20} {:<7} {:<8} {:>10} {:>10}  {:<23}  {}",
             t.name,
             t.role,
             t.state,

@@ -17,7 +17,7 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             .iter()
             .map(|(id, s)| {
                 serde_json::json!({
-                    "id": id, "short_id": id.short(), "time": s.time, "tree": s.tree,
+                    "snapshot_id": id, "id": id, "short_id": id.short(), "time": s.time, "tree": s.tree,
                     "paths": s.paths, "hostname": s.hostname, "username": s.username,
                     "tags": s.tags, "parent": s.parent, "summary": s.summary,
                     "verdict": s.detection.as_ref().map(|d| d.verdict.as_str()),
@@ -30,7 +30,7 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     println!(
-        "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  paths",
+        "{:<8}  {:<23}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  paths",
         "ID", "time", "host", "tags", "size", "verdict", "incident"
     );
     for (id, s) in &shown {
@@ -48,9 +48,9 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             .and_then(|d| d.incident.as_ref())
             .map_or("-", |i| reprise_detect::incident::short_id(&i.id));
         println!(
-            "{:<8}  {:<19}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  {}",
+            "{:<8}  {:<23}  {:<16}  {:<12}  {:>10}  {:<10}  {:<8}  {}",
             id.short(),
-            s.time.format("%Y-%m-%d %H:%M:%S"),
+            output::text_time(&s.time),
             s.hostname,
             s.tags.join(","),
             size,
@@ -59,6 +59,9 @@ pub fn run(g: &GlobalOptions, args: &FilterArgs) -> Result<u8> {
             s.paths.join(" ")
         );
     }
-    println!("{} snapshot(s)", shown.len());
+    println!(
+        "{}",
+        output::count(shown.len() as u64, "snapshot", "snapshots")
+    );
     Ok(exit::OK)
 }

@@ -174,7 +174,7 @@ impl TestRepo {
     pub fn snapshot_ids(&self) -> Vec<String> {
         self.snapshots()
             .iter()
-            .map(|s| s["id"].as_str().expect("snapshot id").to_string())
+            .map(|s| s["snapshot_id"].as_str().expect("snapshot id").to_string())
             .collect()
     }
 
