@@ -9,12 +9,15 @@
 //! Backends know nothing of encryption or formats: they move named bytes.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod conformance;
 pub mod faulty;
 mod local;
 mod lock;
+mod memory;
 
 pub use local::LocalBackend;
 pub use lock::{LockMode, LockPolicy, ObjectLock};
+pub use memory::MemoryBackend;
 
 use std::fmt;
 use std::time::SystemTime;
