@@ -832,7 +832,10 @@ pub enum Ending {
 }
 
 /// Polls `condition` until it holds (then SIGKILLs the child), the child
-/// exits by itself, or `timeout` passes (then kills it too).
+/// exits by itself, or `timeout` passes (then kills it too). The kill lands
+/// some time after the condition first held: a test must accept any later
+/// point, including the child's own end (to crash at an exact point, see
+/// `crash.rs`'s file size limit).
 pub fn kill_when(
     child: &mut std::process::Child,
     timeout: Duration,
@@ -856,7 +859,7 @@ pub fn kill_when(
                 None => Ending::Exited(status.code()),
             };
         }
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
