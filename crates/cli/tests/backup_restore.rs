@@ -531,16 +531,12 @@ fn unreadable_file_is_skipped_with_a_warning_and_exit_3() {
 
     let as_nobody = |json: bool| {
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        scrub_reprise_env(&mut c)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(bin())
             .arg("--repo")
             .arg(&repo.repo)
             .env("REPRISE_PASSWORD_FILE", &repo.password_file);
-        for v in REPRISE_ENV {
-            if v != "REPRISE_PASSWORD_FILE" {
-                c.env_remove(v);
-            }
-        }
         c.arg("backup").arg(&src);
         if json {
             c.arg("--json");

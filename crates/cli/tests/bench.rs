@@ -4,7 +4,7 @@
 //! No timing is asserted (timings never go in tests): only that every step produced a
 //! number and that the restore gave the source back. Peers need not be installed.
 
-use crate::common::{bench_bin_dir, workspace_root, REPRISE_ENV};
+use crate::common::{bench_bin_dir, scrub_reprise_env, workspace_root};
 use std::fs;
 use std::process::Command;
 
@@ -55,9 +55,7 @@ fn bench_run_measures_every_step_of_reprise_on_a_tiny_dataset() {
         .arg(&report_path)
         .arg("--bin-dir")
         .arg(bench_bin_dir());
-    for var in REPRISE_ENV {
-        command.env_remove(var);
-    }
+    scrub_reprise_env(&mut command);
     let output = command.output().expect("bench/run starts");
     assert!(
         output.status.success(),

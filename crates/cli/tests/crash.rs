@@ -1,5 +1,6 @@
-//! Interruptions and concurrency: backups killed with SIGKILL at several
-//! points, concurrent backups into one repository, and a restore killed
+//! Interruptions and concurrency: backups killed at several points (by the
+//! kernel at a chosen byte of a pack's write, and with SIGKILL once a pack
+//! is stored), concurrent backups into one repository, and a restore killed
 //! half-way and then resumed.
 
 use crate::common::*;
@@ -8,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// ~256 MiB of incompressible data in files of many sizes (a few over one pack).
 fn build_big_tree(src: &Path, seed: u64) -> u64 {
@@ -47,47 +48,96 @@ fn temp_names(repo: &TestRepo) -> BTreeSet<std::ffi::OsString> {
 
 #[derive(Debug, Clone, Copy)]
 enum KillPoint {
-    /// A fixed delay after start.
-    After(Duration),
-    /// When the n-th object this run writes is being written (its temp file exists).
-    MidWrite(usize),
-    /// As soon as this run has added a pack to data/.
+    /// The kernel kills the backup (SIGXFSZ) when a write would take a file
+    /// past this many bytes: half-way through writing the first pack of the
+    /// run, at a byte the test chooses, whatever the machine's speed.
+    FileSizeLimit(u64),
+    /// As soon as this run has added a pack to data/ (the backup may also
+    /// end before the kill).
     AfterNewPack,
 }
 
-/// Runs `backup --json SRC` and SIGKILLs it at `point`.
-fn backup_killed_at(repo: &TestRepo, src: &Path, point: KillPoint) -> Ending {
-    let packs_before = repo.pack_files().len();
-    let temps_before = temp_names(repo);
-    let mut seen_temps: BTreeSet<std::ffi::OsString> = BTreeSet::new();
-    let start = Instant::now();
-    let mut child = repo
-        .std_cmd()
-        .arg("backup")
+/// How a backup under [`KillPoint`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackupEnd {
+    Completed,
+    /// Killed by this signal.
+    Killed(i32),
+}
+
+/// Runs `backup --json SRC` and has it killed at `point`.
+fn backup_killed_at(repo: &TestRepo, src: &Path, point: KillPoint) -> BackupEnd {
+    let mut cmd = repo.std_cmd();
+    cmd.arg("backup")
         .arg("--json")
         .arg(src)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut polls = 0u64;
-    kill_when(&mut child, Duration::from_secs(60), || {
-        polls += 1;
-        match point {
-            KillPoint::After(d) => start.elapsed() >= d,
-            KillPoint::MidWrite(n) => {
-                for name in temp_names(repo) {
-                    if !temps_before.contains(&name) {
-                        seen_temps.insert(name);
-                    }
-                }
-                seen_temps.len() >= n
-            }
-            KillPoint::AfterNewPack => {
-                polls.is_multiple_of(4) && repo.pack_files().len() > packs_before
+        .stderr(Stdio::null());
+    match point {
+        KillPoint::FileSizeLimit(limit) => {
+            limit_file_size(&mut cmd, limit);
+            let status = cmd.status().unwrap();
+            ending_of(status)
+        }
+        KillPoint::AfterNewPack => {
+            let packs_before = repo.pack_files().len();
+            let mut child = cmd.spawn().unwrap();
+            match kill_when(&mut child, Duration::from_secs(120), || {
+                repo.pack_files().len() > packs_before
+            }) {
+                Ending::Killed => BackupEnd::Killed(libc::SIGKILL),
+                Ending::Exited(Some(0)) => BackupEnd::Completed,
+                Ending::Exited(code) => panic!("backup failed with {code:?}"),
             }
         }
-    })
+    }
+}
+
+fn ending_of(status: std::process::ExitStatus) -> BackupEnd {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => BackupEnd::Completed,
+        (_, Some(signal)) => BackupEnd::Killed(signal),
+        (code, None) => panic!("backup failed with {code:?}"),
+    }
+}
+
+/// Makes the kernel kill the command with SIGXFSZ (and no core dump) when
+/// it writes past `limit` bytes in any file: a crash at an exact point of
+/// the write path, which no polling from outside can promise.
+fn limit_file_size(cmd: &mut std::process::Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let rlimit = |n: u64| libc::rlimit {
+        rlim_cur: n,
+        rlim_max: n,
+    };
+    let (fsize, core) = (rlimit(limit), rlimit(0));
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (setrlimit, signal), on values prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            // An ignored SIGXFSZ would be inherited and turn the kill into EFBIG.
+            if libc::signal(libc::SIGXFSZ, libc::SIG_DFL) == libc::SIG_ERR
+                || libc::setrlimit(libc::RLIMIT_CORE, &core) != 0
+                || libc::setrlimit(libc::RLIMIT_FSIZE, &fsize) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Objects this run left half-written in `<repo>/tmp`, with their sizes.
+fn partial_objects(repo: &TestRepo, before: &BTreeSet<std::ffi::OsString>) -> Vec<u64> {
+    temp_names(repo)
+        .difference(before)
+        .map(|name| {
+            fs::metadata(repo.repo.join("tmp").join(name))
+                .unwrap()
+                .len()
+        })
+        .collect()
 }
 
 #[test]
@@ -96,61 +146,48 @@ fn backup_killed_at_any_point_leaves_a_consistent_repository_and_resumes() {
     let src = repo.path().join("src");
     let total = build_big_tree(&src, 1_000);
 
-    // Calibrate: how long does a full backup of this tree take here?
-    let calibration = TestRepo::new();
-    let started = Instant::now();
-    calibration.backup_json(&[&src]);
-    let full = started.elapsed();
-    let full_packs = calibration.pack_files().len();
-    drop(calibration);
-    eprintln!("a full backup takes {full:?} and writes {full_packs} packs");
-
+    // Limits below a pack's 16 MiB, not multiples of the O_DIRECT block.
     let points = [
-        KillPoint::After(full / 10),
-        KillPoint::MidWrite(1),
+        KillPoint::FileSizeLimit((1 << 20) + 12_345),
         KillPoint::AfterNewPack,
-        KillPoint::MidWrite(2),
-        KillPoint::MidWrite(3),
+        KillPoint::FileSizeLimit(5 << 20),
+        KillPoint::AfterNewPack,
+        KillPoint::FileSizeLimit((9 << 20) + 1),
     ];
     let mut completed = 0usize;
-    let mut killed = 0usize;
-    let mut killed_mid_write = 0usize;
     for (attempt, point) in points.iter().enumerate() {
         let packs_before = repo.pack_files().len();
         let temps_before = temp_names(&repo);
-        let started = Instant::now();
-        let ending = backup_killed_at(&repo, &src, *point);
-        match ending {
-            Ending::Killed => killed += 1,
-            Ending::Exited(Some(0)) => completed += 1,
-            Ending::Exited(code) => panic!("attempt {attempt}: backup failed with {code:?}"),
-        }
-        // A temp file left behind means the kill landed while an object was being written.
-        let left_temp = temp_names(&repo).difference(&temps_before).count() > 0;
-        if ending == Ending::Killed && left_temp {
-            killed_mid_write += 1;
-        }
+        let end = backup_killed_at(&repo, &src, *point);
+        let partial = partial_objects(&repo, &temps_before);
         eprintln!(
-            "attempt {attempt} ({point:?}): {ending:?} after {:?}, packs {} -> {}, partial object left: {left_temp}",
-            started.elapsed(),
+            "attempt {attempt} ({point:?}): {end:?}, packs {} -> {}, partial objects left: {partial:?}",
             packs_before,
             repo.pack_files().len()
         );
+        if let KillPoint::FileSizeLimit(limit) = point {
+            assert_eq!(
+                end,
+                BackupEnd::Killed(libc::SIGXFSZ),
+                "attempt {attempt}: the backup must die writing its first pack"
+            );
+            // Two upload threads may each leave one; none went past the limit.
+            assert!(
+                partial.iter().any(|&n| n > 0) && partial.iter().all(|&n| n <= *limit),
+                "attempt {attempt}: objects cut at {limit} bytes were expected in tmp/, found {partial:?}"
+            );
+        }
 
         let out = repo.check(false);
         assert_success(&out, &format!("check after attempt {attempt} ({point:?})"));
         let snaps = repo.snapshots().len();
+        let killed = matches!(end, BackupEnd::Killed(_));
         assert!(
-            snaps >= completed && snaps <= completed + usize::from(ending == Ending::Killed),
+            snaps >= completed && snaps <= completed + usize::from(!killed),
             "attempt {attempt}: {snaps} snapshots after {completed} completed backups"
         );
         completed = snaps;
     }
-    assert!(killed >= 3, "only {killed} attempts could be interrupted");
-    assert!(
-        killed_mid_write > 0,
-        "no kill landed while a pack was being written"
-    );
 
     let snapshots_before = repo.snapshots().len();
     let packs: u64 = repo.pack_files().iter().map(|(_, s)| s).sum();
@@ -326,10 +363,8 @@ fn interrupted_restore_resumes_into_the_same_target() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut polls = 0u64;
     let ending = kill_when(&mut child, Duration::from_secs(120), || {
-        polls += 1;
-        polls.is_multiple_of(8) && completed_files(&src, &dst, &files) >= 10
+        completed_files(&src, &dst, &files) >= 10
     });
     let done_before = completed_files(&src, &dst, &files);
     eprintln!(

@@ -297,9 +297,7 @@ fn bench_detection_run_prints_the_table_at_small_scale() {
         .arg(scratch.path().join("work"))
         .arg("--output")
         .arg(&report_path);
-    for var in REPRISE_ENV {
-        command.env_remove(var);
-    }
+    scrub_reprise_env(&mut command);
     let output = command.output().expect("bench/detection/run starts");
     assert!(
         output.status.success(),

@@ -29,15 +29,7 @@ fn mount_small_tmpfs(at: &Path) -> Mount {
 }
 
 fn reprise(repo: &Path, password_file: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("reprise").unwrap();
-    for var in [
-        "REPRISE_REPOSITORY",
-        "REPRISE_PASSWORD",
-        "REPRISE_PASSWORD_FILE",
-        "REPRISE_PASSWORD_COMMAND",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = crate::common::reprise();
     cmd.env("REPRISE_REPOSITORY", repo)
         .env("REPRISE_PASSWORD_FILE", password_file);
     cmd

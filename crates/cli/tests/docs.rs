@@ -3,8 +3,7 @@
 //! is documented in docs/CLI.md, and CLI.md's exit code table has every code
 //! that `exit.rs` documents.
 
-use crate::common::workspace_root;
-use assert_cmd::Command;
+use crate::common::{reprise, workspace_root};
 use std::fs;
 
 fn read_doc(name: &str) -> String {
@@ -14,16 +13,7 @@ fn read_doc(name: &str) -> String {
 
 /// `reprise <args>` with none of the caller's `REPRISE_*` settings.
 fn help_of(args: &[&str]) -> String {
-    let mut cmd = Command::cargo_bin("reprise").expect("the reprise binary is built");
-    for var in [
-        "REPRISE_REPOSITORY",
-        "REPRISE_PASSWORD",
-        "REPRISE_PASSWORD_FILE",
-        "REPRISE_PASSWORD_COMMAND",
-        "REPRISE_NEW_PASSWORD",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = reprise();
     let out = cmd.args(args).output().expect("reprise runs");
     assert!(out.status.success(), "reprise {args:?} failed: {out:?}");
     String::from_utf8(out.stdout).expect("help is UTF-8")

@@ -1,11 +1,12 @@
 //! `s3:` repositories and Object Lock, end to end, against a real radosgw
 //! (see `common/s3.rs` for the server and how these tests skip). Retention
 //! is one day in COMPLIANCE mode: nobody, not even the bucket owner, can
-//! delete a locked version before then, which a throw-away server allows.
+//! delete a locked version before then, which a throw-away server allows
+//! (one test uses GOVERNANCE, whose locks it may shorten).
 
 use crate::common::*;
 use crate::s3_common::*;
-use reprise_storage::{Backend, LockMode, ObjectKind, StorageError};
+use reprise_storage::{Backend, LockMode, ObjectKind, StorageError, CONFIG_COPY_NAME};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -59,6 +60,30 @@ fn versions(repo: &S3Repo, key: &str) -> Vec<String> {
         .filter(|v| v.key() == Some(key))
         .filter_map(|v| v.version_id().map(str::to_string))
         .collect()
+}
+
+/// Sets the GOVERNANCE lock of one object to `until`, shorter than it is,
+/// as the bucket's owner may.
+fn shorten_governance_lock(repo: &S3Repo, kind: ObjectKind, name: &str, until: SystemTime) {
+    use reprise_storage_s3::sdk::types::{ObjectLockRetention, ObjectLockRetentionMode};
+    let backend = repo.backend();
+    let key = backend.object_key(kind, name).unwrap();
+    let retention = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Governance)
+        .retain_until_date(until.into())
+        .build();
+    backend
+        .block_on(
+            backend
+                .sdk_client()
+                .put_object_retention()
+                .bucket(&repo.bucket)
+                .key(&key)
+                .bypass_governance_retention(true)
+                .retention(retention)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("cannot shorten the lock of {kind} {name}: {e:?}"));
 }
 
 fn first_pack(backend: &dyn Backend) -> String {
@@ -257,20 +282,30 @@ fn locks_extend_moves_every_live_lock_later_and_dry_run_changes_nothing() {
     let Some(server) = S3Server::from_env() else {
         return;
     };
+    // GOVERNANCE, because its locks can be shortened: the test dates every
+    // lock an hour back instead of waiting for the clock to pass the
+    // second its objects were written in.
     let repo = s3_repo(&server)
         .tag("extend")
-        .object_lock("compliance", "1d")
+        .object_lock("governance", "1d")
         .init();
     repo.backup_json(&[&make_share(repo.path())]);
     let backend = repo.backend();
+    let an_hour_short = SystemTime::now() + DAY - Duration::from_secs(3600);
+    for (kind, name) in all_objects(&backend) {
+        shorten_governance_lock(&repo, kind, &name, an_hour_short);
+    }
+    if backend.size(ObjectKind::Config, CONFIG_COPY_NAME).is_ok() {
+        shorten_governance_lock(&repo, ObjectKind::Config, CONFIG_COPY_NAME, an_hour_short);
+    }
     let before = backend
         .lock_of(ObjectKind::Config, "config")
         .unwrap()
         .unwrap();
     let pack = first_pack(&backend);
     let pack_before = backend.lock_of(ObjectKind::Pack, &pack).unwrap().unwrap();
-    // Lock dates are kept to the second or so.
-    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(before.mode, LockMode::Governance);
+    assert!(before.until < SystemTime::now() + DAY - Duration::from_secs(3000));
 
     let dry = repo.json(["locks", "extend", "--dry-run"]);
     let live = dry["live_objects"].as_u64().unwrap();
@@ -290,7 +325,7 @@ fn locks_extend_moves_every_live_lock_later_and_dry_run_changes_nothing() {
         .unwrap()
         .unwrap();
     assert!(after.until > before.until, "{before:?} -> {after:?}");
-    assert_eq!(after.mode, LockMode::Compliance);
+    assert_eq!(after.mode, LockMode::Governance);
     let pack_after = backend.lock_of(ObjectKind::Pack, &pack).unwrap().unwrap();
     assert!(pack_after.until > pack_before.until);
 

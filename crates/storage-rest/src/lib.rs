@@ -157,6 +157,13 @@ impl RestBackend {
         format!("{}/{kind}/{}", self.base, name.unwrap_or(""))
     }
 
+    /// The URL of one object, once its name is known to be valid: an
+    /// invalid one would make another path (`../config`) or none at all.
+    fn object_url(&self, kind: ObjectKind, name: &str) -> Result<String> {
+        reprise_storage::validate_name(kind, name)?;
+        Ok(self.url(kind, Some(name)))
+    }
+
     fn with_auth<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         match &self.authorization {
             Some(a) => request.header("Authorization", a),
@@ -275,7 +282,7 @@ impl RestBackend {
     }
 
     fn get(&self, kind: ObjectKind, name: &str, range: Option<String>) -> Result<Response<Body>> {
-        let url = self.url(kind, Some(name));
+        let url = self.object_url(kind, name)?;
         self.exchange(&format!("reading {kind} {name}"), || {
             let mut request = self.with_auth(self.agent.get(&url));
             if let Some(r) = &range {
@@ -437,10 +444,16 @@ impl Backend for RestBackend {
             offset,
             len,
         };
+        let end = offset.checked_add(len).ok_or_else(short)?;
         if len == 0 {
-            return Ok(Vec::new());
+            // A range cannot be empty in HTTP: check the size instead.
+            return if end <= self.size(kind, name)? {
+                Ok(Vec::new())
+            } else {
+                Err(short())
+            };
         }
-        let last = offset.checked_add(len - 1).ok_or_else(short)?;
+        let last = end - 1;
         let response = self.get(kind, name, Some(format!("bytes={offset}-{last}")))?;
         match response.status().as_u16() {
             206 => {}
@@ -456,7 +469,7 @@ impl Backend for RestBackend {
     }
 
     fn size(&self, kind: ObjectKind, name: &str) -> Result<u64> {
-        let url = self.url(kind, Some(name));
+        let url = self.object_url(kind, name)?;
         let response = self.exchange(&format!("sizing {kind} {name}"), || {
             self.with_auth(self.agent.head(&url)).call()
         })?;
@@ -472,8 +485,7 @@ impl Backend for RestBackend {
     }
 
     fn write_once(&self, kind: ObjectKind, name: &str, data: &[u8]) -> Result<WriteOutcome> {
-        reprise_storage::validate_name(kind, name)?;
-        let url = self.url(kind, Some(name));
+        let url = self.object_url(kind, name)?;
         let response = self.exchange(&format!("writing {kind} {name}"), || {
             // The server refuses what it must (too large, over quota,
             // already there) before the body: waiting for its 100 Continue
@@ -503,7 +515,7 @@ impl Backend for RestBackend {
     }
 
     fn remove(&self, kind: ObjectKind, name: &str) -> Result<()> {
-        let url = self.url(kind, Some(name));
+        let url = self.object_url(kind, name)?;
         let response = self.exchange(&format!("deleting {kind} {name}"), || {
             self.with_auth(self.agent.delete(&url)).call()
         })?;

@@ -7,6 +7,7 @@
 //! REPRISE_TEST_S3_SECRET_KEY (scripts/test-all sets them); without them
 //! every test fails, unless REPRISE_TEST_SKIP_S3=1 says to skip them.
 
+use reprise_storage::conformance::{self, Expectations, Locks, Removal};
 use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError, WriteOutcome};
 use reprise_storage_s3::{S3Backend, S3Location, S3Settings};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -81,6 +82,34 @@ fn compliance_for(retention: Duration) -> Option<LockPolicy> {
         mode: LockMode::Compliance,
         retention,
     })
+}
+
+/// The `Backend` contract holds on a plain bucket, where objects can be
+/// deleted, and on a bucket with Object Lock, where every object carries the
+/// repository's lock and deleting one is refused.
+#[test]
+fn the_backend_contract_holds_with_and_without_object_lock() {
+    let Some((endpoint, settings)) = server() else {
+        return;
+    };
+    for object_lock in [false, true] {
+        let b = backend_at(&endpoint, &unique_bucket(), settings.clone());
+        b.create_bucket(object_lock).unwrap();
+        let expect = match object_lock {
+            false => Expectations {
+                removal: Removal::Deletes,
+                locks: Locks::Unsupported,
+            },
+            true => Expectations {
+                removal: Removal::Locked,
+                locks: Locks::Enforced(LockPolicy {
+                    mode: LockMode::Compliance,
+                    retention: DAY,
+                }),
+            },
+        };
+        conformance::run(&b, &expect).unwrap_or_else(|v| panic!("object lock {object_lock}: {v}"));
+    }
 }
 
 #[test]

@@ -9,13 +9,16 @@
 //! Backends know nothing of encryption or formats: they move named bytes.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod conformance;
 pub mod faulty;
 mod local;
 mod lock;
+mod memory;
 pub mod size;
 
 pub use local::LocalBackend;
 pub use lock::{LockMode, LockPolicy, ObjectLock};
+pub use memory::MemoryBackend;
 
 use std::fmt;
 use std::time::SystemTime;

@@ -18,16 +18,64 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Every environment variable the command reads; tests must never inherit them.
-pub const REPRISE_ENV: [&str; 7] = [
-    "REPRISE_REPOSITORY",
-    "REPRISE_PASSWORD",
-    "REPRISE_PASSWORD_FILE",
-    "REPRISE_PASSWORD_COMMAND",
-    "REPRISE_NEW_PASSWORD",
-    "REPRISE_TOKEN",
-    "REPRISE_CACERT",
-];
+/// Removes from `cmd` every variable of this process's environment whose
+/// name starts with `REPRISE_`: the settings of the caller's own reprise
+/// (repository, password, token…) must never reach a command under test,
+/// including variables added after these tests were written. The harness's
+/// own `REPRISE_TEST_*` variables go too: tests read them in process and
+/// hand a child what it needs explicitly (as `.env(..)` after this call).
+/// Every command a test spawns (`reprise`, `setpriv reprise`, the bench
+/// scripts) goes through here.
+pub fn scrub_reprise_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    scrub_vars_named(cmd, std::env::vars_os().map(|(name, _)| name))
+}
+
+/// [`scrub_reprise_env`] over the variable names `names`.
+fn scrub_vars_named(
+    cmd: &mut std::process::Command,
+    names: impl IntoIterator<Item = std::ffi::OsString>,
+) -> &mut std::process::Command {
+    for name in names {
+        if name.as_bytes().starts_with(b"REPRISE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn every_reprise_variable_is_scrubbed_and_no_other() {
+    let names = [
+        "REPRISE_PASSWORD",
+        "REPRISE_TO_PASSWORD_FILE",
+        "REPRISE_S3_ADDRESSING",
+        "REPRISE_TEST_S3_ENDPOINT",
+        "REPRISE_A_VARIABLE_NOT_YET_INVENTED",
+        "PATH",
+        "AWS_REGION",
+        "NOT_REPRISE_X",
+        "reprise_lowercase",
+    ];
+    let mut cmd = std::process::Command::new("true");
+    cmd.env("REPRISE_REPOSITORY", "/set/before");
+    scrub_vars_named(&mut cmd, names.iter().map(std::ffi::OsString::from));
+    let removed: BTreeSet<&OsStr> = cmd
+        .get_envs()
+        .filter(|(_, value)| value.is_none())
+        .map(|(name, _)| name)
+        .collect();
+    let expected: BTreeSet<&OsStr> = names
+        .iter()
+        .filter(|n| n.starts_with("REPRISE_"))
+        .map(OsStr::new)
+        .collect();
+    assert_eq!(removed, expected);
+    // The scrub comes first: what a test sets afterwards reaches the child.
+    cmd.env("REPRISE_PASSWORD", "set after");
+    assert!(cmd
+        .get_envs()
+        .any(|(n, v)| n == "REPRISE_PASSWORD" && v.is_some()));
+}
 
 /// Cheap password hashing: these tests open repositories hundreds of times.
 pub const FAST_KDF: [&str; 4] = ["--kdf-memory-mib", "8", "--kdf-iterations", "1"];
@@ -92,9 +140,7 @@ pub fn reprise() -> Command {
 /// Same as [`reprise`], as a `std` command (for children that are killed).
 pub fn reprise_std() -> std::process::Command {
     let mut c = std::process::Command::new(bin());
-    for var in REPRISE_ENV {
-        c.env_remove(var);
-    }
+    scrub_reprise_env(&mut c);
     c
 }
 
@@ -786,7 +832,10 @@ pub enum Ending {
 }
 
 /// Polls `condition` until it holds (then SIGKILLs the child), the child
-/// exits by itself, or `timeout` passes (then kills it too).
+/// exits by itself, or `timeout` passes (then kills it too). The kill lands
+/// some time after the condition first held: a test must accept any later
+/// point, including the child's own end (to crash at an exact point, see
+/// `crash.rs`'s file size limit).
 pub fn kill_when(
     child: &mut std::process::Child,
     timeout: Duration,
@@ -810,7 +859,7 @@ pub fn kill_when(
                 None => Ending::Exited(status.code()),
             };
         }
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

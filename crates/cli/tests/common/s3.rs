@@ -29,16 +29,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 use tempfile::TempDir;
 
-/// Variables of the AWS SDKs and of reprise's S3 backend that the commands
-/// under test must never inherit from the caller.
-pub const S3_ENV: [&str; 7] = [
+/// Variables of the AWS SDKs that the commands under test must never inherit
+/// from the caller (`REPRISE_*` ones, such as `REPRISE_S3_ADDRESSING`, are
+/// gone already: see [`crate::common::scrub_reprise_env`]).
+pub const S3_ENV: [&str; 6] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_PROFILE",
-    "REPRISE_S3_ADDRESSING",
 ];
 
 /// The test S3 server.
