@@ -1051,36 +1051,3 @@ pub(crate) async fn record_unparsed(
         eprintln!("reprise serve: cannot write the audit log for a request refused before parsing");
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn range(s: &str) -> Result<Option<ByteRange>, String> {
-        parse_range(Some(&HeaderValue::from_str(s).unwrap()))
-    }
-
-    #[test]
-    fn ranges_parse_and_resolve_within_the_object() {
-        assert_eq!(range("bytes=0-9"), Ok(Some(ByteRange::From(0, Some(9)))));
-        assert_eq!(range("bytes=5-"), Ok(Some(ByteRange::From(5, None))));
-        assert_eq!(range("bytes=-3"), Ok(Some(ByteRange::Last(3))));
-        for bad in [
-            "bytes=9-0",
-            "bytes=-",
-            "0-9",
-            "bytes=a-b",
-            "bytes=0-1,3-4",
-            "items=0-1",
-        ] {
-            assert!(range(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_range(None), Ok(None));
-        assert_eq!(ByteRange::From(0, Some(9)).resolve(5), Some((0, 4)));
-        assert_eq!(ByteRange::From(5, None).resolve(5), None);
-        assert_eq!(ByteRange::From(0, None).resolve(0), None);
-        assert_eq!(ByteRange::Last(3).resolve(10), Some((7, 9)));
-        assert_eq!(ByteRange::Last(30).resolve(10), Some((0, 9)));
-        assert_eq!(ByteRange::Last(0).resolve(10), None);
-    }
-}
