@@ -248,6 +248,18 @@ impl Tree {
                     format!("entries not sorted or duplicated at {:?}", node.name),
                 ));
             }
+            // JSON numbers beyond f32 decode as infinity, which serialises
+            // as `null`: such a tree could not be written back (by `copy`).
+            if node
+                .stats
+                .as_ref()
+                .is_some_and(|s| !s.entropy.is_finite() || !s.chi2.is_finite())
+            {
+                return Err(FormatError::malformed(
+                    "tree",
+                    format!("content statistics of {:?} out of range", node.name),
+                ));
+            }
             if node.kind == NodeKind::Dir && node.subtree.is_none() {
                 return Err(FormatError::malformed(
                     "tree",
@@ -293,6 +305,21 @@ mod tests {
                 Tree::from_json(&tree.to_json().unwrap()).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// Found by the `tree` fuzz target: 1e300 decoded as an infinite f32,
+    /// whose re-encoding (`null`) no reader accepts.
+    #[test]
+    fn content_statistics_beyond_f32_are_refused() {
+        let mut node = Node::new(b"a".to_vec(), NodeKind::File);
+        node.stats = Some(ContentStats::default());
+        let json = String::from_utf8(Tree { nodes: vec![node] }.to_json()).unwrap();
+        assert!(Tree::from_json(json.as_bytes()).is_ok());
+        for (field, value) in [("entropy", "1e300"), ("chi2", "-1e39")] {
+            let forged = json.replace(&format!("\"{field}\":0.0"), &format!("\"{field}\":{value}"));
+            assert_ne!(forged, json);
+            assert!(Tree::from_json(forged.as_bytes()).is_err(), "{forged}");
         }
     }
 

@@ -13,8 +13,9 @@
 //! - [`config`]: the TOML configuration, its validation, and the edits that
 //!   `reprise serve init-config` and `reprise serve token …` make to it;
 //! - [`token`]: token generation and hashing, and authentication;
-//! - `route`: what a request path designates, refusing anything that is not
-//!   a well-formed repository, kind and object name;
+//! - [`route`]: what a request path designates, refusing anything that is not
+//!   a well-formed repository, kind and object name; [`range`]: which bytes
+//!   a `Range` header asks for (both public for the fuzz targets);
 //! - `http`: the request handler (roles, write-once, retention, quotas);
 //! - `body`: an object sent from its open file as the client takes it;
 //! - `quota`, `audit`, `store`, `tls`: persistent usage per token, the
@@ -30,7 +31,8 @@ mod body;
 pub mod config;
 mod http;
 mod quota;
-mod route;
+pub mod range;
+pub mod route;
 mod send_deadline;
 mod serve;
 mod store;

@@ -36,7 +36,7 @@ fn is_reserved(name: &str) -> bool {
 
 /// What a request path designates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
+pub enum Target {
     Repo(String),
     List {
         repo: String,
@@ -82,7 +82,7 @@ impl Target {
 
 /// Why a path designates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PathError {
+pub enum PathError {
     #[error("percent-encoded paths are refused: names never need encoding")]
     Encoded,
     #[error("query strings are not part of the protocol")]
@@ -98,7 +98,7 @@ pub(crate) enum PathError {
 }
 
 /// Parses a request path (and query, which must be absent).
-pub(crate) fn parse(path: &str, query: Option<&str>) -> Result<Target, PathError> {
+pub fn parse(path: &str, query: Option<&str>) -> Result<Target, PathError> {
     if query.is_some() {
         return Err(PathError::Query);
     }

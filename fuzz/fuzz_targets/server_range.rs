@@ -1,0 +1,6 @@
+#![no_main]
+//! libFuzzer entry of the `server_range` target; its body is reprise_fuzz_targets::server_range.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = reprise_fuzz_targets::server_range(data);
+});
