@@ -2,14 +2,14 @@
 //! (same tree id) are skipped without being read.
 
 use crate::cli::{DiffArgs, FilterArgs, GlobalOptions};
-use crate::commands::{filter_of, select_in, snapshots_then_index};
+use crate::commands::{filter_of, select_in};
 use crate::{exit, output, repo_open};
 use anyhow::Result;
-use reprise_format::{BlobId, Node, NodeKind, Tree};
-use reprise_repo::walk::{join, walk};
+use reprise_format::{BlobId, NodeKind};
+use reprise_repo::browse::{list_then_index, zip, Pair, ZipVisitor};
+use reprise_repo::walk::SnapshotPath;
 use reprise_repo::{Repository, WalkBudget};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Serialize)]
 struct Change {
@@ -18,126 +18,92 @@ struct Change {
     change: &'static str,
 }
 
-struct Differ<'a> {
-    repo: &'a Repository,
-    /// Bounds the walk of forged snapshots whose trees reuse subtrees.
-    budget: WalkBudget,
-    changes: Vec<Change>,
-}
+/// What `diff` makes of the compared directories: one change per name
+/// that differs. Below a name whose type changed, nothing is compared.
+struct Differ;
 
-fn tree_or_empty(repo: &Repository, id: Option<&BlobId>) -> reprise_repo::Result<Tree> {
-    match id {
-        Some(id) => repo.load_tree(id),
-        None => Ok(Tree::default()),
+impl ZipVisitor for Differ {
+    type Out = Vec<(SnapshotPath, &'static str)>;
+
+    fn descend(&self, pair: &Pair) -> bool {
+        !pair.kind_changed()
+    }
+
+    fn directory(&self, _dir: &[u8], pairs: Vec<Pair>) -> Self::Out {
+        pairs
+            .into_iter()
+            .filter_map(|p| change_of(&p).map(|change| (p.path, change)))
+            .collect()
     }
 }
 
-impl Differ<'_> {
-    fn push(&mut self, path: &[u8], change: &'static str) {
-        self.changes.push(Change {
-            path: output::lossy(path),
+fn change_of(pair: &Pair) -> Option<&'static str> {
+    let (old, new) = match (&pair.old, &pair.new) {
+        (None, _) => return Some("added"),
+        (_, None) => return Some("removed"),
+        (Some(old), Some(new)) => (old, new),
+    };
+    if old.kind != new.kind {
+        return Some("type");
+    }
+    if old.kind == NodeKind::Dir {
+        let changed = (old.mode, old.uid, old.gid) != (new.mode, new.uid, new.gid);
+        return changed.then_some("metadata");
+    }
+    if old.content != new.content || old.target != new.target {
+        Some("modified")
+    } else if (old.mode, old.uid, old.gid, old.mtime_ns, &old.xattrs)
+        != (new.mode, new.uid, new.gid, new.mtime_ns, &new.xattrs)
+    {
+        Some("metadata")
+    } else {
+        None
+    }
+}
+
+/// The changes between two root trees, in the order of a walk (a
+/// directory's entries follow it, before its next sibling).
+fn changes(
+    repo: &Repository,
+    from: &BlobId,
+    to: &BlobId,
+    budget: &WalkBudget,
+) -> reprise_repo::Result<Vec<Change>> {
+    let mut all: Vec<_> = zip(repo, Some(from), Some(to), b"/", budget, &Differ)?
+        .into_iter()
+        .flatten()
+        .collect();
+    // Directories are compared in parallel and come back one after the
+    // other: comparing paths component by component restores walk order.
+    all.sort_by(|(a, _), (b, _)| a.split(|c| *c == b'/').cmp(b.split(|c| *c == b'/')));
+    Ok(all
+        .into_iter()
+        .map(|(path, change)| Change {
+            path: output::lossy(&path),
             change,
-        });
-    }
-
-    fn all_under(
-        &mut self,
-        node: &Node,
-        path: &[u8],
-        change: &'static str,
-    ) -> reprise_repo::Result<()> {
-        self.push(path, change);
-        if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
-            let mut found = Vec::new();
-            walk(self.repo, &sub, path, &self.budget, &mut |p, _| {
-                found.push(p.to_vec());
-                Ok(true)
-            })?;
-            for p in found {
-                self.push(&p, change);
-            }
-        }
-        Ok(())
-    }
-
-    fn trees(
-        &mut self,
-        a: Option<&BlobId>,
-        b: Option<&BlobId>,
-        base: &[u8],
-    ) -> reprise_repo::Result<()> {
-        if a == b {
-            return Ok(());
-        }
-        let mut entries: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>)> = BTreeMap::new();
-        let (a, b) = (tree_or_empty(self.repo, a)?, tree_or_empty(self.repo, b)?);
-        self.budget.charge_nodes(&a.nodes)?;
-        self.budget.charge_nodes(&b.nodes)?;
-        for n in a.nodes {
-            let name = n.name.0.clone();
-            entries.entry(name).or_default().0 = Some(n);
-        }
-        for n in b.nodes {
-            let name = n.name.0.clone();
-            entries.entry(name).or_default().1 = Some(n);
-        }
-        for (name, pair) in entries {
-            let path = join(base, &name);
-            match pair {
-                (None, Some(new)) => self.all_under(&new, &path, "added")?,
-                (Some(old), None) => self.all_under(&old, &path, "removed")?,
-                (Some(old), Some(new)) => self.pair(&old, &new, &path)?,
-                (None, None) => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn pair(&mut self, old: &Node, new: &Node, path: &[u8]) -> reprise_repo::Result<()> {
-        if old.kind != new.kind {
-            self.push(path, "type");
-            return Ok(());
-        }
-        if old.kind == NodeKind::Dir {
-            if (old.mode, old.uid, old.gid) != (new.mode, new.uid, new.gid) {
-                self.push(path, "metadata");
-            }
-            return self.trees(old.subtree.as_ref(), new.subtree.as_ref(), path);
-        }
-        if old.content != new.content || old.target != new.target {
-            self.push(path, "modified");
-        } else if (old.mode, old.uid, old.gid, old.mtime_ns, &old.xattrs)
-            != (new.mode, new.uid, new.gid, new.mtime_ns, &new.xattrs)
-        {
-            self.push(path, "metadata");
-        }
-        Ok(())
-    }
+        })
+        .collect())
 }
 
 pub fn run(g: &GlobalOptions, args: &DiffArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let none = FilterArgs::default();
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     let (id_a, a) = select_in(&list, &args.from, &filter_of(&none))?;
     let (id_b, b) = select_in(&list, &args.to, &filter_of(&none))?;
-    let mut differ = Differ {
-        repo: &repo,
-        budget: WalkBudget::for_snapshots(&[(&id_a, &a), (&id_b, &b)]),
-        changes: Vec::new(),
-    };
-    differ.trees(Some(&a.tree), Some(&b.tree), b"/")?;
-    let count = |c: &str| differ.changes.iter().filter(|x| x.change == c).count();
+    let budget = WalkBudget::for_snapshots(&[(&id_a, &a), (&id_b, &b)]);
+    let changes = changes(&repo, &a.tree, &b.tree, &budget)?;
+    let count = |c: &str| changes.iter().filter(|x| x.change == c).count();
     if g.json {
         output::json(&serde_json::json!({
             "from": id_a, "to": id_b,
             "added": count("added"), "removed": count("removed"),
             "modified": count("modified"), "metadata": count("metadata"), "type": count("type"),
-            "changes": differ.changes,
+            "changes": changes,
         }))?;
         return Ok(exit::OK);
     }
-    for c in &differ.changes {
+    for c in &changes {
         let mark = match c.change {
             "added" => '+',
             "removed" => '-',

@@ -107,4 +107,20 @@ mod tests {
         assert_eq!(s.index_memory_bytes, 2 * INDEX_BYTES_PER_BLOB as u64);
         assert_eq!(s.dedup_ratio, 0.0, "no snapshot records its total");
     }
+
+    /// Forged summaries whose totals add up past 2^64 give a saturated
+    /// total, not an overflow panic.
+    #[test]
+    fn forged_totals_cannot_overflow() {
+        let (_dir, repo) = fresh_repo();
+        let (_, mut snapshot) = snapshot_of(&repo, &[Entry::File("a", b"1")]);
+        snapshot.summary = Some(reprise_format::SnapshotSummary {
+            total_bytes: u64::MAX / 2 + 1,
+            ..Default::default()
+        });
+        repo.save_snapshot(&snapshot).unwrap();
+        snapshot.hostname = "other".into();
+        repo.save_snapshot(&snapshot).unwrap();
+        assert_eq!(stats(&repo).unwrap().snapshots_total_bytes, u64::MAX);
+    }
 }
