@@ -62,7 +62,12 @@ pub fn remove_forgotten(
         match repo.backend().remove(ObjectKind::Snapshot, &d.id.to_hex()) {
             Ok(()) | Err(StorageError::NotFound { .. }) => outcome.removed.push(d.id),
             Err(StorageError::Locked { until, .. }) => outcome.locked.push((d.id, until)),
-            Err(source) => return Err(MaintenanceError::RemoveSnapshot { id: d.id, source }),
+            Err(source) => {
+                return Err(MaintenanceError::RemoveSnapshot {
+                    id: d.id,
+                    source: Box::new(source),
+                })
+            }
         }
     }
     Ok(outcome)

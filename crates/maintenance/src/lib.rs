@@ -40,6 +40,6 @@ pub enum MaintenanceError {
     RemoveSnapshot {
         id: reprise_format::SnapshotId,
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
 }

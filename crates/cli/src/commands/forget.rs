@@ -32,7 +32,7 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     )?;
     let outcome = remove_forgotten(&repo, &decisions, args.dry_run).map_err(|e| match e {
         MaintenanceError::RemoveSnapshot { id, source } => {
-            super::deletion_failure(source, format!("cannot remove snapshot {}", id.short()))
+            super::deletion_failure(*source, format!("cannot remove snapshot {}", id.short()))
         }
         other => other.into(),
     })?;
