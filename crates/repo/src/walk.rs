@@ -1,5 +1,6 @@
 //! Walking the trees of a snapshot: depth-first, in name order, with the
-//! path of every node. `ls`, `dump` and `check` use it.
+//! path of every node (`ls` and `dump` use it), and the snapshot paths
+//! every reader builds (`join`) and splits (`components`).
 
 use crate::{Repository, Result, WalkBudget};
 use reprise_format::{BlobId, Node, NodeKind};
