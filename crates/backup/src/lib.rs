@@ -26,6 +26,7 @@ pub use scan::scan_totals;
 use chrono::Utc;
 use reprise_format::snapshot::paths_bytes_of;
 use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
+use reprise_repo::browse::{Listed, Opened};
 use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotList};
 use std::io::Read;
 use std::path::PathBuf;
@@ -266,10 +267,12 @@ pub fn run(
     let time = Utc::now();
     let stdin = options.stdin.take();
     let source = source_of(&options, stdin.as_ref().map(|(_, name)| name.as_str()))?;
-    let list = repo.list_snapshots()?;
+    // The snapshots first, the index only after the started mark (see
+    // `reprise_repo::browse::open` for why this order).
+    let listed = Listed::list(repo)?;
     // The previous snapshot of this source, even with force_read: detection
     // compares with it whether or not its content is reused.
-    let choice = parent::find_parent(&list, &options.hostname, &source.bytes, time);
+    let choice = parent::find_parent(listed.snapshots(), &options.hostname, &source.bytes, time);
     let previous = choice.parent;
     let parent = previous.clone().filter(|_| !options.force_read);
     // Announced before the index is loaded: from here until its snapshot
@@ -278,7 +281,7 @@ pub fn run(
     let announced = Announced {
         started,
         time,
-        list,
+        listed,
         previous,
         parent,
         session: session.clone(),
@@ -296,10 +299,10 @@ pub fn run(
 }
 
 /// What a backup knows once it has announced its start.
-struct Announced {
+struct Announced<'r> {
     started: Instant,
     time: chrono::DateTime<Utc>,
-    list: SnapshotList,
+    listed: Listed<'r>,
     previous: Option<(SnapshotId, Snapshot)>,
     parent: Option<(SnapshotId, Snapshot)>,
     session: String,
@@ -311,20 +314,23 @@ fn back_up(
     options: &BackupOptions,
     stdin: Option<(Box<dyn Read + Send>, String)>,
     source: &Source,
-    announced: Announced,
+    announced: Announced<'_>,
     progress: &BackupProgress,
 ) -> Result<BackupReport, BackupError> {
     let Announced {
         started,
         time,
-        list,
+        listed,
         previous,
         parent,
         session,
         passed_over,
     } = announced;
     // After the snapshot list, so the parent's chunks are all in the index.
-    let index_report = repo.load_index()?;
+    let Opened {
+        snapshots: list,
+        index: index_report,
+    } = listed.load_index()?;
     if let Some(summary) = parent.as_ref().and_then(|(_, s)| s.summary.as_ref()) {
         progress
             .bytes_expected

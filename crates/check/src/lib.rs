@@ -19,6 +19,7 @@ mod sizes;
 mod trees;
 
 use reprise_format::{BlobId, PackId, SnapshotId};
+use reprise_repo::browse::{list_then_index, Opened};
 use reprise_repo::{RepoError, Repository};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -111,8 +112,10 @@ pub fn run(
     let mut report = CheckReport::default();
     // Snapshots first: one written by a concurrent backup after the index
     // was loaded would otherwise look like it lost its chunks.
-    let snapshots = repo.list_snapshots()?;
-    let load = repo.load_index()?;
+    let Opened {
+        snapshots,
+        index: load,
+    } = list_then_index(repo)?;
     report.packs = repo.index().packs().len() as u64;
     objects::check_config(repo, &mut report);
     objects::check_keys(repo, &mut report)?;

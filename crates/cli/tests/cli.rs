@@ -295,6 +295,30 @@ fn ls_json_prints_one_object_per_entry_with_path_type_and_size() {
     );
 }
 
+/// `ls` reads a path inside a snapshot as `restore SNAPSHOT:/path` does:
+/// empty and `.` components are ignored, and paths come out normalised
+/// (they used to keep the `//` and `/./` they were given).
+#[test]
+fn ls_normalises_the_path_inside_the_snapshot() {
+    let t = two_snapshots();
+    let odd = format!("{}//./docs/", snap_path(&t.src));
+    let out = t
+        .repo
+        .cmd()
+        .args(["ls", &t.first, &odd, "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "ls SNAPSHOT //./docs/");
+    let paths: Vec<String> = parse_json_lines(&out.stdout)
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![t.path("docs"), t.path("docs/a.txt"), t.path("docs/b.txt")]
+    );
+}
+
 #[test]
 fn find_json_returns_every_version_across_snapshots() {
     let t = two_snapshots();

@@ -11,10 +11,12 @@
 
 pub mod copy;
 pub mod forget;
+pub mod forget_plan;
 pub mod prune;
 
 pub use copy::{copy_snapshots, CopyReport};
 pub use forget::{decide, hold, Candidate, Decision, KeepPolicy, Standing};
+pub use forget_plan::{plan, remove_forgotten, ForgetOutcome};
 pub use prune::{prune, PruneOptions, PruneReport, RunningBackup};
 
 use reprise_repo::RepoError;
@@ -31,4 +33,13 @@ pub enum MaintenanceError {
     /// deletes nothing rather than guess.
     #[error("snapshot {name} cannot be read ({reason}): prune would not know what it needs, so it deletes nothing; run `reprise check`, and remove the snapshot with `reprise forget` if it is beyond repair")]
     UnreadableSnapshot { name: String, reason: String },
+    /// Forget removes nothing when it cannot tell what incidents hold.
+    #[error("cannot work out what the ransomware incidents need kept; nothing was removed")]
+    IncidentHolds(#[source] RepoError),
+    #[error("cannot remove snapshot {}", .id.short())]
+    RemoveSnapshot {
+        id: reprise_format::SnapshotId,
+        #[source]
+        source: Box<StorageError>,
+    },
 }

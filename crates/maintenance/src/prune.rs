@@ -29,6 +29,7 @@ use crate::MaintenanceError;
 use chrono::{DateTime, Duration, Utc};
 use reprise_format::snapshot::source_paths;
 use reprise_format::{IndexPack, MarkBody, PackId, Snapshot, SnapshotId};
+use reprise_repo::browse::list_then_index;
 use reprise_repo::{reachable, write_index_files, MarkList, Repository, SnapshotList, StoredMark};
 use reprise_storage::{ObjectKind, StorageError};
 use serde::Serialize;
@@ -105,14 +106,13 @@ pub fn prune(
     // Listed first: index files written after this, by concurrent backups,
     // are never replaced.
     let old_index_files = repo.backend().list(ObjectKind::Index)?;
-    let snapshots = repo.list_snapshots()?;
+    let snapshots = list_then_index(repo)?.snapshots;
     if let Some((name, reason)) = snapshots.unreadable.first() {
         return Err(MaintenanceError::UnreadableSnapshot {
             name: name.clone(),
             reason: reason.clone(),
         });
     }
-    repo.load_index()?;
     let referenced = reachable::referenced_blobs(repo, &snapshots.snapshots)?;
     let used = reachable::packs_holding(repo, &referenced);
     let sizes = pack_sizes(repo)?;

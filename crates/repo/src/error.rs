@@ -64,6 +64,11 @@ pub enum RepoError {
     UploadFailed(String),
     #[error("path {0:?} not found in the snapshot")]
     PathNotFound(String),
+    #[error("{name} is a {kind:?}, not a regular file: it has no content to read")]
+    NotAFile {
+        name: String,
+        kind: reprise_format::NodeKind,
+    },
     #[error("{what} expands to more than {limit} directories and files, far more than its backup recorded: its trees reuse the same subtrees over and over, as only a forged snapshot does, so it is not walked further (run `reprise check`, and restore from an earlier snapshot)")]
     TooManyEntries { what: String, limit: u64 },
 }

@@ -24,6 +24,7 @@
 //! concurrent writers never touch the same object with different content.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browse;
 pub mod budget;
 mod error;
 mod index;

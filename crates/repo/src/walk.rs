@@ -1,7 +1,8 @@
 //! Walking the trees of a snapshot: depth-first, in name order, with the
-//! path of every node. `ls`, `find`, `diff`, `check` and `restore` use it.
+//! path of every node (`ls` and `dump` use it), and the snapshot paths
+//! every reader builds (`join`) and splits (`components`).
 
-use crate::{RepoError, Repository, Result, WalkBudget};
+use crate::{Repository, Result, WalkBudget};
 use reprise_format::{BlobId, Node, NodeKind};
 
 /// Path of a node inside its snapshot, as bytes (names need not be UTF-8),
@@ -49,23 +50,8 @@ pub fn components(path: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// Finds the node at `path` under the snapshot root `tree`; `None` is the root itself.
+/// Finds the node at `path` under the snapshot root `tree`; `None` is the
+/// root itself. See [`crate::browse::resolve_subpath`], which it calls.
 pub fn resolve(repo: &Repository, tree: &BlobId, path: &[u8]) -> Result<Option<Node>> {
-    let mut current_tree = *tree;
-    let mut found: Option<Node> = None;
-    for name in components(path) {
-        if let Some(node) = &found {
-            current_tree = node
-                .subtree
-                .ok_or_else(|| RepoError::PathNotFound(String::from_utf8_lossy(path).into()))?;
-        }
-        let t = repo.load_tree(&current_tree)?;
-        let node = t
-            .nodes
-            .into_iter()
-            .find(|n| n.name.as_bytes() == name)
-            .ok_or_else(|| RepoError::PathNotFound(String::from_utf8_lossy(path).into()))?;
-        found = Some(node);
-    }
-    Ok(found)
+    Ok(crate::browse::resolve_subpath(repo, tree, path)?.node)
 }

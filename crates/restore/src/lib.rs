@@ -24,10 +24,12 @@
 
 mod dirs;
 mod file;
+pub mod last_clean;
 mod metadata;
 mod plan;
 mod quarantine;
 
+pub use last_clean::{overlay_of, quarantine_left_out, recovered_paths, relative_below};
 pub use plan::{Plan, PlannedEntry};
 pub use quarantine::{quarantine, Moved, QuarantineError, QuarantineReport};
 

@@ -2,12 +2,13 @@
 //! repository, re-encrypted with its keys (`reprise_maintenance::copy`).
 
 use crate::cli::{CopyArgs, GlobalOptions};
-use crate::commands::{filter_of, select_in, snapshots_then_index};
+use crate::commands::{filter_of, select_in};
 use crate::password::Source;
 use crate::{exit, output, password, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_maintenance::copy_snapshots;
+use reprise_repo::browse::list_then_index;
 use reprise_repo::{RepoError, Repository};
 use std::io::IsTerminal;
 
@@ -17,7 +18,7 @@ pub fn run(g: &GlobalOptions, args: &CopyArgs) -> Result<u8> {
     if dst.config().id == src.config().id {
         bail!("--to names the repository being copied from: give another repository");
     }
-    let list = snapshots_then_index(&src)?;
+    let list = list_then_index(&src)?.snapshots;
     let filter = filter_of(&args.filter);
     let selected: Vec<(SnapshotId, Snapshot)> = if args.snapshots.is_empty() {
         list.filtered(&filter).into_iter().cloned().collect()

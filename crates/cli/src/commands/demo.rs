@@ -16,17 +16,18 @@
 mod server;
 
 use crate::cli::{DemoArgs, GlobalOptions};
-use crate::commands::{forget, restore};
 use crate::{exit, output};
 use anyhow::{bail, Context, Result};
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport};
 use reprise_check::{CheckOptions, CheckProgress, CheckReport};
 use reprise_detect::incident::{Step as IncidentStep, KEEP_INCIDENT_DAYS};
 use reprise_format::SnapshotId;
-use reprise_maintenance::KeepPolicy;
-use reprise_repo::walk::resolve;
+use reprise_maintenance::{plan, remove_forgotten, KeepPolicy};
+use reprise_repo::browse::resolve_subpath;
 use reprise_repo::{InitOptions, Repository, SnapshotFilter};
-use reprise_restore::{Overlay, RestoreOptions, RestoreProgress};
+use reprise_restore::{
+    overlay_of, quarantine_left_out, recovered_paths, Overlay, RestoreOptions, RestoreProgress,
+};
 use reprise_sample::{generate_share, simulate_workday, ShareSpec};
 use reprise_storage::LocalBackend;
 use serde::Serialize;
@@ -163,10 +164,10 @@ fn restore_share_with(
     rewrite_only: Option<std::collections::BTreeSet<PathBuf>>,
 ) -> Result<reprise_restore::RestoreReport> {
     let share_path = share.as_os_str().as_encoded_bytes();
-    let node =
-        resolve(repo, &snapshot.tree, share_path)?.context("share missing from the snapshot")?;
+    let at = resolve_subpath(repo, &snapshot.tree, share_path)?;
+    let share_tree = at.tree_below(&snapshot.tree);
     let nodes = repo
-        .load_tree(&node.subtree.context("share is not a directory")?)?
+        .load_tree(&share_tree.context("share is not a directory")?)?
         .nodes;
     let options = RestoreOptions {
         overlay,
@@ -370,12 +371,7 @@ fn ransomware(
         Ok((plan, detail))
     })?;
     demo.timed("restore --last-clean", || {
-        let overlay = Overlay {
-            omit: plan.omit.clone(),
-            replace: plan.replace.clone(),
-            add: plan.add.clone(),
-        };
-        let r = restore_share(repo, &newest.snapshot, share, recovered, overlay)?;
+        let r = restore_share(repo, &newest.snapshot, share, recovered, overlay_of(&plan))?;
         Ok((
             (),
             format!("{} files into {}", r.files_restored, recovered.display()),
@@ -405,7 +401,7 @@ fn clean_up_in_place(
     demo.timed("restore --last-clean --in-place", || {
         let list = repo.list_snapshots()?;
         let plan = reprise_detect::last_clean(repo, &list, &newest.snapshot_id, &newest.snapshot)?;
-        let moved = restore::quarantine_left_out(share, &quarantine, &plan, false)?;
+        let moved = quarantine_left_out(share, &quarantine, &plan, false)?;
         if !moved.failures.is_empty() {
             bail!(
                 "the quarantine move failed for {} entries",
@@ -417,8 +413,8 @@ fn clean_up_in_place(
             &newest.snapshot,
             share,
             share,
-            restore::overlay_of(&plan),
-            Some(restore::recovered_paths(&plan, share)),
+            overlay_of(&plan),
+            Some(recovered_paths(&plan, share)),
         )?;
         let detail = format!(
             "{} originals put back into the share, {} encrypted copies and notes moved to {}",
@@ -503,12 +499,13 @@ fn forget_keeps_the_clean_copy(
             last: 2,
             ..KeepPolicy::default()
         };
-        let (_, decisions) = forget::plan(
+        let (_, decisions) = plan(
             repo,
             &list,
             &SnapshotFilter::default(),
             &policy,
             KEEP_INCIDENT_DAYS,
+            chrono::Utc::now(),
         )?;
         let Some(kept) = decisions.iter().find(|d| d.id == *last_clean && d.keep) else {
             bail!(
@@ -517,7 +514,7 @@ fn forget_keeps_the_clean_copy(
             );
         };
         let why = kept.reasons.join("; ");
-        let outcome = forget::remove_forgotten(repo, &decisions, false)?;
+        let outcome = remove_forgotten(repo, &decisions, false)?;
         let detail = format!(
             "removed {} of {} snapshots; kept the last clean one, {} ({why})",
             outcome.removed.len(),

@@ -4,16 +4,17 @@
 //! command that `backup` shares.
 
 use crate::cli::{DetectArgs, GlobalOptions};
-use crate::commands::{filter_of, select_in, snapshots_then_index};
+use crate::commands::{filter_of, select_in};
 use crate::{exit, output, repo_open};
 use anyhow::{Context, Result};
 use reprise_detect::{Report, Verdict};
 use reprise_format::SnapshotId;
+use reprise_repo::browse::list_then_index;
 use std::io::Write;
 
 pub fn run(g: &GlobalOptions, args: &DetectArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     let (id, snapshot) = select_in(&list, &args.snapshot, &filter_of(&args.filter))?;
     let earlier = reprise_detect::earlier_snapshots(&list, &snapshot);
     let previous = earlier.first().copied();

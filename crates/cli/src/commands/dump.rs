@@ -5,47 +5,12 @@ use crate::cli::{DumpArgs, GlobalOptions};
 use crate::commands::select;
 use crate::{exit, repo_open};
 use anyhow::{bail, Context, Result};
-use reprise_format::{BlobId, BlobType, Node, NodeKind};
-use reprise_repo::walk::{resolve, walk};
+use reprise_format::{Node, NodeKind};
+use reprise_repo::browse::{resolve_subpath, FileReader};
+use reprise_repo::walk::walk;
 use reprise_repo::{Repository, WalkBudget};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-
-/// Reads a file's chunks in order, as one stream.
-struct ContentReader<'a> {
-    repo: &'a Repository,
-    chunks: std::slice::Iter<'a, BlobId>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ContentReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.current.len() {
-            let Some(id) = self.chunks.next() else {
-                return Ok(0);
-            };
-            self.current = self
-                .repo
-                .read_blob(BlobType::Data, id)
-                .map_err(std::io::Error::other)?;
-            self.pos = 0;
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-fn reader<'a>(repo: &'a Repository, node: &'a Node) -> ContentReader<'a> {
-    ContentReader {
-        repo,
-        chunks: node.content.iter(),
-        current: Vec::new(),
-        pos: 0,
-    }
-}
 
 fn tar_header(node: &Node) -> tar::Header {
     let mut h = tar::Header::new_gnu();
@@ -75,7 +40,11 @@ fn append(
         NodeKind::File => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(node.size);
-            tar.append_data(&mut h, name, reader(repo, node))
+            tar.append_data(
+                &mut h,
+                name,
+                FileReader::new(repo, node).map_err(std::io::Error::other)?,
+            )
         }
         NodeKind::Dir => {
             h.set_entry_type(tar::EntryType::Directory);
@@ -97,22 +66,15 @@ fn append(
 pub fn run(g: &GlobalOptions, args: &DumpArgs) -> Result<u8> {
     let repo = repo_open::open(g)?;
     let (id, snapshot) = select(&repo, &args.snapshot, &args.filter)?;
-    let node = resolve(&repo, &snapshot.tree, args.path.as_bytes())?;
+    let at = resolve_subpath(&repo, &snapshot.tree, args.path.as_bytes())?;
     let stdout = std::io::stdout().lock();
-    match node {
-        Some(n) if n.kind == NodeKind::File => {
+    match (&at.node, at.tree_below(&snapshot.tree)) {
+        (Some(n), _) if n.kind == NodeKind::File => {
             let mut out = std::io::BufWriter::new(stdout);
-            std::io::copy(&mut reader(&repo, &n), &mut out).context("dump failed")?;
+            std::io::copy(&mut FileReader::new(&repo, n)?, &mut out).context("dump failed")?;
             out.flush()?;
         }
-        Some(n) if n.kind != NodeKind::Dir => {
-            bail!("{} is a {:?}, not a file or directory", args.path, n.kind)
-        }
-        dir => {
-            let tree = match &dir {
-                Some(n) => n.subtree.context("directory without a tree")?,
-                None => snapshot.tree,
-            };
+        (_, Some(tree)) => {
             let mut tar = tar::Builder::new(std::io::BufWriter::new(stdout));
             let mut failed = None;
             let budget = WalkBudget::for_snapshot(&id, &snapshot);
@@ -129,6 +91,10 @@ pub fn run(g: &GlobalOptions, args: &DumpArgs) -> Result<u8> {
             }
             tar.into_inner()?.flush()?;
         }
+        (Some(n), None) => {
+            bail!("{} is a {:?}, not a file or directory", args.path, n.kind)
+        }
+        (None, None) => bail!("{} is not in the snapshot", args.path),
     }
     Ok(exit::OK)
 }

@@ -4,20 +4,21 @@
 //! never push clean ones out) lives in `reprise_maintenance::forget`.
 
 use crate::cli::{ForgetArgs, GlobalOptions, PruneArgs};
-use crate::commands::{filter_of, prune, snapshots_then_index};
+use crate::commands::{filter_of, prune};
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use reprise_maintenance::forget::{parse_duration, Standing};
-use reprise_maintenance::{decide, hold, Candidate, Decision, KeepPolicy};
-use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
-use reprise_storage::{ObjectKind, StorageError};
+use reprise_maintenance::{
+    plan, remove_forgotten, Candidate, Decision, ForgetOutcome, KeepPolicy, MaintenanceError,
+};
+use reprise_repo::browse::list_then_index;
 
 pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
     let policy = policy_of(args)?;
     let repo = repo_open::open(g)?;
     // The index too: incident holds read trees.
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     for (name, reason) in &list.unreadable {
         eprintln!("warning: snapshot {name} is unreadable and left alone: {reason}");
     }
@@ -27,8 +28,17 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
         &filter_of(&args.filter),
         &policy,
         args.keep_incident_days,
+        Utc::now(),
     )?;
-    let outcome = remove_forgotten(&repo, &decisions, args.dry_run)?;
+    if !args.dry_run && decisions.iter().any(|d| !d.keep) {
+        super::refuse_without_delete_rights(&repo, "forget")?;
+    }
+    let outcome = remove_forgotten(&repo, &decisions, args.dry_run).map_err(|e| match e {
+        MaintenanceError::RemoveSnapshot { id, source } => {
+            super::deletion_failure(*source, format!("cannot remove snapshot {}", id.short()))
+        }
+        other => other.into(),
+    })?;
     print_decisions(g, &candidates, &decisions, &outcome, args.dry_run)?;
     if !outcome.locked.is_empty() && !g.quiet {
         eprintln!(
@@ -48,39 +58,6 @@ pub fn run(g: &GlobalOptions, args: &ForgetArgs) -> Result<u8> {
         );
     }
     Ok(exit::OK)
-}
-
-/// The fate of every snapshot `filter` selects: what the policy decides,
-/// then what ransomware incidents hold whatever it says.
-pub fn plan(
-    repo: &Repository,
-    list: &SnapshotList,
-    filter: &SnapshotFilter,
-    policy: &KeepPolicy,
-    keep_incident_days: u32,
-) -> Result<(Vec<Candidate>, Vec<Decision>)> {
-    let now = Utc::now();
-    let candidates: Vec<Candidate> = list
-        .filtered(filter)
-        .iter()
-        .map(|(id, s)| Candidate {
-            id: *id,
-            time: s.time,
-            stored: list.stored.get(id).map(|t| DateTime::<Utc>::from(*t)),
-            hostname: s.hostname.clone(),
-            paths: s.source_paths(),
-            verdict: s.detection.as_ref().map(|d| d.verdict.clone()),
-        })
-        .collect();
-    let mut decisions = decide(&candidates, policy, now);
-    let incidents = reprise_detect::incident::loaded(repo);
-    let holds =
-        reprise_detect::incident::retention_holds(repo, list, &incidents, keep_incident_days, now)
-            .context(
-                "cannot work out what the ransomware incidents need kept; nothing was removed",
-            )?;
-    hold(&mut decisions, &holds);
-    Ok((candidates, decisions))
 }
 
 fn policy_of(args: &ForgetArgs) -> Result<KeepPolicy> {
@@ -105,44 +82,11 @@ fn policy_of(args: &ForgetArgs) -> Result<KeepPolicy> {
     Ok(policy)
 }
 
-#[derive(Default)]
-pub struct Outcome {
-    pub removed: Vec<reprise_format::SnapshotId>,
-    pub locked: Vec<(reprise_format::SnapshotId, String)>,
-}
-
-pub fn remove_forgotten(
-    repo: &reprise_repo::Repository,
-    decisions: &[Decision],
-    dry_run: bool,
-) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
-    if !dry_run && decisions.iter().any(|d| !d.keep) {
-        super::refuse_without_delete_rights(repo, "forget")?;
-    }
-    for d in decisions.iter().filter(|d| !d.keep) {
-        if dry_run {
-            continue;
-        }
-        match repo.backend().remove(ObjectKind::Snapshot, &d.id.to_hex()) {
-            Ok(()) | Err(StorageError::NotFound { .. }) => outcome.removed.push(d.id),
-            Err(StorageError::Locked { until, .. }) => outcome.locked.push((d.id, until)),
-            Err(e) => {
-                return Err(super::deletion_failure(
-                    e,
-                    format!("cannot remove snapshot {}", d.id.short()),
-                ))
-            }
-        }
-    }
-    Ok(outcome)
-}
-
 fn print_decisions(
     g: &GlobalOptions,
     candidates: &[Candidate],
     decisions: &[Decision],
-    outcome: &Outcome,
+    outcome: &ForgetOutcome,
     dry_run: bool,
 ) -> Result<()> {
     let locked_until = |id| {

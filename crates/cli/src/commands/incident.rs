@@ -4,15 +4,16 @@
 //! incident after the clean-up.
 
 use crate::cli::{GlobalOptions, IncidentCommand};
-use crate::commands::{select_in, snapshots_then_index};
+use crate::commands::select_in;
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Result};
 use reprise_detect::incident::{self, Incident};
+use reprise_repo::browse::list_then_index;
 use reprise_repo::{SnapshotFilter, SnapshotList};
 
 pub fn run(g: &GlobalOptions, command: &IncidentCommand) -> Result<u8> {
     let repo = repo_open::open(g)?;
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     let incidents = incident::loaded(&repo);
     match command {
         IncidentCommand::List => print_list(g, &incidents),

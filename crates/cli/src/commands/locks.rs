@@ -4,9 +4,9 @@
 //! Packs no snapshot references are left to expire, for `prune`.
 
 use crate::cli::{GlobalOptions, LocksCommand, LocksExtendArgs};
-use crate::commands::snapshots_then_index;
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Result};
+use reprise_repo::browse::list_then_index;
 use reprise_repo::locks::{self, ExtendReport, LiveSet};
 use std::time::SystemTime;
 
@@ -24,7 +24,7 @@ fn extend(g: &GlobalOptions, args: &LocksExtendArgs) -> Result<u8> {
             repo.backend().location()
         );
     };
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     let mut live = locks::live_objects(&repo, &list.snapshots)?;
     // Without every tree, which packs are needed is unknown: keep them all.
     if !live.incomplete.is_empty() {

@@ -5,7 +5,8 @@ use crate::commands::select;
 use crate::{exit, output, repo_open};
 use anyhow::Result;
 use reprise_format::{Node, NodeKind};
-use reprise_repo::walk::{resolve, walk};
+use reprise_repo::browse::resolve_subpath;
+use reprise_repo::walk::walk;
 use reprise_repo::WalkBudget;
 
 pub fn node_json(path: &[u8], node: &Node) -> serde_json::Value {
@@ -73,15 +74,12 @@ pub fn run(g: &GlobalOptions, args: &LsArgs) -> Result<u8> {
         failed = printed.err();
         Ok(failed.is_none())
     };
-    match resolve(&repo, &snapshot.tree, start.as_bytes())? {
-        None => walk(&repo, &snapshot.tree, b"/", &budget, &mut print)?,
-        Some(node) => {
-            let base = format!("/{}", start.trim_matches('/'));
-            print(base.as_bytes(), &node)?;
-            if let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) {
-                walk(&repo, &sub, base.as_bytes(), &budget, &mut print)?;
-            }
-        }
+    let at = resolve_subpath(&repo, &snapshot.tree, start.as_bytes())?;
+    if let Some(node) = &at.node {
+        print(&at.path, node)?;
+    }
+    if let Some(tree) = at.tree_below(&snapshot.tree) {
+        walk(&repo, &tree, &at.path, &budget, &mut print)?;
     }
     match failed {
         Some(e) => Err(e.context("cannot write the listing")),

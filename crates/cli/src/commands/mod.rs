@@ -103,15 +103,6 @@ pub fn refuse_without_delete_rights(repo: &Repository, command: &str) -> Result<
     }
 }
 
-/// Lists the snapshots, then loads the index: in that order, every chunk of
-/// a listed snapshot is in the index even if a backup finishes meanwhile
-/// (its snapshot is written only after its index).
-pub fn snapshots_then_index(repo: &Repository) -> Result<SnapshotList> {
-    let list = repo.list_snapshots()?;
-    repo.ensure_index()?;
-    Ok(list)
-}
-
 /// Resolves a snapshot selector (id, prefix or `latest`) to one snapshot,
 /// and loads the index.
 pub fn select(
@@ -119,7 +110,8 @@ pub fn select(
     selector: &str,
     filter: &FilterArgs,
 ) -> Result<(SnapshotId, Snapshot)> {
-    select_in(&snapshots_then_index(repo)?, selector, &filter_of(filter))
+    let list = reprise_repo::browse::list_then_index(repo)?.snapshots;
+    select_in(&list, selector, &filter_of(filter))
 }
 
 /// Resolves a snapshot selector in `list`. `latest` is the newest snapshot

@@ -3,20 +3,19 @@
 //! moving what the attack left into a quarantine directory.
 
 use crate::cli::{GlobalOptions, OverwriteArg, RestoreArgs};
-use crate::commands::{filter_of, select_in, snapshots_then_index};
+use crate::commands::{filter_of, select_in};
 use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_detect::{LastClean, LeftOut};
-use reprise_format::{Node, NodeKind};
-use reprise_repo::walk::resolve;
+use reprise_format::Node;
+use reprise_repo::browse::{list_then_index, resolve_subpath, split_selector};
 use reprise_repo::{PathPatterns, Repository, WalkBudget};
+use reprise_restore::last_clean::{kinds_in_share, summarise, LastCleanSummary};
 use reprise_restore::{
-    Overlay, Overwrite, QuarantineReport, RestoreOptions, RestoreProgress, RestoreReport,
+    overlay_of, quarantine_left_out, recovered_paths, Overwrite, QuarantineReport, RestoreOptions,
+    RestoreProgress, RestoreReport,
 };
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -27,13 +26,13 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         crate::interrupt::say_on_interrupt(resume_hint(args));
     }
     let repo = repo_open::open(g)?;
-    let (selector, subpath) = match args.snapshot.split_once(':') {
-        Some((s, p)) => (s, p.as_bytes().to_vec()),
-        None => (args.snapshot.as_str(), b"/".to_vec()),
+    let (selector, subpath) = match split_selector(&args.snapshot) {
+        (s, Some(p)) => (s, p.as_bytes().to_vec()),
+        (s, None) => (s, b"/".to_vec()),
     };
     let (target, subpath) = match (&args.in_place, &args.target) {
         (Some(share), _) => {
-            if args.snapshot.contains(':') {
+            if split_selector(&args.snapshot).1.is_some() {
                 bail!("with --in-place PATH, give the snapshot alone: PATH is the part of it restored");
             }
             let share = live_share_path(share)?;
@@ -43,7 +42,7 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         (None, Some(target)) => (target.clone(), subpath),
         (None, None) => bail!("give --target DIR, or --in-place PATH with --last-clean"),
     };
-    let list = snapshots_then_index(&repo)?;
+    let list = list_then_index(&repo)?.snapshots;
     let (id, snapshot) = select_in(&list, selector, &filter_of(&args.filter))?;
     let last_clean = if args.last_clean {
         Some(
@@ -131,52 +130,30 @@ fn live_share_path(share: &Path) -> Result<PathBuf> {
     Ok(trimmed)
 }
 
-/// The entries to restore and their directory's snapshot path.
+/// The entries to restore and their directory's snapshot path; in place,
+/// the path must be a directory the snapshot holds.
 fn restored_nodes(
     repo: &Repository,
     tree: &reprise_format::BlobId,
     subpath: &[u8],
     in_place: bool,
 ) -> Result<(Vec<Node>, Vec<u8>)> {
-    let trimmed: Vec<u8> = {
-        let t = subpath
-            .iter()
-            .rposition(|&b| b != b'/')
-            .map_or(&subpath[..0], |i| &subpath[..=i]);
-        let start = t.iter().position(|&b| b != b'/').unwrap_or(t.len());
-        t[start..].to_vec()
-    };
     let shown = || String::from_utf8_lossy(subpath).into_owned();
-    let found = match resolve(repo, tree, subpath) {
-        Ok(found) => found,
+    let at = match resolve_subpath(repo, tree, subpath) {
+        Ok(at) => at,
         Err(reprise_repo::RepoError::PathNotFound(_)) if in_place => bail!(
             "{} is not in the snapshot: --in-place takes a path the snapshot backed up (see `reprise ls SNAPSHOT`)",
             shown()
         ),
         Err(e) => return Err(e.into()),
     };
-    Ok(match found {
-        None => (repo.load_tree(tree)?.nodes, b"/".to_vec()),
-        Some(node) if node.kind == NodeKind::Dir => {
-            let tree = node.subtree.context("directory without a tree")?;
-            let mut base = b"/".to_vec();
-            base.extend_from_slice(&trimmed);
-            (repo.load_tree(&tree)?.nodes, base)
-        }
-        Some(_) if in_place => bail!(
+    if in_place && at.tree_below(tree).is_none() {
+        bail!(
             "{} is a file in the snapshot: --in-place takes a directory",
             shown()
-        ),
-        Some(node) => {
-            let parent = trimmed
-                .iter()
-                .rposition(|&b| b == b'/')
-                .map_or(&trimmed[..0], |i| &trimmed[..i]);
-            let mut base = b"/".to_vec();
-            base.extend_from_slice(parent);
-            (vec![node], base)
-        }
-    })
+        );
+    }
+    Ok(at.entries(repo, tree)?)
 }
 
 /// Moves what the plan leaves out (encrypted copies, notes, replaced
@@ -196,48 +173,7 @@ fn move_to_quarantine(
         }
     };
     quarantine_left_out(share, &dir, plan, args.dry_run)
-}
-
-/// Moves what `plan` leaves out and the live share `share` holds into the
-/// quarantine directory `dir` (nothing in a dry run).
-pub(crate) fn quarantine_left_out(
-    share: &Path,
-    dir: &Path,
-    plan: &LastClean,
-    dry_run: bool,
-) -> Result<QuarantineReport> {
-    let prefix = share.as_os_str().as_bytes();
-    let relative: Vec<PathBuf> = plan
-        .left_out
-        .keys()
-        .filter_map(|p| relative_below(p, prefix))
-        .collect();
-    reprise_restore::quarantine(share, dir, &relative, dry_run)
         .context("nothing was moved and nothing restored")
-}
-
-/// Where the files the plan puts back land in the live share `share`
-/// (whose path is the snapshot's): the only existing files an in-place
-/// restore may rewrite.
-pub(crate) fn recovered_paths(plan: &LastClean, share: &Path) -> BTreeSet<PathBuf> {
-    let prefix = share.as_os_str().as_bytes();
-    let replaced = plan.replace.keys().cloned();
-    let added = plan.add.iter().flat_map(|(dir, nodes)| {
-        nodes
-            .iter()
-            .map(move |n| reprise_repo::walk::join(dir, n.name.as_bytes()))
-    });
-    replaced
-        .chain(added)
-        .filter_map(|p| relative_below(&p, prefix))
-        .map(|rel| share.join(rel))
-        .collect()
-}
-
-/// `path` relative to `prefix` (both snapshot paths), if below it.
-fn relative_below(path: &[u8], prefix: &[u8]) -> Option<PathBuf> {
-    let rest = path.strip_prefix(prefix)?.strip_prefix(b"/")?;
-    (!rest.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(rest)))
 }
 
 /// Everything a restore did, for the report and the exit status.
@@ -250,41 +186,11 @@ struct Outcome<'a> {
     base: &'a [u8],
 }
 
-/// The last line of a last-clean restore, and its `--json` counterpart.
-#[derive(Debug, Default, Serialize)]
-struct Summary {
-    recovered: usize,
-    /// In place: moved into the quarantine (to move, in a dry run); into a
-    /// fresh target: left out.
-    quarantined: usize,
-    left_out: usize,
-    encrypted_copies: usize,
-    notes: usize,
-    changed_versions: usize,
-    unrecoverable: usize,
-    changed_not_judged: usize,
-    in_place: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    quarantine_dir: Option<String>,
-}
-
 impl Outcome<'_> {
-    /// Whether a snapshot path is below the restored directory.
-    fn in_scope(&self, path: &[u8]) -> bool {
-        self.base == b"/" || path == self.base || relative_below(path, self.base).is_some()
-    }
-
-    fn unrecoverable(&self, plan: &LastClean) -> usize {
-        plan.unrecoverable
-            .iter()
-            .filter(|u| self.in_scope(u.path.as_bytes()))
-            .count()
-    }
-
     fn exit_status(&self) -> u8 {
         let failed = !self.restore.failures.is_empty()
             || self.quarantine.is_some_and(|q| !q.failures.is_empty())
-            || self.plan.is_some_and(|p| self.unrecoverable(p) > 0);
+            || self.plan.is_some_and(|p| self.summary(p).unrecoverable > 0);
         if failed {
             exit::INCOMPLETE
         } else {
@@ -292,61 +198,9 @@ impl Outcome<'_> {
         }
     }
 
-    fn summary(&self, plan: &LastClean) -> Summary {
-        let mut s = Summary {
-            recovered: plan
-                .recovered
-                .iter()
-                .filter(|r| self.in_scope(r.path.as_bytes()))
-                .count(),
-            unrecoverable: self.unrecoverable(plan),
-            changed_not_judged: plan
-                .changed_not_judged
-                .iter()
-                .filter(|c| self.in_scope(c.path.as_bytes()))
-                .count(),
-            ..Default::default()
-        };
-        let kinds: Vec<LeftOut> = match self.quarantine {
-            Some(q) => {
-                let by_path = kinds_in_share(plan, self.base);
-                s.in_place = true;
-                s.quarantine_dir = Some(q.quarantine.clone());
-                q.moved
-                    .iter()
-                    .filter_map(|m| by_path.get(&m.relative).copied())
-                    .collect()
-            }
-            None => plan
-                .left_out
-                .iter()
-                .filter(|(p, _)| self.in_scope(p))
-                .map(|(_, k)| *k)
-                .collect(),
-        };
-        for k in &kinds {
-            match k {
-                LeftOut::Note => s.notes += 1,
-                LeftOut::EncryptedCopy => s.encrypted_copies += 1,
-                LeftOut::ChangedVersion => s.changed_versions += 1,
-            }
-        }
-        if s.in_place {
-            s.quarantined = kinds.len();
-        } else {
-            s.left_out = kinds.len();
-        }
-        s
+    fn summary(&self, plan: &LastClean) -> LastCleanSummary {
+        summarise(plan, self.quarantine, self.base)
     }
-}
-
-/// What each left-out path is, by its path relative to the live share (in
-/// place, the share's path is the snapshot's).
-fn kinds_in_share(plan: &LastClean, share: &[u8]) -> BTreeMap<PathBuf, LeftOut> {
-    plan.left_out
-        .iter()
-        .filter_map(|(p, k)| Some((relative_below(p, share)?, *k)))
-        .collect()
 }
 
 fn print_report(
@@ -428,14 +282,6 @@ fn print_dry_run(r: &RestoreReport, id: &str, target: &std::path::Path) -> Resul
         r.files_unchanged,
         r.files_kept,
     ))
-}
-
-pub(crate) fn overlay_of(plan: &LastClean) -> Overlay {
-    Overlay {
-        omit: plan.omit.clone(),
-        replace: plan.replace.clone(),
-        add: plan.add.clone(),
-    }
 }
 
 fn phrase(kind: LeftOut) -> &'static str {
@@ -555,7 +401,7 @@ fn print_not_judged(plan: &LastClean) -> Result<()> {
 }
 
 /// The one line that ends a last-clean restore's report.
-fn print_summary(s: &Summary, dry_run: bool) -> Result<()> {
+fn print_summary(s: &LastCleanSummary, dry_run: bool) -> Result<()> {
     let mut parts = vec![
         output::count(
             s.encrypted_copies as u64,
