@@ -202,7 +202,8 @@ fn key_file() -> Vec<u8> {
         "mairie".into(),
         "root".into(),
     )
-    .map(|f| f.to_json())
+    .ok()
+    .and_then(|f| f.to_json().ok())
     .unwrap_or_default()
 }
 
