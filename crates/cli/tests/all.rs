@@ -26,6 +26,7 @@ mod incident_retention;
 mod incidents;
 mod last_clean_cleanup;
 mod maintenance;
+mod manifests;
 mod restore_attacks;
 mod s3;
 mod s3_maintenance;
