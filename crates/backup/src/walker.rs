@@ -15,7 +15,7 @@ use crate::metadata::{node_from_stat, unchanged_since, At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
 use reprise_detect::changes::DirChanges;
-use reprise_format::{BlobId, BlobType, Node, NodeKind, Tree};
+use reprise_format::{BlobId, Node, NodeKind, Tree};
 use rustix::fs::{openat, statat, AtFlags, Dir, Mode, OFlags};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{CStr, OsStr};
@@ -77,7 +77,7 @@ fn parent_subtree(ctx: &Context, parent: Option<&Node>) -> Option<Tree> {
 fn save_tree(ctx: &Context, nodes: Vec<Node>) -> Result<BlobId, BackupError> {
     let mut tree = Tree { nodes };
     tree.sort();
-    Ok(ctx.saver.save(BlobType::Tree, &tree.to_json())?.0)
+    Ok(ctx.saver.save_tree(&tree)?.0)
 }
 
 /// Opens a directory below `dir` without following a symlink: a symlink

@@ -12,7 +12,6 @@ mod change;
 mod generate;
 mod layout;
 mod metadata;
-mod size;
 mod tree;
 mod verify;
 
@@ -39,8 +38,9 @@ enum Command {
         /// Where to write (created if missing; must be empty).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Total size: bytes, or with a binary unit (`50M`, `1G`, `1.5G`).
-        #[arg(long, value_parser = size::parse_size)]
+        /// Total size: bytes, or with a unit: `50M`, `1G`, `1.5G`, `1GiB`
+        /// (powers of 1024), `1GB` (powers of 1000).
+        #[arg(long, value_parser = reprise_storage::size::parse_size)]
         size: u64,
         /// Approximate number of regular files.
         #[arg(long)]
@@ -113,5 +113,38 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size_of(text: &str) -> Result<u64, clap::Error> {
+        let cli = Cli::try_parse_from([
+            "reprise-bench-data",
+            "generate",
+            "--out",
+            "d",
+            "--files",
+            "1",
+            "--size",
+            text,
+        ])?;
+        match cli.command {
+            Command::Generate { size, .. } => Ok(size),
+            _ => unreachable!("parsed as generate"),
+        }
+    }
+
+    /// Issue 12: this tool read `MB` as 2^20 bytes where the server's
+    /// `--quota` reads 10^6; both now use the one parser.
+    #[test]
+    fn sizes_follow_the_rule_of_every_reprise_size() {
+        assert_eq!(size_of("1G").unwrap(), 1 << 30);
+        assert_eq!(size_of("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(size_of("3MB").unwrap(), 3_000_000);
+        assert_eq!(size_of("4096").unwrap(), 4096);
+        assert!(size_of("3X").is_err());
     }
 }

@@ -477,7 +477,7 @@ pub struct TokenAddArgs {
     #[command(flatten)]
     pub config: ServeConfigArg,
     /// Total bytes the token may ever add, e.g. 500G or 2TiB
-    #[arg(long, value_name = "SIZE", value_parser = reprise_server::config::parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = reprise_storage::size::parse_size)]
     pub quota: Option<u64>,
     /// When the token stops working (RFC 3339, e.g. 2027-01-01T00:00:00Z)
     #[arg(long, value_name = "TIME")]

@@ -39,8 +39,7 @@ fn code_of(err: &anyhow::Error) -> u8 {
             return match repo {
                 RepoError::NotARepository { .. } => NO_REPOSITORY,
                 RepoError::WrongPassword { .. } => WRONG_PASSWORD,
-                RepoError::Storage(storage) => code_of_storage(storage),
-                _ => FATAL,
+                _ => repo.storage().map_or(FATAL, code_of_storage),
             };
         }
         if let Some(storage) = cause.downcast_ref::<StorageError>() {

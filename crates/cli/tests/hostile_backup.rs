@@ -56,7 +56,7 @@ fn repoint(
         let sub = node.subtree.unwrap();
         node.subtree = Some(repoint(repo, saver, &sub, rest, content));
     }
-    saver.save(BlobType::Tree, &t.to_json()).unwrap().0
+    saver.save(BlobType::Tree, &t.to_json().unwrap()).unwrap().0
 }
 
 /// What an attacker holding the key does: copies the snapshot `of`, points

@@ -106,7 +106,7 @@ fn fork_to(saver: &BlobSaver, below: BlobId) -> BlobId {
         })
         .to_vec();
     saver
-        .save(BlobType::Tree, &Tree { nodes }.to_json())
+        .save(BlobType::Tree, &Tree { nodes }.to_json().unwrap())
         .unwrap()
         .0
 }
@@ -146,7 +146,10 @@ fn forge_dag_snapshot(repo: &TestRepo, levels: usize, missing_leaf: bool) {
         file.size = 7;
         file.content = vec![content];
         let (mut tree, _) = saver
-            .save(BlobType::Tree, &Tree { nodes: vec![file] }.to_json())
+            .save(
+                BlobType::Tree,
+                &Tree { nodes: vec![file] }.to_json().unwrap(),
+            )
             .unwrap();
         for _ in 0..levels {
             tree = fork_to(saver, tree);
@@ -296,7 +299,7 @@ fn latest_is_never_a_snapshot_dated_after_the_storage_received_it() {
     // a restore at 3 a.m. would bring back nothing.
     let empty = |saver: &BlobSaver| {
         saver
-            .save(BlobType::Tree, &Tree::default().to_json())
+            .save(BlobType::Tree, &Tree::default().to_json().unwrap())
             .unwrap()
             .0
     };

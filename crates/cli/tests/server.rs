@@ -1105,6 +1105,12 @@ fn a_request_whose_audit_line_cannot_be_written_is_refused_and_changes_nothing()
         503
     );
     assert!(server.alive());
+    // The administrator learns why from the server's own output.
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("cannot write the audit log, refusing the request"),
+        "{stderr}"
+    );
 }
 
 /// Regression (issue 10, finding 9): repositories cost nothing, a

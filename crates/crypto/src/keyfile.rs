@@ -155,9 +155,11 @@ impl KeyFile {
         self.kdf_params.validate()
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
-        // Serialising a struct of strings and integers cannot fail.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    /// The bytes stored under `keys/`. An error (serde_json reports one
+    /// only for maps with non-string keys, which a key file has none of) is
+    /// returned rather than storing an empty key file.
+    pub fn to_json(&self) -> Result<Vec<u8>, CryptoError> {
+        serde_json::to_vec_pretty(self).map_err(|e| CryptoError::Encode(e.to_string()))
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, CryptoError> {
@@ -208,7 +210,7 @@ mod tests {
         let master = MasterKey::generate().unwrap();
         let kf =
             KeyFile::create(b"pw", &master, cheap(), "t".into(), "h".into(), "u".into()).unwrap();
-        let back = KeyFile::from_json(&kf.to_json())
+        let back = KeyFile::from_json(&kf.to_json().unwrap())
             .unwrap()
             .unlock(b"pw")
             .unwrap();

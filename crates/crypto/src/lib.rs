@@ -38,6 +38,8 @@ pub enum CryptoError {
     WrongPassword,
     #[error("key file is malformed: {0}")]
     MalformedKeyFile(String),
+    #[error("key file cannot be encoded: {0}")]
+    Encode(String),
     #[error("key derivation failed: {0}")]
     Kdf(String),
     #[error("the operating system's random number generator failed: {0}")]

@@ -45,16 +45,8 @@ pub fn apply(
     round: usize,
     exclude: &BTreeSet<String>,
 ) -> Result<Benign> {
-    let files: Vec<String> = share::files(root)?
-        .into_iter()
-        .filter(|f| !exclude.contains(f))
-        .collect();
-    let mut c = Changer {
-        root,
-        rng: derived(seed, &format!("churn-{change:?}-{round}")),
-        seed: seed ^ (round as u64) << 32,
-        out: Benign::default(),
-    };
+    let files = files_except(root, exclude)?;
+    let mut c = Changer::new(root, seed, round, &format!("churn-{change:?}-{round}"));
     match change {
         Change::OfficeEdits => c.office_edits(&files)?,
         Change::PhotoImport => c.photo_import(&files, round)?,
@@ -84,16 +76,8 @@ pub fn small_churn(
     round: usize,
     exclude: &BTreeSet<String>,
 ) -> Result<Benign> {
-    let files: Vec<String> = share::files(root)?
-        .into_iter()
-        .filter(|f| !exclude.contains(f))
-        .collect();
-    let mut c = Changer {
-        root,
-        rng: derived(seed, &format!("small-churn-{round}")),
-        seed: seed ^ (round as u64) << 32,
-        out: Benign::default(),
-    };
+    let files = files_except(root, exclude)?;
+    let mut c = Changer::new(root, seed, round, &format!("small-churn-{round}"));
     c.small(&files, round)?;
     Ok(c.out)
 }
@@ -103,6 +87,26 @@ struct Changer<'a> {
     rng: fastrand::Rng,
     seed: u64,
     out: Benign,
+}
+
+/// The share's files but those in `exclude`.
+fn files_except(root: &Path, exclude: &BTreeSet<String>) -> Result<Vec<String>> {
+    Ok(share::files(root)?
+        .into_iter()
+        .filter(|f| !exclude.contains(f))
+        .collect())
+}
+
+impl<'a> Changer<'a> {
+    /// A changer for one round, its choices drawn from `label`'s generator.
+    fn new(root: &'a Path, seed: u64, round: usize, label: &str) -> Self {
+        Changer {
+            root,
+            rng: derived(seed, label),
+            seed: seed ^ (round as u64) << 32,
+            out: Benign::default(),
+        }
+    }
 }
 
 fn ext_is(rel: &str, exts: &[&str]) -> bool {
@@ -147,10 +151,7 @@ impl Changer<'_> {
     }
 
     fn remove(&mut self, rel: &str) -> Result<()> {
-        let path = self.root.join(rel);
-        std::fs::remove_file(&path).at(&path)?;
-        self.out.removed.push(rel.to_string());
-        Ok(())
+        share::remove_recorded(self.root, rel, &mut self.out)
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<()> {

@@ -43,10 +43,7 @@ impl Writer<'_> {
     }
 
     fn remove(&mut self, rel: &str) -> Result<()> {
-        let path = self.root.join(rel);
-        std::fs::remove_file(&path).at(&path)?;
-        self.out.removed.push(rel.to_string());
-        Ok(())
+        share::remove_recorded(self.root, rel, &mut self.out)
     }
 }
 

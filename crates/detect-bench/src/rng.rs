@@ -4,10 +4,10 @@
 
 use fastrand::Rng;
 
-/// A generator for `label` under `seed`.
-pub fn derived(seed: u64, label: &str) -> Rng {
-    Rng::with_seed(mix(seed ^ mix(fnv1a(label.as_bytes()))))
-}
+/// A generator for `label` under `seed`: the share generator's derivation,
+/// so both crates draw alike.
+pub use reprise_sample::rng::derived_rng as derived;
+pub use reprise_sample::rng::fnv1a;
 
 /// `len` bytes of keystream for one file: XOR with it is the "encryption"
 /// of the attacks (as good as ChaCha for a detector that sees only bytes).
@@ -21,21 +21,6 @@ pub fn keystream(seed: u64, label: &str, len: usize) -> Vec<u8> {
 /// One element of a non-empty slice.
 pub fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[rng.usize(..items.len())]
-}
-
-/// SplitMix64's finalizer.
-fn mix(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// FNV-1a: a stable hash of a label.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -371,6 +371,14 @@ pub fn write(root: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     std::fs::write(&path, bytes).at(&path)
 }
 
+/// Removes a file of the share and records it in a benign change's truth.
+pub fn remove_recorded(root: &Path, rel: &str, out: &mut crate::truth::Benign) -> Result<()> {
+    let path = root.join(rel);
+    std::fs::remove_file(&path).at(&path)?;
+    out.removed.push(rel.to_string());
+    Ok(())
+}
+
 /// Every regular file under `root`, relative, sorted.
 pub fn files(root: &Path) -> Result<Vec<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {

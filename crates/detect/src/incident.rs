@@ -216,7 +216,7 @@ pub fn find<'a>(incidents: &'a [Incident], prefix: &str) -> Option<&'a Incident>
 
 /// A new incident id: 16 random hex digits.
 pub fn new_id() -> Result<String> {
-    let n = reprise_crypto::random_u64().map_err(|e| RepoError::Random(e.to_string()))?;
+    let n = reprise_crypto::random_u64().map_err(RepoError::Crypto)?;
     Ok(format!("{n:016x}"))
 }
 

@@ -7,6 +7,7 @@
 //! authenticated, because the AAD is `b"reprise config"` followed by those
 //! first 12 bytes, and it must equal the `version` inside the JSON.
 
+use crate::sealed::{self, JsonObject};
 use crate::{FormatError, Reader};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,6 @@ use serde::{Deserialize, Serialize};
 /// The repository format this code writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 const CONFIG_MAGIC: &[u8; 8] = b"REPRISE\0";
-const CONFIG_AAD: &[u8] = b"reprise config";
 
 /// Content-defined chunking parameters, fixed for the life of a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,17 +60,10 @@ pub enum LockModeName {
 
 impl RepoConfig {
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
-        let json = serde_json::to_vec(self)
-            .map_err(|e| FormatError::malformed("config", e.to_string()))?;
-        let mut out = Vec::with_capacity(json.len() + 64);
-        out.extend_from_slice(CONFIG_MAGIC);
-        out.extend_from_slice(&self.version.to_le_bytes());
-        let aad = [CONFIG_AAD, out.as_slice()].concat();
-        key.seal_into(&aad, &json, &mut out)
-            .map_err(|source| FormatError::Sealed {
-                what: "config",
-                source,
-            })?;
+        let mut head = CONFIG_MAGIC.to_vec();
+        head.extend_from_slice(&self.version.to_le_bytes());
+        let mut out = head.clone();
+        sealed::seal_into(self, key, &head, &mut out)?;
         Ok(out)
     }
 
@@ -96,15 +89,7 @@ impl RepoConfig {
     pub fn open(key: &MasterKey, bytes: &[u8]) -> Result<Self, FormatError> {
         let version = Self::peek_version(bytes)?;
         let (head, sealed) = bytes.split_at(12.min(bytes.len()));
-        let aad = [CONFIG_AAD, head].concat();
-        let json = key
-            .open(&aad, sealed)
-            .map_err(|source| FormatError::Sealed {
-                what: "config",
-                source,
-            })?;
-        let config: RepoConfig = serde_json::from_slice(&json)
-            .map_err(|e| FormatError::malformed("config", e.to_string()))?;
+        let config: RepoConfig = sealed::open(key, head, sealed)?;
         if config.version != version {
             return Err(FormatError::malformed(
                 "config",
@@ -113,6 +98,15 @@ impl RepoConfig {
         }
         config.chunker.validate()?;
         Ok(config)
+    }
+}
+
+impl JsonObject for RepoConfig {
+    const WHAT: &'static str = "config";
+    const AAD: &'static [u8] = b"reprise config";
+
+    fn version(&self) -> u32 {
+        self.version
     }
 }
 
@@ -169,6 +163,13 @@ mod tests {
         };
         let mut bytes = config.seal(&key).unwrap();
         assert_eq!(RepoConfig::open(&key, &bytes).unwrap(), config);
+        // The layout of FORMAT.md: magic, version, then the JSON sealed
+        // with `b"reprise config"` followed by those 12 bytes.
+        let head = b"REPRISE\0\x01\0\0\0";
+        assert_eq!(&bytes[..12], head);
+        let aad = [&b"reprise config"[..], head].concat();
+        let json = key.open(&aad, &bytes[12..]).unwrap();
+        assert_eq!(json, serde_json::to_vec(&config).unwrap());
         bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
         assert!(matches!(
             RepoConfig::peek_version(&bytes),

@@ -7,11 +7,11 @@
 //! headers). Sealed with AAD `b"reprise index"`; stored under its BLAKE3.
 
 use crate::pack::PackEntry;
+use crate::sealed::{self, SealedObject};
 use crate::{FormatError, PackId, Reader};
 use reprise_crypto::MasterKey;
 
 const INDEX_MAGIC: &[u8; 4] = b"RPI1";
-const INDEX_AAD: &[u8] = b"reprise index";
 
 /// The blobs of one pack, as an index file lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,19 @@ pub struct IndexFile {
 
 impl IndexFile {
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
+        sealed::seal(self, key)
+    }
+
+    pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
+        sealed::open(key, &[], sealed)
+    }
+}
+
+impl SealedObject for IndexFile {
+    const WHAT: &'static str = "index file";
+    const AAD: &'static [u8] = b"reprise index";
+
+    fn encode(&self) -> Result<Vec<u8>, FormatError> {
         let entries: usize = self.packs.iter().map(|p| p.entries.len()).sum();
         let mut plain =
             Vec::with_capacity(8 + self.packs.len() * 36 + entries * PackEntry::ENCODED_LEN);
@@ -40,21 +53,11 @@ impl IndexFile {
                 e.encode(&mut plain);
             }
         }
-        key.seal(INDEX_AAD, &plain)
-            .map_err(|source| FormatError::Sealed {
-                what: "index file",
-                source,
-            })
+        Ok(plain)
     }
 
-    pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
-        let plain = key
-            .open(INDEX_AAD, sealed)
-            .map_err(|source| FormatError::Sealed {
-                what: "index file",
-                source,
-            })?;
-        let mut r = Reader::new(&plain, "index file");
+    fn decode(plain: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(plain, "index file");
         if r.take(4)? != INDEX_MAGIC {
             return Err(FormatError::malformed("index file", "bad magic"));
         }

@@ -15,6 +15,7 @@ pub mod incident;
 pub mod index;
 pub mod mark;
 pub mod pack;
+pub mod sealed;
 pub mod snapshot;
 pub mod tree;
 
@@ -25,6 +26,7 @@ pub use incident::{IncidentEvent, IncidentFile, IncidentRecord, IncidentState};
 pub use index::{IndexFile, IndexPack};
 pub use mark::{DamagedCopy, Mark, MarkBody};
 pub use pack::{PackEntry, PackHeader};
+pub use sealed::{JsonObject, SealedObject};
 pub use snapshot::{DetectionSummary, Snapshot, SnapshotSummary};
 pub use tree::{ContentStats, Node, NodeKind, RawBytes, Tree, Xattr};
 
@@ -39,6 +41,10 @@ pub enum FormatError {
         #[source]
         source: reprise_crypto::CryptoError,
     },
+    /// Serialising an object failed (a bug, not a property of the data):
+    /// reported rather than sealing empty or partial bytes.
+    #[error("{what}: cannot be encoded: {detail}")]
+    Encode { what: &'static str, detail: String },
     #[error("repository format version {found} is newer than this reprise understands (up to {supported}): upgrade reprise")]
     NewerVersion { found: u32, supported: u32 },
 }

@@ -26,12 +26,11 @@
 //! forged one costs space, never data. JSON, sealed with AAD `b"reprise mark"`, stored under
 //! `marks/` named by the BLAKE3 of the stored bytes.
 
+use crate::sealed::{self, JsonObject};
 use crate::{BlobId, FormatError, IncidentRecord, PackId, RawBytes};
 use chrono::{DateTime, Utc};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
-
-const MARK_AAD: &[u8] = b"reprise mark";
 
 /// One maintenance record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,33 +76,22 @@ pub struct DamagedCopy {
     pub reason: String,
 }
 
+impl JsonObject for Mark {
+    const WHAT: &'static str = "mark";
+    const AAD: &'static [u8] = b"reprise mark";
+
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
 impl Mark {
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
-        let json =
-            serde_json::to_vec(self).map_err(|e| FormatError::malformed("mark", e.to_string()))?;
-        key.seal(MARK_AAD, &json)
-            .map_err(|source| FormatError::Sealed {
-                what: "mark",
-                source,
-            })
+        sealed::seal(self, key)
     }
 
     pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
-        let json = key
-            .open(MARK_AAD, sealed)
-            .map_err(|source| FormatError::Sealed {
-                what: "mark",
-                source,
-            })?;
-        let mark: Mark = serde_json::from_slice(&json)
-            .map_err(|e| FormatError::malformed("mark", e.to_string()))?;
-        if mark.version > crate::FORMAT_VERSION {
-            return Err(FormatError::NewerVersion {
-                found: mark.version,
-                supported: crate::FORMAT_VERSION,
-            });
-        }
-        Ok(mark)
+        sealed::open(key, &[], sealed)
     }
 }
 
@@ -129,6 +117,7 @@ mod tests {
         let sealed = mark.seal(&key).unwrap();
         assert_eq!(Mark::open(&key, &sealed).unwrap(), mark);
         let json = serde_json::to_string(&mark).unwrap();
+        assert_eq!(key.open(b"reprise mark", &sealed).unwrap(), json.as_bytes());
         assert!(json.contains("\"kind\":\"damaged\""), "{json}");
         let other = MasterKey::generate().unwrap();
         assert!(Mark::open(&other, &sealed).is_err());

@@ -8,12 +8,12 @@
 //! `type: u8 | blob id: 32 | offset: u32 LE | sealed_len: u32 LE | raw_len: u32 LE`.
 //! The header is sealed with AAD `b"reprise pack header"`.
 
+use crate::sealed::{self, SealedObject};
 use crate::{BlobId, BlobType, FormatError, Reader};
 use reprise_crypto::MasterKey;
 
 pub const PACK_MAGIC: &[u8; 4] = b"RPK1";
 pub const TRAILER_LEN: usize = 8;
-const HEADER_AAD: &[u8] = b"reprise pack header";
 const ENTRY_LEN: usize = 45;
 /// No pack may describe more blobs than this (bounds what a forged header costs).
 pub const PACK_ENTRIES_MAX: usize = 1 << 20;
@@ -59,17 +59,8 @@ pub struct PackHeader {
 impl PackHeader {
     /// Seals the header and appends it and the trailer to `pack`.
     pub fn append_to(&self, key: &MasterKey, pack: &mut Vec<u8>) -> Result<(), FormatError> {
-        let mut plain = Vec::with_capacity(4 + self.entries.len() * ENTRY_LEN);
-        plain.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-        for e in &self.entries {
-            e.encode(&mut plain);
-        }
         let start = pack.len();
-        key.seal_into(HEADER_AAD, &plain, pack)
-            .map_err(|source| FormatError::Sealed {
-                what: "pack header",
-                source,
-            })?;
+        sealed::seal_into(self, key, &[], pack)?;
         let sealed_len = (pack.len() - start) as u32;
         pack.extend_from_slice(&sealed_len.to_le_bytes());
         pack.extend_from_slice(PACK_MAGIC);
@@ -103,32 +94,18 @@ impl PackHeader {
 
     /// Opens and decodes a sealed header; every entry must lie before `header_start`.
     pub fn open(key: &MasterKey, sealed: &[u8], header_start: u64) -> Result<Self, FormatError> {
-        let plain = key
-            .open(HEADER_AAD, sealed)
-            .map_err(|source| FormatError::Sealed {
-                what: "pack header",
-                source,
-            })?;
-        let mut r = Reader::new(&plain, "pack header");
-        let count = r.u32()? as usize;
-        if count > PACK_ENTRIES_MAX || r.remaining() != count * ENTRY_LEN {
-            return Err(FormatError::malformed(
+        let header: PackHeader = sealed::open(key, &[], sealed)?;
+        match header
+            .entries
+            .iter()
+            .find(|e| e.offset as u64 + e.sealed_len as u64 > header_start)
+        {
+            Some(e) => Err(FormatError::malformed(
                 "pack header",
-                format!("bad entry count {count}"),
-            ));
+                format!("blob {} lies outside the pack's data", e.id),
+            )),
+            None => Ok(header),
         }
-        let mut entries = Vec::with_capacity(count);
-        for _ in 0..count {
-            let e = PackEntry::decode(&mut r)?;
-            if e.offset as u64 + e.sealed_len as u64 > header_start {
-                return Err(FormatError::malformed(
-                    "pack header",
-                    format!("blob {} lies outside the pack's data", e.id),
-                ));
-            }
-            entries.push(e);
-        }
-        Ok(PackHeader { entries })
     }
 
     /// Parses a whole pack's bytes: its header and the range of each blob.
@@ -143,6 +120,37 @@ impl PackHeader {
             .get(start as usize..start as usize + len)
             .ok_or_else(|| FormatError::malformed("pack", "header out of range"))?;
         Self::open(key, sealed, start)
+    }
+}
+
+impl SealedObject for PackHeader {
+    const WHAT: &'static str = "pack header";
+    const AAD: &'static [u8] = b"reprise pack header";
+
+    fn encode(&self) -> Result<Vec<u8>, FormatError> {
+        let mut plain = Vec::with_capacity(4 + self.entries.len() * ENTRY_LEN);
+        plain.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        for e in &self.entries {
+            e.encode(&mut plain);
+        }
+        Ok(plain)
+    }
+
+    /// The entries alone: whether they lie inside the pack is checked by
+    /// [`PackHeader::open`], which knows where the header starts.
+    fn decode(plain: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(plain, "pack header");
+        let count = r.u32()? as usize;
+        if count > PACK_ENTRIES_MAX || r.remaining() != count * ENTRY_LEN {
+            return Err(FormatError::malformed(
+                "pack header",
+                format!("bad entry count {count}"),
+            ));
+        }
+        let entries = (0..count)
+            .map(|_| PackEntry::decode(&mut r))
+            .collect::<Result<_, _>>()?;
+        Ok(PackHeader { entries })
     }
 }
 

@@ -4,12 +4,11 @@
 //! JSON, sealed with AAD `b"reprise snapshot"`, stored under `snapshots/`
 //! named by the BLAKE3 of the stored bytes.
 
+use crate::sealed::{self, JsonObject};
 use crate::{BlobId, FormatError, RawBytes, SnapshotId};
 use chrono::{DateTime, Duration, Utc};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
-
-const SNAPSHOT_AAD: &[u8] = b"reprise snapshot";
 
 /// What a backup did, stored with its snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -173,6 +172,15 @@ pub fn received(stored: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<U
     stored.unwrap_or(now).min(now)
 }
 
+impl JsonObject for Snapshot {
+    const WHAT: &'static str = "snapshot";
+    const AAD: &'static [u8] = b"reprise snapshot";
+
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
 impl Snapshot {
     /// Whether this snapshot was taken of `paths` (in any order) on
     /// `hostname`: its *source*, which parent lookup, detection and
@@ -202,31 +210,11 @@ impl Snapshot {
     }
 
     pub fn seal(&self, key: &MasterKey) -> Result<Vec<u8>, FormatError> {
-        let json = serde_json::to_vec(self)
-            .map_err(|e| FormatError::malformed("snapshot", e.to_string()))?;
-        key.seal(SNAPSHOT_AAD, &json)
-            .map_err(|source| FormatError::Sealed {
-                what: "snapshot",
-                source,
-            })
+        sealed::seal(self, key)
     }
 
     pub fn open(key: &MasterKey, sealed: &[u8]) -> Result<Self, FormatError> {
-        let json = key
-            .open(SNAPSHOT_AAD, sealed)
-            .map_err(|source| FormatError::Sealed {
-                what: "snapshot",
-                source,
-            })?;
-        let snapshot: Snapshot = serde_json::from_slice(&json)
-            .map_err(|e| FormatError::malformed("snapshot", e.to_string()))?;
-        if snapshot.version > crate::FORMAT_VERSION {
-            return Err(FormatError::NewerVersion {
-                found: snapshot.version,
-                supported: crate::FORMAT_VERSION,
-            });
-        }
-        Ok(snapshot)
+        sealed::open(key, &[], sealed)
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {

@@ -215,9 +215,14 @@ pub fn is_safe_name(name: &[u8]) -> bool {
 }
 
 impl Tree {
-    pub fn to_json(&self) -> Vec<u8> {
-        // A tree holds only strings, numbers and lists: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The JSON stored as the tree's blob. An error (which serde_json
+    /// reports only for maps with non-string keys, which a tree has none
+    /// of) is returned rather than storing an empty tree.
+    pub fn to_json(&self) -> Result<Vec<u8>, FormatError> {
+        serde_json::to_vec(self).map_err(|e| FormatError::Encode {
+            what: "tree",
+            detail: e.to_string(),
+        })
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, FormatError> {
@@ -273,7 +278,7 @@ mod tests {
             NodeKind::File,
         ));
         tree.sort();
-        let json = tree.to_json();
+        let json = tree.to_json().unwrap();
         assert!(String::from_utf8_lossy(&json).contains("base64"));
         assert_eq!(Tree::from_json(&json).unwrap(), tree);
     }
@@ -284,7 +289,10 @@ mod tests {
             let tree = Tree {
                 nodes: vec![Node::new(bad.to_vec(), NodeKind::File)],
             };
-            assert!(Tree::from_json(&tree.to_json()).is_err(), "{bad:?}");
+            assert!(
+                Tree::from_json(&tree.to_json().unwrap()).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -296,6 +304,6 @@ mod tests {
                 Node::new(b"a".to_vec(), NodeKind::File),
             ],
         };
-        assert!(Tree::from_json(&tree.to_json()).is_err());
+        assert!(Tree::from_json(&tree.to_json().unwrap()).is_err());
     }
 }

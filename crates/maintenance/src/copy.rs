@@ -167,7 +167,7 @@ fn copy_tree(
             }
         }
     }
-    let (id, _) = saver.save(BlobType::Tree, &tree.to_json())?;
+    let (id, _) = saver.save_tree(&tree)?;
     ids.write()
         .unwrap_or_else(|p| p.into_inner())
         .insert(*tree_id, id);

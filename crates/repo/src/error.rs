@@ -1,7 +1,9 @@
 //! Typed errors of repository operations. Each names the object concerned.
 
-use reprise_format::{BlobId, FormatError, PackId};
+use reprise_crypto::CryptoError;
+use reprise_format::{BlobId, FormatError, KeyId, PackId};
 use reprise_storage::StorageError;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -39,10 +41,25 @@ pub enum RepoError {
     SnapshotNotFound(String),
     #[error("{0:?} matches several snapshots: give more digits of the id")]
     AmbiguousSnapshot(String),
-    #[error("{0}")]
-    Key(String),
-    #[error("random number generator failed: {0}")]
-    Random(String),
+    /// `key remove` of the key the repository was opened with.
+    #[error(
+        "refusing to remove the key this command was opened with: open with another password first"
+    )]
+    KeyInUse,
+    #[error("no key {0} in this repository")]
+    KeyNotFound(KeyId),
+    #[error("no key matches {0:?}: see `reprise key list`")]
+    NoKeyMatches(String),
+    #[error("{0:?} matches several keys: give more digits")]
+    AmbiguousKey(String),
+    /// Making a key file, or drawing random numbers, failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A pack upload failed. Shared: every caller of the saver after the
+    /// failure gets this same error, so all see the same kind (a refusal
+    /// of the storage stays a refusal).
+    #[error(transparent)]
+    Upload(Arc<StorageError>),
     #[error("writing to the repository failed: {0}")]
     UploadFailed(String),
     #[error("path {0:?} not found in the snapshot")]
@@ -68,6 +85,16 @@ impl RepoError {
         RepoError::Format {
             object: object.into(),
             source,
+        }
+    }
+
+    /// The storage error behind this one, if any: what decides whether the
+    /// storage refused (exit 13) or did not accept the credentials (14).
+    pub fn storage(&self) -> Option<&StorageError> {
+        match self {
+            RepoError::Storage(e) => Some(e),
+            RepoError::Upload(e) => Some(e),
+            _ => None,
         }
     }
 

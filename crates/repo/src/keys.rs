@@ -3,8 +3,8 @@
 
 use crate::{RepoError, Repository, Result};
 use rayon::prelude::*;
-use reprise_crypto::{CryptoError, KdfParams, KeyFile, MasterKey};
-use reprise_format::KeyId;
+use reprise_crypto::{KdfParams, KeyFile, MasterKey};
+use reprise_format::{FormatError, KeyId};
 use reprise_storage::{Backend, ObjectKind};
 
 /// A key file as `key list` shows it.
@@ -73,9 +73,8 @@ pub(crate) fn write_key_file(
         chrono::Utc::now().to_rfc3339(),
         hostname(),
         username(),
-    )
-    .map_err(|e| RepoError::Key(e.to_string()))?;
-    let bytes = file.to_json();
+    )?;
+    let bytes = file.to_json()?;
     let id = KeyId::from_bytes(reprise_crypto::storage_hash(&bytes));
     backend.write_once(ObjectKind::Key, &id.to_hex(), &bytes)?;
     Ok(id)
@@ -167,13 +166,11 @@ impl Repository {
     /// Removes a key file; refuses the key in use and the last key.
     pub fn remove_key(&self, id: &KeyId) -> Result<()> {
         if *id == self.key_id() {
-            return Err(RepoError::Key(
-                "refusing to remove the key this command was opened with: open with another password first".into(),
-            ));
+            return Err(RepoError::KeyInUse);
         }
         let keys = self.backend().list(ObjectKind::Key)?;
         if !keys.iter().any(|k| k.name == id.to_hex()) {
-            return Err(RepoError::Key(format!("no key {id} in this repository")));
+            return Err(RepoError::KeyNotFound(*id));
         }
         self.backend().remove(ObjectKind::Key, &id.to_hex())?;
         Ok(())
@@ -197,19 +194,17 @@ impl Repository {
             .filter(|n| n.starts_with(prefix))
             .collect();
         match matches.as_slice() {
-            [one] => one.parse().map_err(RepoError::Key),
-            [] => Err(RepoError::Key(format!(
-                "no key matches {prefix:?}: see `reprise key list`"
-            ))),
-            _ => Err(RepoError::Key(format!(
-                "{prefix:?} matches several keys: give more digits"
-            ))),
+            [one] => one.parse().map_err(|detail| {
+                RepoError::format(
+                    format!("keys/{one}"),
+                    FormatError::Malformed {
+                        what: "key file name",
+                        detail,
+                    },
+                )
+            }),
+            [] => Err(RepoError::NoKeyMatches(prefix.to_string())),
+            _ => Err(RepoError::AmbiguousKey(prefix.to_string())),
         }
-    }
-}
-
-impl From<CryptoError> for RepoError {
-    fn from(e: CryptoError) -> Self {
-        RepoError::Key(e.to_string())
     }
 }

@@ -130,7 +130,7 @@ impl Repository {
         paths_bytes: Option<Vec<reprise_format::RawBytes>>,
     ) -> Result<String> {
         let mut session = [0u8; 16];
-        reprise_crypto::fill_random(&mut session).map_err(|e| RepoError::Random(e.to_string()))?;
+        reprise_crypto::fill_random(&mut session)?;
         let session = hex::encode(session);
         self.save_mark(MarkBody::Started {
             session: session.clone(),

@@ -75,10 +75,10 @@ impl Repository {
             });
         }
         backend.create()?;
-        let key = MasterKey::generate().map_err(|e| RepoError::Random(e.to_string()))?;
-        let seed = reprise_crypto::random_u64().map_err(|e| RepoError::Random(e.to_string()))?;
+        let key = MasterKey::generate()?;
+        let seed = reprise_crypto::random_u64()?;
         let mut id = [0u8; 16];
-        reprise_crypto::fill_random(&mut id).map_err(|e| RepoError::Random(e.to_string()))?;
+        reprise_crypto::fill_random(&mut id)?;
         let (min_size, avg_size, max_size) = options.chunk_min_avg_max;
         let config = RepoConfig {
             version: FORMAT_VERSION,
@@ -414,7 +414,11 @@ fn first_that<T>(
             }
         }
     }
-    Err(first_error.unwrap_or(RepoError::Key("no config to read".into())))
+    // `copies` is never empty (read_config_copies says when there is no
+    // config), so the fallback is never reached.
+    Err(first_error.unwrap_or(RepoError::NotARepository {
+        location: String::from("the repository"),
+    }))
 }
 
 /// The storage-level lock policy a config records.

@@ -11,9 +11,9 @@ use crate::{RepoError, Repository, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use reprise_format::blob::seal_blob;
 use reprise_format::{
-    BlobId, BlobType, IndexFile, IndexId, IndexPack, PackEntry, PackHeader, PackId,
+    BlobId, BlobType, IndexFile, IndexId, IndexPack, PackEntry, PackHeader, PackId, Tree,
 };
-use reprise_storage::{Backend, ObjectKind};
+use reprise_storage::{Backend, ObjectKind, StorageError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,9 @@ const UPLOAD_QUEUE_PACKS: usize = 1;
 const UPLOAD_THREADS: usize = 2;
 /// Index files are split so no single one grows without bound.
 const INDEX_PACKS_MAX: usize = 4096;
+
+/// The first failure of any uploader, kept for every later caller.
+type UploadError = Arc<Mutex<Option<Arc<StorageError>>>>;
 
 /// What a saver added to the repository.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +64,7 @@ pub struct BlobSaver<'r> {
     /// Buffers of uploaded packs, handed back for the next packs: without
     /// this every pack is a fresh multi-MiB allocation, paid in page faults.
     spare_buffers: Receiver<Vec<u8>>,
-    upload_error: Arc<Mutex<Option<RepoError>>>,
+    upload_error: UploadError,
     blobs_added: AtomicU64,
     raw_bytes_added: AtomicU64,
     bytes_added: AtomicU64,
@@ -104,6 +107,12 @@ impl<'r> BlobSaver<'r> {
     pub fn save(&self, blob_type: BlobType, data: &[u8]) -> Result<(BlobId, bool)> {
         let id = blob_type.id_of(self.repo.key(), data);
         self.save_with_id(blob_type, id, data)
+    }
+
+    /// Stores a tree (its JSON) unless the repository already has it.
+    pub fn save_tree(&self, tree: &Tree) -> Result<(BlobId, bool)> {
+        let json = tree.to_json().map_err(|e| RepoError::format("tree", e))?;
+        self.save(BlobType::Tree, &json)
     }
 
     /// Like [`save`](Self::save) when the caller already computed the id.
@@ -197,17 +206,12 @@ impl<'r> BlobSaver<'r> {
         Ok(())
     }
 
+    /// Fails, with the same shared error for every caller, once an upload
+    /// has failed.
     fn check_upload_error(&self) -> Result<()> {
-        let mut slot = self.upload_error.lock().unwrap_or_else(|p| p.into_inner());
-        match slot.take() {
-            Some(e) => {
-                let msg = e.to_string();
-                // Leave a copy so every later caller fails too.
-                *slot = Some(RepoError::UploadFailed(format!(
-                    "an earlier upload failed: {msg}"
-                )));
-                Err(e)
-            }
+        let slot = self.upload_error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(e) => Err(RepoError::Upload(Arc::clone(e))),
             None => Ok(()),
         }
     }
@@ -279,7 +283,7 @@ fn upload_packs(
     backend: Arc<dyn Backend>,
     rx: Receiver<FinishedPack>,
     spare: Sender<Vec<u8>>,
-    error: Arc<Mutex<Option<RepoError>>>,
+    error: UploadError,
 ) -> Vec<IndexPack> {
     let mut done = Vec::new();
     for pack in rx {
@@ -291,7 +295,11 @@ fn upload_packs(
                 id: pack.id,
                 entries: pack.entries,
             }),
-            Err(e) => *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into()),
+            Err(e) => {
+                // The first failure is the one reported; later ones follow from it.
+                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert_with(|| Arc::new(e));
+            }
         }
         // A full pool just drops the buffer.
         let _ = spare.try_send(pack.bytes);

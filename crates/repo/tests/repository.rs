@@ -9,7 +9,7 @@ use reprise_crypto::KdfParams;
 use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};
 use reprise_repo::{BlobSaver, InitOptions, RepoError, Repository};
 use reprise_storage::faulty::{Fault, FaultyBackend};
-use reprise_storage::{Backend, LocalBackend, ObjectKind};
+use reprise_storage::{Backend, LocalBackend, ObjectKind, StorageError};
 use std::sync::Arc;
 
 fn options() -> InitOptions {
@@ -56,6 +56,32 @@ fn opening_needs_the_right_password() {
     assert!(matches!(
         Repository::open(backend, b"nope"),
         Err(RepoError::WrongPassword { keys: 1 })
+    ));
+}
+
+/// Issue 12: the key errors were one `Key(String)`; callers can now tell
+/// them apart.
+#[test]
+fn key_errors_say_which_condition_they_are() {
+    let (_d, _backend, repo) = new_repo();
+    assert!(matches!(
+        repo.remove_key(&repo.key_id()),
+        Err(RepoError::KeyInUse)
+    ));
+    let absent = reprise_format::KeyId::from_bytes([0; 32]);
+    assert!(matches!(repo.remove_key(&absent), Err(RepoError::KeyNotFound(id)) if id == absent));
+    assert!(matches!(repo.find_key("zz"), Err(RepoError::NoKeyMatches(p)) if p == "zz"));
+    repo.add_key(b"other", options().kdf).unwrap();
+    assert!(matches!(repo.find_key(""), Err(RepoError::AmbiguousKey(_))));
+    let weak = KdfParams {
+        memory_kib: 1,
+        ..options().kdf
+    };
+    assert!(matches!(
+        repo.add_key(b"third", weak),
+        Err(RepoError::Crypto(
+            reprise_crypto::CryptoError::MalformedKeyFile(_)
+        ))
     ));
 }
 
@@ -221,6 +247,43 @@ fn a_failed_pack_write_fails_the_save_and_leaves_the_repository_readable() {
                 "the torn pack must be reported"
             );
         }
+    }
+}
+
+/// Issue 12: the uploader handed the first caller after a failed upload
+/// the storage's error and every later caller a text copy of it, so whether
+/// a refusal surfaced as a refusal (exit 13) depended on which thread asked
+/// first. Every caller now gets the same typed error.
+#[test]
+fn a_refused_upload_gives_every_caller_the_same_kind_of_error() {
+    let (_d, backend, _repo) = new_repo();
+    let refusing: Arc<dyn Backend> = Arc::new(FaultyBackend::new(backend, 1, Fault::Refused));
+    let repo = Repository::open(refusing, b"pw").unwrap();
+    repo.load_index().unwrap();
+    let saver = BlobSaver::new(&repo);
+    let data = blobs(8); // two packs of 64 KiB, sent to the uploaders
+    let mut errors: Vec<RepoError> = data
+        .iter()
+        .filter_map(|d| saver.save(BlobType::Data, d).err())
+        .collect();
+    // The uploaders fail on their own threads: ask again (a saved blob only
+    // checks for a failed upload) until one has, a bounded number of times.
+    for _ in 0..100_000 {
+        if !errors.is_empty() {
+            break;
+        }
+        errors.extend(saver.save(BlobType::Data, &data[0]).err());
+        std::thread::yield_now();
+    }
+    errors.extend(saver.save(BlobType::Data, &data[1]).err());
+    errors.extend(saver.finish(Vec::new()).err());
+    assert!(errors.len() >= 2, "{errors:?}");
+    for e in &errors {
+        assert!(
+            matches!(e.storage(), Some(StorageError::Refused { .. })),
+            "every caller must see the refusal: {e:?}"
+        );
+        assert!(e.to_string().contains("refused to write pack"), "{e}");
     }
 }
 

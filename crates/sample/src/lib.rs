@@ -8,7 +8,7 @@
 mod calendar;
 mod documents;
 mod formats;
-mod rng;
+pub mod rng;
 mod sections;
 mod share;
 mod words;

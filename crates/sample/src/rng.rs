@@ -4,7 +4,7 @@
 use fastrand::Rng;
 
 /// A generator for `label` under `seed`, independent of every other label's generator.
-pub(crate) fn derived_rng(seed: u64, label: &str) -> Rng {
+pub fn derived_rng(seed: u64, label: &str) -> Rng {
     // wyrand's state advances by a constant, so related seeds could give shifted copies of
     // one stream; a full avalanche mix of seed and label rules that out.
     Rng::with_seed(splitmix64(seed ^ splitmix64(fnv1a(label.as_bytes()))))
@@ -38,7 +38,7 @@ pub(crate) fn split_budget(rng: &mut Rng, budget: u64, typical: u64) -> Vec<u64>
 }
 
 /// FNV-1a: a tiny stable hash, so derived seeds never depend on std's randomized hasher.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

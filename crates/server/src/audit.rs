@@ -100,14 +100,18 @@ impl AuditLog {
         let mut bytes = line;
         bytes.push(b'\n');
         let before = tail.file.metadata()?.len();
-        if let Err(e) = tail.file.write_all(&bytes) {
-            // A partial line would break the chain for every later one:
-            // cut it off.
-            let _ = tail.file.set_len(before);
+        let written = tail.file.write_all(&bytes);
+        let synced = match written {
+            Ok(()) if sync => tail.file.sync_data(),
+            other => other,
+        };
+        if let Err(e) = synced {
+            // The request is refused, so its line must go: a partial line,
+            // or a whole one that may not be on disk, would otherwise stay
+            // in the file while the next line links to the one before it,
+            // breaking the chain.
+            take_back(&mut tail, before);
             return Err(e);
-        }
-        if sync {
-            tail.file.sync_data()?;
         }
         tail.last = hash;
         Ok(())
@@ -115,6 +119,21 @@ impl AuditLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Cuts the file back to `len` bytes after a failed append; if that fails
+/// too, chains on from whatever the file now ends with (a partial line is
+/// ended, so that verification names it).
+fn take_back(tail: &mut Tail, len: u64) {
+    if tail.file.set_len(len).is_ok() {
+        return;
+    }
+    match last_line_hash(&mut tail.file) {
+        Ok(last) => tail.last = last,
+        Err(e) => eprintln!(
+            "reprise serve: cannot restore the audit log's chain after a failed write: {e}"
+        ),
     }
 }
 
@@ -264,6 +283,27 @@ mod tests {
         assert_eq!(parsed[2]["token"], "pc");
         assert!(parsed[2].get("path").is_none());
         assert!(text[0].starts_with("{\"prev\":"));
+    }
+
+    /// A line whose write or sync failed is taken back: the request it
+    /// records is refused, and the chain goes on from the line before.
+    #[test]
+    fn a_failed_append_leaves_no_line_and_the_chain_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&entry(201), true).unwrap();
+        {
+            let mut tail = log.tail.lock().unwrap();
+            let before = tail.file.metadata().unwrap().len();
+            tail.file.write_all(b"{\"prev\":\"half a li").unwrap();
+            take_back(&mut tail, before);
+        }
+        log.append(&entry(403), true).unwrap();
+        assert_eq!(verify(&path).unwrap(), 2);
+        // Syncing /dev/null fails (EINVAL) after its write succeeded.
+        let null = AuditLog::open(Path::new("/dev/null")).unwrap();
+        assert!(null.append(&entry(201), true).is_err());
     }
 
     #[test]

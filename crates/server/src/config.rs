@@ -320,41 +320,6 @@ fn validate_token(t: &TokenEntry) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a size such as `500M`, `20GiB`, `1.5 TB` or `4096`: K, M, G, T
-/// and KiB… are powers of 1024, KB, MB… powers of 1000.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 500M or 20GiB"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "m" | "mib" => 1024f64.powi(2),
-        "g" | "gib" => 1024f64.powi(3),
-        "t" | "tib" => 1024f64.powi(4),
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use K, M, G, T, KiB… or KB…"
-            ))
-        }
-    };
-    let bytes = (number * factor).round();
-    // i64::MAX: the largest integer TOML can hold.
-    if !(0.0..=9.2e18).contains(&bytes) {
-        return Err(format!("{text:?} is out of range"));
-    }
-    Ok(bytes as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,24 +383,6 @@ mod tests {
         ] {
             let err = parse(&text).unwrap_err();
             assert!(err.contains(wanted), "{text}\n=> {err} (wanted {wanted})");
-        }
-    }
-
-    #[test]
-    fn sizes_take_binary_and_decimal_units() {
-        for (text, bytes) in [
-            ("4096", 4096),
-            ("1K", 1024),
-            ("1KiB", 1024),
-            ("1kb", 1000),
-            ("1.5 MiB", 1_572_864),
-            ("20G", 20 << 30),
-            ("2TB", 2_000_000_000_000),
-        ] {
-            assert_eq!(parse_bytes(text), Ok(bytes), "{text}");
-        }
-        for bad in ["", "M", "1.2.3G", "10 parsecs", "-1", "99999999999T"] {
-            assert!(parse_bytes(bad).is_err(), "{bad}");
         }
     }
 

@@ -943,27 +943,32 @@ fn rfc3339(t: SystemTime) -> String {
 async fn conclude(state: &Arc<State>, log: &Log, mut reply: Reply) -> Reply {
     let effect = reply.effect.take();
     if let Err(e) = record(state, log, &reply).await {
-        eprintln!("reprise serve: cannot write the audit log, refusing the request: {e}");
         if let Some(effect) = effect {
             off_thread_state(state, move |s| cancel(s, *effect)).await;
         }
-        return Reply::refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server cannot write its audit log, so it refuses requests: tell its administrator",
-        );
+        return unlogged(e);
     }
     let Some(effect) = effect else { return reply };
     match off_thread_state(state, move |s| apply(s, *effect)).await {
         None => reply,
         // The change did not happen as the line says: a second line says
-        // what did.
-        Some(outcome) => {
-            if let Err(e) = record(state, log, &outcome).await {
-                eprintln!("reprise serve: cannot write the audit log: {e}");
-            }
-            outcome
-        }
+        // what did, and without it the answer is the refusal of a server
+        // that cannot log, like any other.
+        Some(outcome) => match record(state, log, &outcome).await {
+            Ok(()) => outcome,
+            Err(e) => unlogged(e),
+        },
     }
+}
+
+/// The answer to a request whose audit line could not be written: the
+/// server fails closed, and says why on its standard error.
+fn unlogged(e: std::io::Error) -> Reply {
+    eprintln!("reprise serve: cannot write the audit log, refusing the request: {e}");
+    Reply::refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server cannot write its audit log, so it refuses requests: tell its administrator",
+    )
 }
 
 /// Runs blocking work that cannot fail into a reply of its own.

@@ -128,17 +128,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, secret: &str) -> TokenEntry {
-        TokenEntry {
-            name: name.into(),
-            role: Role::Append,
-            hash: hash(secret),
-            created: None,
-            quota_bytes: None,
-            expires: None,
-            repos: None,
-            revoked: false,
-            revoked_at: None,
-        }
+        TokenEntry::new(name, Role::Append, hash(secret))
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum Fault {
     /// Half the bytes are stored under the name, then the write fails: what a
     /// non-atomic backend would leave after a crash.
     Torn,
+    /// The storage refuses the write, as an append-only server refuses a
+    /// token that may not write.
+    Refused,
 }
 
 /// Wraps a backend and fails the `fail_at`-th write (1-based) and every later one.
@@ -72,6 +75,15 @@ impl Backend for FaultyBackend {
         if self.fault == Fault::Torn {
             let half = data.get(..data.len() / 2).unwrap_or_default();
             let _ = self.inner.write_once(kind, name, half);
+        }
+        if self.fault == Fault::Refused {
+            return Err(StorageError::Refused {
+                action: "write",
+                kind,
+                name: name.to_string(),
+                location: self.location(),
+                reason: "this token may not write".into(),
+            });
         }
         Err(StorageError::NoSpace {
             kind,

@@ -10,6 +10,7 @@
 pub mod faulty;
 mod local;
 mod lock;
+pub mod size;
 
 pub use local::LocalBackend;
 pub use lock::{LockMode, LockPolicy, ObjectLock};

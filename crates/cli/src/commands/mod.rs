@@ -78,7 +78,9 @@ pub fn deletion_failure(
     let err = anyhow::Error::new(err);
     let needs_rights = err.chain().any(|c| {
         c.downcast_ref::<StorageError>().is_some_and(refused)
-            || matches!(c.downcast_ref::<reprise_repo::RepoError>(), Some(reprise_repo::RepoError::Storage(e)) if refused(e))
+            || c.downcast_ref::<reprise_repo::RepoError>()
+                .and_then(|e| e.storage())
+                .is_some_and(refused)
     });
     if needs_rights {
         err.context(format!("{what} (deleting needs credentials that may delete: an admin token, or S3 keys with delete rights)"))

@@ -205,7 +205,7 @@ fn token_table(new: &NewToken, hash: &str) -> Table {
     t["hash"] = toml_edit::value(hash);
     t["created"] = toml_edit::value(now());
     if let Some(q) = new.quota_bytes {
-        // parse_bytes keeps sizes within TOML's i64.
+        // reprise_storage::size::parse_size keeps sizes within TOML's i64.
         t["quota_bytes"] = toml_edit::value(i64::try_from(q).unwrap_or(i64::MAX));
     }
     if let Some(e) = &new.expires {
