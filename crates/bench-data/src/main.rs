@@ -8,8 +8,6 @@
 //!
 //! Exit codes: 0 success (trees identical), 1 the trees differ, 2 usage or I/O error.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod change;
 mod generate;
 mod layout;

@@ -10,8 +10,6 @@
 //! blob decrypted and verified against its id.
 //! Locks (when the repository has a lock policy): every live object locked
 //! long enough in the storage (`locks.rs`).
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod data;
 mod locks;
 mod objects;

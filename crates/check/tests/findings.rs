@@ -1,4 +1,7 @@
 //! What `check` reports for repositories damaged or tampered with in known ways.
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reprise_backup::{BackupOptions, BackupProgress};
 use reprise_check::{CheckOptions, CheckProgress, CheckReport, Severity};

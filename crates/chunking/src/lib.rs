@@ -5,8 +5,6 @@
 //! crate adds the streaming loop: one reusable buffer per reader, and every
 //! cut whose position is already fixed returned at once, so the caller can
 //! process many chunks of one large file in parallel.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::Read;
 use std::ops::Range;

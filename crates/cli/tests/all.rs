@@ -2,6 +2,9 @@
 //! link instead of one per file, which on two cores saved minutes of CI. Each
 //! file below is a module; `cargo test --test all server::` runs one of them.
 //! A new test file must be listed here (autotests is off in Cargo.toml).
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "common/s3.rs"]
@@ -26,6 +29,7 @@ mod incidents;
 mod json_and_time;
 mod last_clean_cleanup;
 mod maintenance;
+mod manifests;
 mod messages;
 mod restore_attacks;
 mod s3;

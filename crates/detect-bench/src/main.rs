@@ -11,8 +11,6 @@
 //! Exit codes: 0 success, 1 the restore is not as it should be, 2 usage or
 //! I/O error.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use clap::{Parser, Subcommand};
 use reprise_detect_bench::error::{Error, IoContext, Result};
 use reprise_detect_bench::evaluate::{score_detection, verify_last_clean};

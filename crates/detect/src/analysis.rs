@@ -234,8 +234,8 @@ fn judge_dir(dir: &DirChanges, found: &mut Findings) {
         dir: dir.dir.clone(),
         ..Default::default()
     };
-    for (i, added) in dir.added.iter().enumerate() {
-        let original = matches[i].map(|r| &dir.removed[r]);
+    for (added, matched) in dir.added.iter().zip(&matches) {
+        let original = matched.and_then(|r| dir.removed.get(r));
         let path = join(&dir.dir, added.name.as_bytes());
         let replaced = original.map(|o| join(&dir.dir, o.name.as_bytes()));
         let Some(j) = judge(version(added), original.map(version)) else {
@@ -370,7 +370,7 @@ impl Pool {
 fn ancestors(dir: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::successors(Some(dir), |d| {
         let i = d.iter().rposition(|&b| b == b'/')?;
-        (!d.is_empty()).then(|| &d[..i])
+        d.get(..i)
     })
 }
 
@@ -497,8 +497,12 @@ fn match_replacements(added: &[Node], removed: &[Node]) -> Vec<Option<usize>> {
         }
     }
     let mut claim = |candidate: Option<usize>| {
-        let i = candidate.filter(|&i| !used[i])?;
-        used[i] = true;
+        let i = candidate?;
+        let taken = used.get_mut(i)?;
+        if *taken {
+            return None;
+        }
+        *taken = true;
         Some(i)
     };
     let mut matches: Vec<Option<usize>> = added
@@ -533,13 +537,13 @@ fn prefixes(name: &[u8]) -> impl Iterator<Item = &[u8]> {
         .enumerate()
         .rev()
         .filter(|&(i, &b)| b == b'.' && i > 0)
-        .map(move |(i, _)| &name[..i])
+        .filter_map(move |(i, _)| name.get(..i))
 }
 
 /// A name without its last extension.
 fn stem(name: &[u8]) -> &[u8] {
     match name.iter().rposition(|&b| b == b'.') {
-        Some(i) if i > 0 => &name[..i],
+        Some(i) if i > 0 => name.get(..i).unwrap_or(name),
         _ => name,
     }
 }
@@ -554,6 +558,20 @@ struct SmallText<'a> {
 /// Copies with the same content (size and chunks), as indices into the
 /// small texts.
 type Copies = Vec<usize>;
+
+/// The copies (indices into the small texts) of group `g`.
+fn copies_of(groups: &[Copies], g: usize) -> &[usize] {
+    groups.get(g).map_or(&[], Vec::as_slice)
+}
+
+/// The first copy of group `g`: the one read for the whole group.
+fn first_copy<'a>(
+    small: &'a [SmallText<'a>],
+    groups: &[Copies],
+    g: usize,
+) -> Option<&'a SmallText<'a>> {
+    copies_of(groups, g).first().and_then(|&i| small.get(i))
+}
 
 /// At most this many distinct contents are read per name a note may have
 /// (copies beyond share the verdict when their size is alike).
@@ -579,11 +597,13 @@ fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
     let small = small_texts(dirs);
     let groups = exact_copies(&small);
     let mut by_name: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
-    for (g, copies) in groups.iter().enumerate() {
-        by_name
-            .entry(name_key(small[copies[0]].node.name.as_bytes()))
-            .or_default()
-            .push(g);
+    for g in 0..groups.len() {
+        if let Some(first) = first_copy(&small, &groups, g) {
+            by_name
+                .entry(name_key(first.node.name.as_bytes()))
+                .or_default()
+                .push(g);
+        }
     }
     let texts = read_candidates(&small, &groups, &by_name, encrypted, read);
     // Copies of one note, by masked text: groups read, and groups of the
@@ -599,10 +619,20 @@ fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
         let Some(text) = members.iter().find_map(|g| texts.get(g)) else {
             continue;
         };
-        let paths: Vec<usize> = members.iter().flat_map(|&g| groups[g].clone()).collect();
-        let dirs: std::collections::BTreeSet<&[u8]> = paths.iter().map(|&i| small[i].dir).collect();
-        let first = small[groups[members[0]][0]].node;
-        let by_words = notes::is_ransom_note(first.name.as_bytes(), &text.content, paths.len());
+        let paths: Vec<&SmallText> = members
+            .iter()
+            .flat_map(|&g| copies_of(&groups, g))
+            .filter_map(|&i| small.get(i))
+            .collect();
+        let dirs: std::collections::BTreeSet<&[u8]> = paths.iter().map(|t| t.dir).collect();
+        let Some(first) = members
+            .first()
+            .and_then(|&g| first_copy(&small, &groups, g))
+        else {
+            continue;
+        };
+        let by_words =
+            notes::is_ransom_note(first.node.name.as_bytes(), &text.content, paths.len());
         let (demand, damage) = notes::phrases(&text.content);
         let replicated = dirs.len() >= NOTE_DIRS_MIN
             && encrypted >= 1
@@ -611,12 +641,12 @@ fn find_notes(dirs: &[DirChanges], read: &ContentReader, found: &mut Findings) {
         if !(by_words || replicated) {
             continue;
         }
-        for i in paths {
+        for note in paths {
             let judgment = Judgment {
                 strength: Strength::Strong,
                 reason: Reason::RansomNote,
             };
-            found.push(small[i].path.clone(), judgment, None);
+            found.push(note.path.clone(), judgment, None);
         }
     }
 }
@@ -686,8 +716,9 @@ fn read_candidates(
     read: &ContentReader,
 ) -> BTreeMap<usize, NoteText> {
     let telling = (0..groups.len()).filter(|&g| {
-        groups[g].len() >= NOTE_DIRS_MIN
-            || notes::name_looks_like_note(small[groups[g][0]].node.name.as_bytes())
+        copies_of(groups, g).len() >= NOTE_DIRS_MIN
+            || first_copy(small, groups, g)
+                .is_some_and(|t| notes::name_looks_like_note(t.node.name.as_bytes()))
     });
     // With nothing encrypted, a replicated note is at most suspicious, by
     // its words: two contents of a name tell whether its copies mask alike.
@@ -701,7 +732,9 @@ fn read_candidates(
         .filter(|members| {
             let dirs: std::collections::BTreeSet<&[u8]> = members
                 .iter()
-                .flat_map(|&g| groups[g].iter().map(|&i| small[i].dir))
+                .flat_map(|&g| copies_of(groups, g))
+                .filter_map(|&i| small.get(i))
+                .map(|t| t.dir)
                 .collect();
             dirs.len() >= NOTE_DIRS_MIN
         })
@@ -716,7 +749,7 @@ fn read_candidates(
         if !tried.insert(g) {
             continue;
         }
-        if let Some(content) = read(small[groups[g][0]].node) {
+        if let Some(content) = first_copy(small, groups, g).and_then(|t| read(t.node)) {
             let masked = notes::masked(&content);
             texts.insert(g, NoteText { content, masked });
         }
@@ -744,7 +777,7 @@ fn extend_with_unread(
     if read.len() < 2 || hashes.any(|h| h != hash) {
         return;
     }
-    let size = |g: usize| small[groups[g][0]].node.size;
+    let size = |g: usize| first_copy(small, groups, g).map_or(0, |t| t.node.size);
     let low = read
         .iter()
         .map(|&g| size(g))
@@ -896,7 +929,7 @@ fn random_looking_extension(path: &[u8]) -> bool {
     let Some(dot) = name.iter().rposition(|&b| b == b'.').filter(|&d| d > 0) else {
         return false;
     };
-    let ext = &name[dot + 1..];
+    let ext = name.get(dot + 1..).unwrap_or_default();
     if ext.len() < 4 || ext.len() > 16 || !ext.iter().all(u8::is_ascii_alphanumeric) {
         return false;
     }
@@ -958,7 +991,7 @@ fn rate_evidence(counts: &ChangeCounts, total_files: u64, history: &History) -> 
     let rate = (counts.added + counts.modified) as f64 / total_files as f64;
     let mut rates = history.change_rates.clone();
     rates.sort_by(f64::total_cmp);
-    let median = rates[rates.len() / 2];
+    let median = *rates.get(rates.len() / 2)?;
     (rate >= 0.05 && rate > 5.0 * median).then(|| {
         format!(
             "{:.0} % of files changed, against {:.1} % in a usual backup of this source",
@@ -1005,11 +1038,11 @@ fn conclude(found: Findings, names: NameEvidence, total_files: u64, history: &Hi
         ));
     }
     evidence.extend(rate);
-    if !unusual.is_empty() {
+    if let Some(first) = unusual.first() {
         evidence.push(format!(
             "{} with random-looking or encrypted content of no known type (not counted as an attack: {})",
             files(unusual.len()),
-            unusual[0].path
+            first.path
         ));
     }
     if verdict == Verdict::Attack && changed_not_judged > 0 {
@@ -1050,11 +1083,9 @@ fn affected_dirs(flagged: &[Flagged]) -> (Vec<String>, Vec<Vec<u8>>) {
         .iter()
         .map(|f| {
             let p = f.path_bytes.as_slice();
-            match p.iter().rposition(|&b| b == b'/') {
-                Some(0) => &p[..1],
-                Some(i) => &p[..i],
-                None => &p[..0],
-            }
+            // The root keeps its slash; a bare name has no directory.
+            let end = p.iter().rposition(|&b| b == b'/').map_or(0, |i| i.max(1));
+            p.get(..end).unwrap_or_default()
         })
         .collect();
     let text = dirs
@@ -1085,7 +1116,7 @@ fn reason_lines(flagged: &[Flagged]) -> Vec<String> {
                 files(fs.len()),
                 common_dir(&paths),
                 phrase,
-                fs[0].path
+                fs.first().map(|f| f.path.as_str()).unwrap_or_default()
             )
         })
         .collect()
@@ -1167,13 +1198,10 @@ fn common_dir(paths: &[&[u8]]) -> String {
     };
     let mut prefix: Vec<&[u8]> = first.split(|&b| b == b'/').collect();
     prefix.pop();
-    for p in &paths[1..] {
+    for p in paths.iter().skip(1) {
         let parts: Vec<&[u8]> = p.split(|&b| b == b'/').collect();
-        let same = prefix
-            .iter()
-            .zip(&parts[..parts.len().saturating_sub(1)])
-            .take_while(|(a, b)| a == b)
-            .count();
+        let dirs = parts.split_last().map_or(&[][..], |(_, dirs)| dirs);
+        let same = prefix.iter().zip(dirs).take_while(|(a, b)| a == b).count();
         prefix.truncate(same);
     }
     let joined = prefix.join(&b'/');

@@ -27,9 +27,9 @@ use crate::{analyze_changes, earlier_snapshots, Report};
 use chrono::{DateTime, Utc};
 use reprise_format::{BlobId, Node, NodeKind, RawBytes, Snapshot, SnapshotId, Tree};
 use reprise_repo::walk::{components, join};
-use reprise_repo::{Repository, Result, SnapshotList, WalkBudget};
+use reprise_repo::{RepoError, Repository, Result, SnapshotList, WalkBudget};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{btree_map, hash_map, BTreeMap, BTreeSet, HashMap};
 
 /// How many earlier snapshots are examined at most.
 pub const MAX_DEPTH: usize = 100;
@@ -153,11 +153,10 @@ impl Trees<'_> {
     }
 
     fn load(&mut self, id: &BlobId) -> Result<&Tree> {
-        if !self.cache.contains_key(id) {
-            let loaded = self.repo.load_tree(id)?;
-            self.cache.insert(*id, loaded);
+        match self.cache.entry(*id) {
+            hash_map::Entry::Occupied(cached) => Ok(cached.into_mut()),
+            hash_map::Entry::Vacant(slot) => Ok(slot.insert(self.repo.load_tree(id)?)),
         }
-        Ok(&self.cache[id])
     }
 
     /// The regular files of the directory at `dir` (the root for `/`), or
@@ -201,35 +200,30 @@ struct Interval {
 struct Chain<'a, 'r> {
     repo: &'r Repository,
     snapshots: Vec<&'a (SnapshotId, Snapshot)>,
-    intervals: Vec<Option<Interval>>,
+    /// The analyses done so far, by position in `snapshots`.
+    intervals: BTreeMap<usize, Interval>,
+}
+
+/// Snapshot `k` of a chain. Every `k` the planner uses is a position of the
+/// chain; the error keeps a slip from becoming a panic.
+fn nth<'c>(
+    snapshots: &[&'c (SnapshotId, Snapshot)],
+    k: usize,
+) -> Result<&'c (SnapshotId, Snapshot)> {
+    snapshots.get(k).copied().ok_or_else(|| {
+        RepoError::SnapshotNotFound(format!("the snapshot {k} before the one restored"))
+    })
 }
 
 impl Chain<'_, '_> {
     /// The analysis of snapshot `k` against snapshot `k + 1`.
     fn interval(&mut self, k: usize) -> Result<&Interval> {
-        let interval = match self.intervals[k].take() {
-            Some(i) => i,
-            None => self.analyse(k)?,
-        };
-        Ok(self.intervals[k].insert(interval))
-    }
-
-    fn analyse(&self, k: usize) -> Result<Interval> {
-        let snapshot = &self.snapshots[k].1;
-        let previous = self.snapshots.get(k + 1).map(|(_, s)| s);
-        let compared: Vec<&Snapshot> = std::iter::once(snapshot).chain(previous).collect();
-        let budget = WalkBudget::for_unnamed(&compared);
-        let dirs = changed_dirs(
-            self.repo,
-            previous.map(|p| &p.tree),
-            &snapshot.tree,
-            &budget,
-        )?;
-        let report = analyze_changes(self.repo, &dirs, snapshot, &History::default());
-        Ok(Interval {
-            report,
-            removed: removed_by_dir(dirs),
-        })
+        match self.intervals.entry(k) {
+            btree_map::Entry::Occupied(done) => Ok(done.into_mut()),
+            btree_map::Entry::Vacant(slot) => {
+                Ok(slot.insert(analyse(self.repo, &self.snapshots, k)?))
+            }
+        }
     }
 
     fn report(&mut self, k: usize) -> Result<&Report> {
@@ -246,10 +240,29 @@ impl Chain<'_, '_> {
     }
 
     /// (id, time) of snapshot `k`.
-    fn stamp(&self, k: usize) -> (String, DateTime<Utc>) {
-        let (id, s) = self.snapshots[k];
-        (id.short(), s.time)
+    fn stamp(&self, k: usize) -> Result<(String, DateTime<Utc>)> {
+        let (id, s) = nth(&self.snapshots, k)?;
+        Ok((id.short(), s.time))
     }
+
+    /// The root tree of snapshot `k`.
+    fn tree(&self, k: usize) -> Result<BlobId> {
+        Ok(nth(&self.snapshots, k)?.1.tree)
+    }
+}
+
+/// The analysis of snapshot `k` of the chain against snapshot `k + 1`.
+fn analyse(repo: &Repository, snapshots: &[&(SnapshotId, Snapshot)], k: usize) -> Result<Interval> {
+    let snapshot = &nth(snapshots, k)?.1;
+    let previous = snapshots.get(k + 1).map(|(_, s)| s);
+    let compared: Vec<&Snapshot> = std::iter::once(snapshot).chain(previous).collect();
+    let budget = WalkBudget::for_unnamed(&compared);
+    let dirs = changed_dirs(repo, previous.map(|p| &p.tree), &snapshot.tree, &budget)?;
+    let report = analyze_changes(repo, &dirs, snapshot, &History::default());
+    Ok(Interval {
+        report,
+        removed: removed_by_dir(dirs),
+    })
 }
 
 /// The deleted files of each changed directory (the rest is not kept: a
@@ -309,7 +322,7 @@ pub fn last_clean_with(
     snapshots.extend(earlier_snapshots(list, target).into_iter().take(MAX_DEPTH));
     let mut chain = Chain {
         repo,
-        intervals: (0..snapshots.len()).map(|_| None).collect(),
+        intervals: BTreeMap::new(),
         snapshots,
     };
     let mut p = Planner {
@@ -342,7 +355,7 @@ pub fn last_clean_with(
     }
     let last_clean = p.attack.last().map(|k| k + 1);
     if let Some(l) = last_clean.filter(|l| *l < p.chain.snapshots.len()) {
-        p.plan.last_clean_snapshot = Some(p.chain.stamp(l).0);
+        p.plan.last_clean_snapshot = Some(p.chain.stamp(l)?.0);
         p.count_not_judged(l)?;
     }
     p.plan.affected_dirs = p.affected.iter().map(|d| lossy(d)).collect();
@@ -350,8 +363,8 @@ pub fn last_clean_with(
 }
 
 impl Planner<'_, '_, '_> {
-    fn target_tree(&self) -> BlobId {
-        self.chain.snapshots[0].1.tree
+    fn target_tree(&self) -> Result<BlobId> {
+        self.chain.tree(0)
     }
 
     /// Undoes one file flagged in snapshot `k`, if the target still holds it.
@@ -360,9 +373,9 @@ impl Planner<'_, '_, '_> {
         if self.plan.omit.contains(path) || self.plan.replace.contains_key(path) {
             return Ok(());
         }
-        let target_tree = self.target_tree();
+        let target_tree = self.target_tree()?;
         let in_target = self.trees.node(&target_tree, path)?;
-        let in_k = self.trees.node(&self.chain.snapshots[k].1.tree, path)?;
+        let in_k = self.trees.node(&self.chain.tree(k)?, path)?;
         let still_there =
             matches!((&in_target, &in_k), (Some(a), Some(b)) if a.content == b.content);
         if !still_there {
@@ -391,7 +404,7 @@ impl Planner<'_, '_, '_> {
         match find_clean(self.chain, &mut self.trees, k + 1, original.clone())? {
             Ok((j, node)) => {
                 let copy = (original != *path).then(|| f.path.clone());
-                self.recover(&original, node, (j, k), "encrypted", copy);
+                self.recover(&original, node, (j, k), "encrypted", copy)?;
                 self.leave_out(path, LeftOut::EncryptedCopy);
                 if original == *path {
                     return Ok(());
@@ -438,12 +451,12 @@ impl Planner<'_, '_, '_> {
         (j, k): (usize, usize),
         cause: &'static str,
         encrypted_copy: Option<String>,
-    ) {
+    ) -> Result<()> {
         node.name = RawBytes(split(original).1.to_vec());
         // A clean version restored alone is no longer part of a hard-link group.
         node.links = node.links.min(1);
-        let (clean_id, clean_time) = self.chain.stamp(j);
-        let (bad_id, bad_time) = self.chain.stamp(k);
+        let (clean_id, clean_time) = self.chain.stamp(j)?;
+        let (bad_id, bad_time) = self.chain.stamp(k)?;
         self.plan.recovered.push(Recovered {
             path: lossy(original),
             encrypted_copy,
@@ -457,6 +470,7 @@ impl Planner<'_, '_, '_> {
         self.restored.insert(original.to_vec());
         self.plan.omit.remove(original);
         self.plan.replace.insert(original.to_vec(), node);
+        Ok(())
     }
 
     /// Adds `node` under `original`, a path the target lacks.
@@ -466,12 +480,13 @@ impl Planner<'_, '_, '_> {
         node: Node,
         jk: (usize, usize),
         cause: &'static str,
-    ) {
-        self.recover(original, node, jk, cause, None);
+    ) -> Result<()> {
+        self.recover(original, node, jk, cause, None)?;
         if let Some(node) = self.plan.replace.remove(original) {
             let dir = split(original).0.to_vec();
             self.plan.add.entry(dir).or_default().push(node);
         }
+        Ok(())
     }
 
     /// Leaves out the new random-looking files of interval `k` (an
@@ -490,14 +505,14 @@ impl Planner<'_, '_, '_> {
             .filter(|f| self.affected.contains(split(&f.path_bytes).0))
             .cloned()
             .collect();
-        let target_tree = self.target_tree();
+        let target_tree = self.target_tree()?;
         for f in unusual {
             let path = &f.path_bytes;
             if self.plan.left_out.contains_key(path) {
                 continue;
             }
             let in_target = self.trees.node(&target_tree, path)?;
-            let in_k = self.trees.node(&self.chain.snapshots[k].1.tree, path)?;
+            let in_k = self.trees.node(&self.chain.tree(k)?, path)?;
             let before = match self.chain.snapshots.get(k + 1) {
                 Some((_, s)) => self.trees.node(&s.tree, path)?,
                 None => continue,
@@ -516,7 +531,7 @@ impl Planner<'_, '_, '_> {
     /// the affected directories, when the target lacks them.
     fn bring_back_deleted(&mut self, k: usize) -> Result<()> {
         let removed = self.chain.interval(k)?.removed.clone();
-        let target_tree = self.target_tree();
+        let target_tree = self.target_tree()?;
         for (dir, nodes) in removed {
             if !self.affected.contains(&dir) {
                 continue;
@@ -535,7 +550,7 @@ impl Planner<'_, '_, '_> {
                     continue;
                 }
                 match find_clean(self.chain, &mut self.trees, k + 1, path.clone())? {
-                    Ok((j, clean)) => self.recover_missing(&path, clean, (j, k), "deleted"),
+                    Ok((j, clean)) => self.recover_missing(&path, clean, (j, k), "deleted")?,
                     Err(why) => self.plan.unrecoverable.push(Unrecoverable {
                         path: lossy(&path),
                         why,
@@ -550,8 +565,8 @@ impl Planner<'_, '_, '_> {
     /// last clean snapshot `l` without having been dealt with; with
     /// `all_changed`, plans their clean versions too.
     fn count_not_judged(&mut self, l: usize) -> Result<()> {
-        let target_tree = self.target_tree();
-        let clean_tree = self.chain.snapshots[l].1.tree;
+        let target_tree = self.target_tree()?;
+        let clean_tree = self.chain.tree(l)?;
         let affected: Vec<Vec<u8>> = self.affected.iter().cloned().collect();
         for dir in affected {
             let clean = self.trees.files_in(&clean_tree, &dir)?;
@@ -569,9 +584,9 @@ impl Planner<'_, '_, '_> {
                     continue;
                 }
                 if change == "deleted" {
-                    self.recover_missing(&path, node, (l, 0), "changed");
+                    self.recover_missing(&path, node, (l, 0), "changed")?;
                 } else {
-                    self.recover(&path, node, (l, 0), "changed", None);
+                    self.recover(&path, node, (l, 0), "changed", None)?;
                     self.plan.left_out.insert(path, LeftOut::ChangedVersion);
                 }
             }
@@ -608,7 +623,7 @@ fn find_clean(
 ) -> Result<std::result::Result<(usize, Node), String>> {
     let first = j;
     while j < chain.snapshots.len() {
-        let Some(node) = trees.node(&chain.snapshots[j].1.tree, &path)? else {
+        let Some(node) = trees.node(&chain.tree(j)?, &path)? else {
             return Ok(Err(format!("no earlier snapshot holds {}", lossy(&path))));
         };
         let appeared = first_holding(chain, trees, j, &path, &node)?;
@@ -653,8 +668,13 @@ fn lossy(path: &[u8]) -> String {
 /// `/a/b/c` → (`/a/b`, `c`).
 pub(crate) fn split(path: &[u8]) -> (&[u8], &[u8]) {
     match path.iter().rposition(|&b| b == b'/') {
-        Some(0) => (b"/", &path[1..]),
-        Some(i) => (&path[..i], &path[i + 1..]),
+        Some(i) => {
+            let name = path.get(i + 1..).unwrap_or_default();
+            match path.get(..i) {
+                Some(dir) if i > 0 => (dir, name),
+                _ => (b"/", name),
+            }
+        }
         None => (b"/", path),
     }
 }

@@ -179,11 +179,11 @@ fn turned_mostly_random(c: &ContentStats, previous: Option<Version>) -> bool {
 fn promised(name: &[u8]) -> Option<&'static [&'static str]> {
     magic::expected_kinds(name).or_else(|| {
         let dot = name.iter().rposition(|&b| b == b'.')?;
-        let appended = &name[dot + 1..];
+        let (stem, appended) = (name.get(..dot)?, name.get(dot + 1..)?);
         if !appended.is_empty() && appended.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        magic::expected_kinds(&name[..dot])
+        magic::expected_kinds(stem)
     })
 }
 
@@ -196,17 +196,16 @@ pub fn judge(current: Version, previous: Option<Version>) -> Option<Judgment> {
     }
     let before = previous.and_then(|p| p.stats).and_then(structured_nature);
     let promise = promised(current.name).or_else(|| previous.and_then(|p| promised(p.name)));
-    let promised_format = promise.map(|kinds| describe_kind(kinds[0]));
+    let promised_format = promise
+        .and_then(|kinds| kinds.first())
+        .map(|k| describe_kind(k));
 
     if ENCRYPTED_BY_DESIGN.contains(&c.kind.as_str()) {
         let kind = c.kind.to_uppercase();
-        return match (before, promise) {
+        return match (before, promise.zip(promised_format)) {
             (Some(was), _) => strong(Reason::ReplacedByEncryptedFile { kind, was }),
-            (None, Some(kinds)) if !kinds.contains(&c.kind.as_str()) => {
-                strong(Reason::ReplacedByEncryptedFile {
-                    kind,
-                    was: describe_kind(kinds[0]),
-                })
+            (None, Some((kinds, was))) if !kinds.contains(&c.kind.as_str()) => {
+                strong(Reason::ReplacedByEncryptedFile { kind, was })
             }
             _ => weak(Reason::EncryptedFile { kind }),
         };

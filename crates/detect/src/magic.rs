@@ -56,18 +56,18 @@ pub fn head_kind(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Some(zip_flavour(head));
     }
-    if head.len() >= 12 && &head[4..8] == b"ftyp" {
+    if head.len() >= 12 && head.get(4..8) == Some(b"ftyp".as_slice()) {
         return Some("mp4");
     }
     if head.len() >= 12 && head.starts_with(b"RIFF") {
-        return Some(match &head[8..12] {
-            b"WEBP" => "webp",
-            b"WAVE" => "wav",
-            b"AVI " => "avi",
+        return Some(match head.get(8..12) {
+            Some(b"WEBP") => "webp",
+            Some(b"WAVE") => "wav",
+            Some(b"AVI ") => "avi",
             _ => "riff",
         });
     }
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
+    if head.get(257..262) == Some(b"ustar".as_slice()) {
         return Some("tar");
     }
     if is_openpgp_binary(head) {
@@ -82,7 +82,7 @@ pub fn head_kind(head: &[u8]) -> Option<&'static str> {
 /// Office Open XML and OpenDocument files are zip archives whose first
 /// member names them.
 fn zip_flavour(head: &[u8]) -> &'static str {
-    let first_member = &head[..head.len().min(512)];
+    let first_member = head.get(..512).unwrap_or(head);
     let has = |needle: &[u8]| first_member.windows(needle.len()).any(|w| w == needle);
     if has(b"mimetypeapplication/vnd.oasis.opendocument") {
         "odf"
@@ -98,8 +98,8 @@ fn zip_flavour(head: &[u8]) -> &'static str {
 fn is_openpgp_binary(head: &[u8]) -> bool {
     match head {
         // Old format: tag 1 (PKESK) or 3 (SKESK), one- or two-byte length, version 3 or 4.
-        [0x84 | 0x85 | 0x8c | 0x8d, ..] => {
-            let len_bytes = if head[0] & 1 == 0 { 1 } else { 2 };
+        [first @ (0x84 | 0x85 | 0x8c | 0x8d), ..] => {
+            let len_bytes = if first & 1 == 0 { 1 } else { 2 };
             matches!(head.get(1 + len_bytes), Some(3 | 4))
         }
         // New format: tag 1 (0xc1) or 3 (0xc3), then a length and version 3, 4, 5 or 6.
@@ -118,7 +118,7 @@ pub fn tail_kind(tail: &[u8]) -> Option<&'static str> {
     if end.ends_with(b"IEND\xae\x42\x60\x82") {
         return Some("png");
     }
-    let last_kib = &end[end.len().saturating_sub(1024)..];
+    let last_kib = end.get(end.len().saturating_sub(1024)..).unwrap_or(end);
     if memchr::memmem::rfind(last_kib, b"%%EOF").is_some() {
         return Some("pdf");
     }
@@ -135,7 +135,7 @@ fn trim_trailing_padding(tail: &[u8]) -> &[u8] {
         .iter()
         .rposition(|&b| !matches!(b, 0 | b'\n' | b'\r' | b' '))
         .map_or(0, |i| i + 1);
-    &tail[..keep]
+    tail.get(..keep).unwrap_or(tail)
 }
 
 /// Whether a head type and a tail type describe the same format (an Office
@@ -188,7 +188,7 @@ pub fn expected_kinds(name: &[u8]) -> Option<&'static [&'static str]> {
 /// The last extension of a file name, lowercased, if it has a plausible one.
 pub fn extension(name: &[u8]) -> Option<String> {
     let dot = name.iter().rposition(|&b| b == b'.')?;
-    let ext = &name[dot + 1..];
+    let ext = name.get(dot + 1..).unwrap_or_default();
     if dot == 0 || ext.is_empty() || ext.len() > 16 || !ext.iter().all(u8::is_ascii_alphanumeric) {
         return None;
     }

@@ -126,8 +126,7 @@ impl Sampler {
     pub fn of_keyed(data: &[u8], key: &DetectionKey) -> ContentStats {
         let mut s = Sampler::keyed(data.len() as u64, key);
         s.feed_windows(0, data);
-        let tail = &data[data.len().saturating_sub(WINDOW)..];
-        s.finish_with_tail(tail)
+        s.finish_with_tail(last_bytes(data, WINDOW))
     }
 
     /// [`Sampler::of_keyed`] with the [public](DetectionKey::public) key.
@@ -159,12 +158,16 @@ impl Sampler {
             let upto = window_end.min(end);
             let a = (from - offset) as usize;
             let b = (upto - offset) as usize;
+            // offset <= from < upto <= end: always within this feed.
+            let Some(part) = data.get(a..b) else {
+                return;
+            };
             if self.buffer.is_empty() && upto == window_end {
                 // The whole window is in this feed: no copy.
-                self.close_window(&data[a..b]);
+                self.close_window(part);
                 continue;
             }
-            self.buffer.extend_from_slice(&data[a..b]);
+            self.buffer.extend_from_slice(part);
             if upto == window_end {
                 self.close_buffered_window();
             } else {
@@ -194,10 +197,9 @@ impl Sampler {
             return;
         }
         let from = tail_start.max(offset);
-        let part = &data[(from - offset) as usize..];
+        let part = data.get((from - offset) as usize..).unwrap_or_default();
         // Bounded even if the file grew far beyond its announced size.
-        self.tail
-            .extend_from_slice(&part[part.len().saturating_sub(WINDOW)..]);
+        self.tail.extend_from_slice(last_bytes(part, WINDOW));
         let excess = self.tail.len().saturating_sub(WINDOW);
         self.tail.drain(..excess);
     }
@@ -221,7 +223,7 @@ impl Sampler {
         let class = window::classify(window, &hist);
         if self.current == 0 {
             self.head_class = Some(class);
-            self.head = window[..window.len().min(HEAD_BYTES)].to_vec();
+            self.head = window.get(..HEAD_BYTES).unwrap_or(window).to_vec();
         }
         self.windows += 1;
         match class {
@@ -273,6 +275,11 @@ impl Sampler {
         }
         .into()
     }
+}
+
+/// The last `n` bytes of `data`, or all of it when it is shorter.
+fn last_bytes(data: &[u8], n: usize) -> &[u8] {
+    data.get(data.len().saturating_sub(n)..).unwrap_or_default()
 }
 
 /// Where the windows of a file of `size` bytes start, ascending and

@@ -18,35 +18,48 @@ pub type Histogram = [u32; 256];
 /// and alternating single or double bytes are counted alike.
 pub fn add_half_to_histogram(hist: &mut Histogram, data: &[u8]) {
     let mut tables = [[0u32; 256]; 2];
-    let mut quads = data.chunks_exact(4);
-    for q in &mut quads {
-        tables[0][q[0] as usize] += 1;
-        tables[1][q[1] as usize] += 1;
+    let (quads, rest) = data.as_chunks::<4>();
+    let [t0, t1] = &mut tables;
+    for &[a, b, _, _] in quads {
+        count(t0, a);
+        count(t1, b);
     }
-    for &b in quads.remainder().iter().take(2) {
-        tables[0][b as usize] += 1;
+    for &b in rest.iter().take(2) {
+        count(t0, b);
     }
-    for (i, slot) in hist.iter_mut().enumerate() {
-        *slot += tables[0][i] + tables[1][i];
-    }
+    add_tables(hist, &tables);
 }
 
 /// Counts each byte value. Four tables break the store-to-load dependency
 /// between runs of equal bytes, which a single table serialises on.
 pub fn add_to_histogram(hist: &mut Histogram, data: &[u8]) {
     let mut tables = [[0u32; 256]; 4];
-    let mut quads = data.chunks_exact(4);
-    for q in &mut quads {
-        tables[0][q[0] as usize] += 1;
-        tables[1][q[1] as usize] += 1;
-        tables[2][q[2] as usize] += 1;
-        tables[3][q[3] as usize] += 1;
+    let (quads, rest) = data.as_chunks::<4>();
+    let [t0, t1, t2, t3] = &mut tables;
+    for &[a, b, c, d] in quads {
+        count(t0, a);
+        count(t1, b);
+        count(t2, c);
+        count(t3, d);
     }
-    for &b in quads.remainder() {
-        tables[0][b as usize] += 1;
+    for &b in rest {
+        count(t0, b);
     }
+    add_tables(hist, &tables);
+}
+
+fn add_tables(hist: &mut Histogram, tables: &[Histogram]) {
     for (i, slot) in hist.iter_mut().enumerate() {
-        *slot += tables[0][i] + tables[1][i] + tables[2][i] + tables[3][i];
+        *slot += tables.iter().filter_map(|t| t.get(i)).sum::<u32>();
+    }
+}
+
+/// Adds one to the count of `byte`. A byte always indexes a histogram, so
+/// the check compiles away.
+#[inline(always)]
+fn count(table: &mut Histogram, byte: u8) {
+    if let Some(slot) = table.get_mut(usize::from(byte)) {
+        *slot += 1;
     }
 }
 
@@ -109,7 +122,8 @@ fn control_bytes(hist: &Histogram) -> u64 {
     (0u8..32)
         .chain(std::iter::once(127))
         .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
-        .map(|b| hist[b as usize] as u64)
+        .filter_map(|b| hist.get(usize::from(b)))
+        .map(|&c| c as u64)
         .sum()
 }
 
@@ -118,7 +132,7 @@ fn control_bytes(hist: &Histogram) -> u64 {
 /// scripts). Ciphertext is half high bytes and never valid UTF-8 for long.
 pub fn is_text(window: &[u8], hist: &Histogram) -> bool {
     let n = counted(hist) as u64;
-    let high: u64 = hist[128..].iter().map(|&c| c as u64).sum();
+    let high: u64 = hist.iter().skip(128).map(|&c| c as u64).sum();
     n > 0 && control_bytes(hist) * 100 <= n && (high * 10 <= n * 3 || is_utf8_window(window))
 }
 
@@ -129,7 +143,7 @@ fn is_utf8_window(window: &[u8]) -> bool {
         .take(3)
         .take_while(|&&b| b & 0xc0 == 0x80)
         .count();
-    match std::str::from_utf8(&window[start..]) {
+    match std::str::from_utf8(window.get(start..).unwrap_or_default()) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     }
@@ -248,7 +262,7 @@ fn decodes_to_random(window: &[u8], encoding: &Encoding) -> bool {
         bits += encoding.bits;
         if bits >= 8 {
             bits -= 8;
-            hist[((acc >> bits) & 0xff) as usize] += 1;
+            count(&mut hist, ((acc >> bits) & 0xff) as u8);
             decoded += 1;
         }
     }

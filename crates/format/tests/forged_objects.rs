@@ -7,6 +7,10 @@
 //! sealing error), or, where forged bytes happen to be a valid encoding, that
 //! the decoded value encodes back to exactly those bytes.
 
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use reprise_crypto::MasterKey;
 use reprise_format::blob::{open_blob, BLOB_RAW_LEN_MAX};

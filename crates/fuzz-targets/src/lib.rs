@@ -13,7 +13,10 @@
 //! the fuzzer's bytes with a test key and hand them to the same `open`
 //! functions the repository uses, so the fuzzer drives the plaintext
 //! decoding and validation behind the authentication.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// A panic is how a target reports a broken promise to the fuzzer, so this
+// crate alone allows `panic!`; the decoders it calls deny it.
+#![allow(clippy::panic)]
+#![deny(clippy::indexing_slicing)]
 
 pub mod seeds;
 

@@ -2,6 +2,10 @@
 //! fuzz/artifacts/<target>/ where a finding is kept) through the same
 //! bodies the fuzzer ran, on the stable toolchain and without a fuzzer.
 
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use reprise_fuzz_targets::{seeds::seeds, Outcome, TARGETS};
 use std::path::{Path, PathBuf};
 

@@ -14,15 +14,11 @@
 //! uploaded.
 //!
 //! # Concurrency
-//! | operation        | may run alongside                            |
-//! |------------------|----------------------------------------------|
-//! | backup           | backup, restore, check, ls/find/diff/dump    |
-//! | restore, check   | anything but a future prune's delete phase   |
-//! | key add/remove   | anything (keys are separate objects)         |
-//!
 //! No lock files exist: every object is written once under a fresh name, so
 //! concurrent writers never touch the same object with different content.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Which operations may run alongside which is the table in
+//! docs/ARCHITECTURE.md, section "Concurrency" (the only one, so it cannot
+//! disagree with a copy).
 
 pub mod browse;
 pub mod budget;

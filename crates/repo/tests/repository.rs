@@ -1,6 +1,9 @@
 //! Repository behaviour against the real local backend, and against a
 //! faulty one: dedup, index adoption, forged and garbage index files,
 //! failing writes.
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reprise_crypto::KdfParams;
 use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};

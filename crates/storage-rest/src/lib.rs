@@ -12,8 +12,6 @@
 //!   exit codes: 401 `Unauthorized`, 403/405/413 `Refused`, 423 `Locked`,
 //!   404 `NotFound`, 507 (disk full or quota spent) a final `Remote`
 //!   error, each naming the object and what to do.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 pub mod retry;
 
 use reprise_storage::{Backend, ObjectInfo, ObjectKind, Result, StorageError, WriteOutcome};

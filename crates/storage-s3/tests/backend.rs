@@ -6,6 +6,9 @@
 //! Needs REPRISE_TEST_S3_ENDPOINT, REPRISE_TEST_S3_ACCESS_KEY and
 //! REPRISE_TEST_S3_SECRET_KEY (scripts/test-all sets them); without them
 //! every test fails, unless REPRISE_TEST_SKIP_S3=1 says to skip them.
+// Test helpers may panic: a panic is the test's verdict (the workspace denies
+// it in the crates' own code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reprise_storage::conformance::{self, Expectations, Locks, Removal};
 use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError, WriteOutcome};
