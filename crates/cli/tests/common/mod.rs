@@ -93,11 +93,15 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The directory holding this build's `reprise`, after building the bench
-/// harnesses' other two binaries (`reprise-detect-bench`,
-/// `reprise-bench-data`) there with the same profile, once per test run.
-/// Cargo builds no binary of another package for an integration test, and a
-/// nested `cargo build --release` cost CI a whole second build.
+/// The directory holding this build's `reprise` and the bench harnesses'
+/// other two binaries (`reprise-detect-bench`, `reprise-bench-data`).
+/// Cargo builds no binary of another package for an integration test, but
+/// `cargo test --workspace` builds both (each package has an integration
+/// test) with the workspace's features; the nested build below repeats that
+/// very build, so under scripts/test-all it finds everything fresh. A build
+/// of one package or with other targets would resolve other features and
+/// rebuild dozens of crates (and a nested `--release` build a whole second
+/// tree), which CI paid for in minutes.
 pub fn bench_bin_dir() -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let dir = bin()
@@ -107,12 +111,13 @@ pub fn bench_bin_dir() -> PathBuf {
     let built = BUILT.get_or_init(|| {
         let mut build = std::process::Command::new(env!("CARGO"));
         build.current_dir(workspace_root()).args([
-            "build",
+            "test",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--no-run",
             "--quiet",
-            "-p",
-            "reprise-detect-bench",
-            "-p",
-            "reprise-bench-data",
         ]);
         if dir.ends_with("release") {
             build.arg("--release");
