@@ -442,16 +442,11 @@ impl Backend for RestBackend {
             offset,
             len,
         };
-        let end = offset.checked_add(len).ok_or_else(short)?;
-        if len == 0 {
-            // A range cannot be empty in HTTP: check the size instead.
-            return if end <= self.size(kind, name)? {
-                Ok(Vec::new())
-            } else {
-                Err(short())
-            };
-        }
-        let last = end - 1;
+        let Some(last) =
+            reprise_storage::http_range_end(kind, name, offset, len, || self.size(kind, name))?
+        else {
+            return Ok(Vec::new());
+        };
         let response = self.get(kind, name, Some(format!("bytes={offset}-{last}")))?;
         match response.status().as_u16() {
             206 => {}

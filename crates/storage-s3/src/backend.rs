@@ -284,14 +284,12 @@ impl S3Backend {
             offset,
             len,
         };
-        let end = offset.checked_add(len).ok_or_else(short)?;
-        if len == 0 {
-            // A range cannot be empty in HTTP: check the size instead.
-            return if end <= self.object_size(kind, name)? {
-                Ok(Vec::new())
-            } else {
-                Err(short())
-            };
+        if reprise_storage::http_range_end(kind, name, offset, len, || {
+            self.object_size(kind, name)
+        })?
+        .is_none()
+        {
+            return Ok(Vec::new());
         }
         let op = Op {
             action: "read",

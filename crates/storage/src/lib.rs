@@ -278,6 +278,35 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// The last byte's offset of the range an HTTP backend must request for
+/// `offset..offset + len`, or `None` where nothing is to be fetched: an
+/// empty range, which HTTP cannot express, is answered from the object's
+/// `size` instead. A range that overflows, or an empty one past the end, is
+/// `ShortRead`; the REST and S3 backends share this rule.
+pub fn http_range_end(
+    kind: ObjectKind,
+    name: &str,
+    offset: u64,
+    len: u64,
+    size: impl FnOnce() -> Result<u64>,
+) -> Result<Option<u64>> {
+    let short = || StorageError::ShortRead {
+        kind,
+        name: name.to_string(),
+        offset,
+        len,
+    };
+    let end = offset.checked_add(len).ok_or_else(short)?;
+    if len > 0 {
+        return Ok(Some(end - 1));
+    }
+    if end <= size()? {
+        Ok(None)
+    } else {
+        Err(short())
+    }
+}
+
 /// Object names are lowercase hex (`config` and its copy `config.copy`
 /// aside), which keeps them safe as file names and URL path segments.
 pub fn validate_name(kind: ObjectKind, name: &str) -> Result<()> {
