@@ -1,0 +1,9 @@
+//! A town's services and how they come back.
+//!
+//! One configuration file (`config`) names the repositories, the database
+//! servers, the sources (files, databases, commands) and the services
+//! built on them: who depends on whom, how to tell a service is up, and
+//! how fast it must be back. From it this crate derives the recovery order
+//! (`graph`) and runs recoveries and drills.
+
+pub mod config;
