@@ -7,3 +7,4 @@
 //! (`graph`) and runs recoveries and drills.
 
 pub mod config;
+pub mod graph;
