@@ -2,6 +2,7 @@
 //! loading it with every error tied to its line, and the checks across its
 //! sections.
 
+pub mod check;
 pub mod load;
 pub mod model;
 pub use load::{ConfigErrors, LoadedConfig, Position, Positions, Problem, Severity};
