@@ -5,5 +5,6 @@
 pub mod check;
 pub mod load;
 pub mod model;
+pub mod reach;
 pub use load::{ConfigErrors, LoadedConfig, Position, Positions, Problem, Severity};
 pub use model::*;
