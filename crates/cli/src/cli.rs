@@ -7,7 +7,7 @@ use std::path::PathBuf;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
-   1  fatal error, or check found damage
+   1  fatal error, check found damage, or config check found errors
    2  wrong usage
    3  done but incomplete (files skipped or not restored, locks not renewed)
    4  ransomware attack detected (the snapshot is written)
