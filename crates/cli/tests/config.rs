@@ -366,3 +366,25 @@ fn a_password_env_of_the_configuration_unlocks_the_repository() {
         describe(&out)
     );
 }
+
+/// docs/CONFIG.md shows the example file as it is: the test above checks
+/// the file, and this one that the page shows the checked file.
+#[test]
+fn config_md_shows_the_example_file_verbatim() {
+    let root = workspace_root();
+    let doc = fs::read_to_string(root.join("docs/CONFIG.md")).unwrap();
+    let example = fs::read_to_string(root.join("examples/saint-exemple.toml")).unwrap();
+    let after = doc
+        .split("## The complete example")
+        .nth(1)
+        .expect("a section `## The complete example`");
+    let block = after
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block in that section");
+    assert_eq!(
+        block, example,
+        "docs/CONFIG.md's example differs from examples/saint-exemple.toml"
+    );
+}
