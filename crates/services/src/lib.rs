@@ -6,5 +6,22 @@
 //! how fast it must be back. From it this crate derives the recovery order
 //! (`graph`) and runs recoveries and drills.
 
+pub mod backup;
 pub mod config;
+pub mod engines;
 pub mod graph;
+
+/// Why a service's backup or recovery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("source {0} is not in the configuration")]
+    UnknownSource(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Database(#[from] reprise_databases::DbError),
+    #[error(transparent)]
+    Backup(#[from] reprise_backup::BackupError),
+    #[error(transparent)]
+    Repo(#[from] reprise_repo::RepoError),
+}
