@@ -10,6 +10,7 @@ pub mod backup;
 pub mod config;
 pub mod engines;
 pub mod graph;
+pub mod restore;
 
 /// Why a service's backup or recovery failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,4 +25,14 @@ pub enum ServiceError {
     Backup(#[from] reprise_backup::BackupError),
     #[error(transparent)]
     Repo(#[from] reprise_repo::RepoError),
+    #[error(transparent)]
+    Restore(#[from] reprise_restore::RestoreError),
+    #[error("source {name} has no snapshot to recover from ({choice} was asked): back it up first, or choose another time")]
+    NoSnapshot { name: String, choice: String },
+    #[error("snapshot {snapshot} of source {name} cannot be restored: {what}; run reprise check, and recover from an older snapshot")]
+    Damaged {
+        snapshot: String,
+        name: String,
+        what: String,
+    },
 }
