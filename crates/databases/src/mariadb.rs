@@ -28,16 +28,14 @@
 //! half-loaded database is dropped instead, so nothing looks restored.
 //!
 //! The password reaches the tools as `MYSQL_PWD`, never on their command
-//! line; `--connect-timeout=30` makes an unreachable server fail instead of
-//! hanging.
+//! line; the client's `--connect-timeout=30` makes an unreachable server
+//! fail instead of hanging (`mariadb-dump` has no such option).
 
 use crate::stats::{compare_tables, Dialect, StatsCollector};
 use crate::supervise::{
     feed_tool, locate, read_password, run_tool, start_dump, tables_of, ManifestBase, Tool,
 };
-use crate::{
-    Connection, DbError, Dump, DumpManifest, DumpOptions, Engine, Replace, Verification,
-};
+use crate::{Connection, DbError, Dump, DumpManifest, DumpOptions, Engine, Replace, Verification};
 use std::io::Read;
 
 /// The server's own databases: never listed, never dropped.
@@ -74,8 +72,7 @@ impl MariaDb {
             env,
             target: target.to_owned(),
             missing_hint: format!("install the Debian package {PACKAGE}"),
-        }
-        .arg("--connect-timeout=30");
+        };
         if let Some(host) = &self.connection.host {
             tool = tool.arg(format!("--host={host}"));
         }
@@ -91,9 +88,12 @@ impl MariaDb {
     /// The `mariadb` client in batch mode: no column names, raw values,
     /// tab-separated.
     fn client(&self, target: &str) -> Result<Tool, DbError> {
-        Ok(self
-            .tool(&["mariadb", "mysql"], target)?
-            .args(["--batch", "--skip-column-names", "--raw"]))
+        Ok(self.tool(&["mariadb", "mysql"], target)?.args([
+            "--connect-timeout=30",
+            "--batch",
+            "--skip-column-names",
+            "--raw",
+        ]))
     }
 
     /// Runs `sql` and returns the first field of each output line.
@@ -119,8 +119,7 @@ fn literal(name: &str) -> String {
 }
 
 fn check_name(database: &str) -> Result<(), DbError> {
-    if database.is_empty() || database.contains(['\0', '\n', '\r']) || database.starts_with('-')
-    {
+    if database.is_empty() || database.contains(['\0', '\n', '\r']) || database.starts_with('-') {
         return Err(DbError::Invalid(format!(
             "{database:?} is not a usable database name (empty, a control character, or a \
              leading dash)"
@@ -163,7 +162,12 @@ impl Engine for MariaDb {
             engine: "mariadb",
             database: database.to_owned(),
         };
-        start_dump(tool, Some(StatsCollector::new(Dialect::MariaDb)), base, options)
+        start_dump(
+            tool,
+            Some(StatsCollector::new(Dialect::MariaDb)),
+            base,
+            options,
+        )
     }
 
     fn exists(&self, database: &str) -> Result<bool, DbError> {
@@ -192,9 +196,13 @@ impl Engine for MariaDb {
                 Replace::Existing => self.drop_database(database)?,
             }
         }
-        self.query(database, &format!("CREATE DATABASE {}", identifier(database)))?;
+        self.query(
+            database,
+            &format!("CREATE DATABASE {}", identifier(database)),
+        )?;
         let client = self
             .tool(&["mariadb", "mysql"], database)?
+            .arg("--connect-timeout=30")
             .arg(format!("--database={database}"));
         let loaded = feed_tool(&client, dump);
         if loaded.is_err() {

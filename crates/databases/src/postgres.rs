@@ -36,9 +36,7 @@ use crate::stats::{compare_tables, Dialect, StatsCollector};
 use crate::supervise::{
     feed_tool, locate, read_password, run_tool, start_dump, tables_of, ManifestBase, Tool,
 };
-use crate::{
-    Connection, DbError, Dump, DumpManifest, DumpOptions, Engine, Replace, Verification,
-};
+use crate::{Connection, DbError, Dump, DumpManifest, DumpOptions, Engine, Replace, Verification};
 use std::io::Read;
 
 /// The databases a restore or drill must never drop.
@@ -178,13 +176,20 @@ impl Engine for Postgres {
             engine: "postgres",
             database: database.to_owned(),
         };
-        start_dump(tool, Some(StatsCollector::new(Dialect::Postgres)), base, options)
+        start_dump(
+            tool,
+            Some(StatsCollector::new(Dialect::Postgres)),
+            base,
+            options,
+        )
     }
 
     fn exists(&self, database: &str) -> Result<bool, DbError> {
         check_name(database)?;
-        let rows =
-            self.admin_query("SELECT 1 FROM pg_database WHERE datname = :'name';\n", database)?;
+        let rows = self.admin_query(
+            "SELECT 1 FROM pg_database WHERE datname = :'name';\n",
+            database,
+        )?;
         Ok(!rows.is_empty())
     }
 
@@ -206,7 +211,9 @@ impl Engine for Postgres {
             }
         }
         self.create_database(database)?;
-        let psql = self.psql(database)?.args(["--single-transaction", "-f", "-"]);
+        let psql = self
+            .psql(database)?
+            .args(["--single-transaction", "-f", "-"]);
         let loaded = feed_tool(&psql, dump);
         if loaded.is_err() {
             // Rolled back, so empty: dropped, so that nothing looks restored.
@@ -227,15 +234,22 @@ impl Engine for Postgres {
                 "refusing to drop {database}: PostgreSQL needs it"
             )));
         }
-        self.admin_query("DROP DATABASE IF EXISTS :\"name\" WITH (FORCE);\n", database)
-            .map(drop)
+        self.admin_query(
+            "DROP DATABASE IF EXISTS :\"name\" WITH (FORCE);\n",
+            database,
+        )
+        .map(drop)
     }
 
     fn query_scalar(&self, database: &str, sql: &str) -> Result<String, DbError> {
         check_name(database)?;
-        let tool = self.psql(database)?.args(["-A", "-t", "-0", "-z", "-c", sql]);
+        let tool = self
+            .psql(database)?
+            .args(["-A", "-t", "-0", "-z", "-c", sql]);
         let output = run_tool(&tool, None)?;
         let first = output.split(|&b| b == 0).next().unwrap_or_default();
-        Ok(String::from_utf8_lossy(first).trim_end_matches('\n').to_owned())
+        Ok(String::from_utf8_lossy(first)
+            .trim_end_matches('\n')
+            .to_owned())
     }
 }

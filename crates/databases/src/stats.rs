@@ -219,7 +219,10 @@ impl StatsCollector {
             }
         } else if self.tool.is_none() {
             for header in [&b"-- MariaDB dump "[..], b"-- MySQL dump "] {
-                if let Some(tool) = line.strip_prefix(b"-- ").filter(|_| line.starts_with(header)) {
+                if let Some(tool) = line
+                    .strip_prefix(b"-- ")
+                    .filter(|_| line.starts_with(header))
+                {
                     let tool = String::from_utf8_lossy(tool);
                     self.tool = Some(tool.split_whitespace().collect::<Vec<_>>().join(" "));
                 }
@@ -330,9 +333,10 @@ pub fn compare_tables(expected: &[TableStats], actual: &[TableStats]) -> Verific
     };
     for (name, want) in &wanted {
         match found.get(name) {
-            None => verification
-                .mismatches
-                .push(format!("table {name} is missing ({} rows in the backup)", want.rows)),
+            None => verification.mismatches.push(format!(
+                "table {name} is missing ({} rows in the backup)",
+                want.rows
+            )),
             Some(got) if got.rows != want.rows => verification.mismatches.push(format!(
                 "table {name} has {} rows, the backup had {}",
                 got.rows, want.rows
@@ -376,10 +380,17 @@ mod tests {
         let names: Vec<_> = whole.iter().map(|t| (t.table.as_str(), t.rows)).collect();
         assert_eq!(
             names,
-            [("\"s p\".\"we\"\"ird\"", 1), ("public.\"Empty\"", 0), ("public.a", 2)]
+            [
+                ("\"s p\".\"we\"\"ird\"", 1),
+                ("public.\"Empty\"", 0),
+                ("public.a", 2)
+            ]
         );
         for piece in [1, 2, 3, 7] {
-            assert_eq!(stats_in_pieces(Dialect::Postgres, PG.as_bytes(), piece), whole);
+            assert_eq!(
+                stats_in_pieces(Dialect::Postgres, PG.as_bytes(), piece),
+                whole
+            );
         }
         let mut collector = StatsCollector::new(Dialect::Postgres);
         collector.feed(PG.as_bytes());
@@ -411,7 +422,10 @@ mod tests {
         assert_eq!(names, [("Empty", 0), ("a`b", 2)]);
         let mut collector = StatsCollector::new(Dialect::MariaDb);
         collector.feed(dump.as_bytes());
-        assert_eq!(collector.tool(), Some("MariaDB dump 10.19 Distrib 10.11.19-MariaDB"));
+        assert_eq!(
+            collector.tool(),
+            Some("MariaDB dump 10.19 Distrib 10.11.19-MariaDB")
+        );
     }
 
     #[test]
@@ -421,8 +435,18 @@ mod tests {
             rows,
             checksum: sum.into(),
         };
-        let expected = [t("a", 1, "x"), t("b", 2, "y"), t("c", 3, "z"), t("d", 0, "e")];
-        let actual = [t("a", 1, "x"), t("b", 1, "y"), t("c", 3, "w"), t("f", 0, "e")];
+        let expected = [
+            t("a", 1, "x"),
+            t("b", 2, "y"),
+            t("c", 3, "z"),
+            t("d", 0, "e"),
+        ];
+        let actual = [
+            t("a", 1, "x"),
+            t("b", 1, "y"),
+            t("c", 3, "w"),
+            t("f", 0, "e"),
+        ];
         let v = compare_tables(&expected, &actual);
         assert_eq!(v.matching, ["a"]);
         assert_eq!(v.mismatches.len(), 4, "{:?}", v.mismatches);

@@ -18,9 +18,7 @@
 //! and never an error message.
 
 use crate::stats::StatsCollector;
-use crate::{
-    Connection, DbError, Dump, DumpManifest, DumpOptions, ManifestHandle, TableStats,
-};
+use crate::{Connection, DbError, Dump, DumpManifest, DumpOptions, ManifestHandle, TableStats};
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -128,10 +126,7 @@ pub(crate) fn locate(
              directory holding {names}"
         ),
     };
-    Err(DbError::ToolMissing {
-        tool: names,
-        hint,
-    })
+    Err(DbError::ToolMissing { tool: names, hint })
 }
 
 /// The password a connection names, from its file (first line) or its
@@ -139,7 +134,10 @@ pub(crate) fn locate(
 pub(crate) fn read_password(connection: &Connection) -> Result<Option<String>, DbError> {
     if let Some(file) = &connection.password_file {
         let text = std::fs::read_to_string(file).map_err(|source| DbError::Io {
-            context: format!("cannot read the password file {} (password_file)", file.display()),
+            context: format!(
+                "cannot read the password file {} (password_file)",
+                file.display()
+            ),
             source,
         })?;
         let first = text.lines().next().unwrap_or_default();
@@ -187,9 +185,7 @@ fn collect_stderr(child: &mut Child) -> Option<JoinHandle<String>> {
 }
 
 fn join_stderr(handle: Option<JoinHandle<String>>) -> String {
-    handle
-        .and_then(|h| h.join().ok())
-        .unwrap_or_default()
+    handle.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
 /// How a process ended, when not well: `exit status N` or `killed by
@@ -249,7 +245,10 @@ pub(crate) fn start_dump(
     let stderr = collect_stderr(&mut child);
     let Some(stdout) = child.stdout.take() else {
         kill_and_reap(&mut child);
-        return Err(DbError::Invalid(format!("{} has no output pipe", tool.name)));
+        return Err(DbError::Invalid(format!(
+            "{} has no output pipe",
+            tool.name
+        )));
     };
     let manifest = ManifestHandle::default();
     let stream = SupervisedDump {
@@ -421,7 +420,9 @@ pub(crate) fn tables_of(dump: Dump, database: &str) -> Result<Vec<TableStats>, D
     io::copy(&mut reader, &mut io::sink())
         .map_err(|e| into_db_error(e, || format!("dumping {database} to verify it")))?;
     let manifest = dump.manifest.get().ok_or_else(|| {
-        DbError::Invalid(format!("the dump of {database} ended without its statistics"))
+        DbError::Invalid(format!(
+            "the dump of {database} ended without its statistics"
+        ))
     })?;
     Ok(manifest.tables)
 }
@@ -542,7 +543,10 @@ pub(crate) fn run_tool(tool: &Tool, input: Option<&[u8]>) -> Result<Vec<u8>, DbE
 
 fn read_bounded(child: &mut Child, tool: &Tool) -> Result<Vec<u8>, DbError> {
     let Some(stdout) = child.stdout.take() else {
-        return Err(DbError::Invalid(format!("{} has no output pipe", tool.name)));
+        return Err(DbError::Invalid(format!(
+            "{} has no output pipe",
+            tool.name
+        )));
     };
     let mut output = Vec::new();
     stdout
