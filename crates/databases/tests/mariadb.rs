@@ -17,14 +17,16 @@ use common::*;
 use reprise_databases::{Connection, DbError, DumpManifest, DumpOptions, Engine, MariaDb, Replace};
 
 /// Awkward values (newlines, tabs, quotes, backslashes, unicode, NULLs,
-/// binary), an empty table, a quoted mixed-case name, a view and a trigger.
+/// binary, a row longer than what the statistics keep of a line), an empty
+/// table, a quoted mixed-case name, a view and a trigger.
 const SETUP: &str = r#"
-CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(100), note TEXT, photo BLOB, born DATE)
+CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(100), note MEDIUMTEXT, photo BLOB, born DATE)
   DEFAULT CHARSET=utf8mb4;
 INSERT INTO people VALUES
   (1, 'Zoé Lefèvre', 'line1\nline2\ttab \'quote\' "double" back\\slash', X'00ff0a5c', '1980-02-29'),
   (2, NULL, NULL, NULL, NULL),
-  (3, '日本語 ✓', '\\.', X'', '2000-01-01');
+  (3, '日本語 ✓', '\\.', X'', '2000-01-01'),
+  (4, 'long', REPEAT('a line longer than the parser keeps ', 3000), NULL, NULL);
 CREATE TABLE empty_one (x INT);
 CREATE TABLE `Invoices` (n INT AUTO_INCREMENT PRIMARY KEY, amount DECIMAL(10,2));
 INSERT INTO `Invoices` (amount) SELECT seq * 1.5 FROM seq_1_to_200;
@@ -64,7 +66,7 @@ fn round_trip_verifies_and_keeps_every_value() {
         .iter()
         .map(|t| (t.table.as_str(), t.rows))
         .collect();
-    assert_eq!(tables, [("Invoices", 200), ("empty_one", 0), ("people", 3)]);
+    assert_eq!(tables, [("Invoices", 200), ("empty_one", 0), ("people", 4)]);
     assert_eq!(manifest.engine, "mariadb");
     assert!(
         manifest.tool.starts_with("MariaDB dump"),

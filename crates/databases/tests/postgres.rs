@@ -15,14 +15,16 @@ use common::*;
 use reprise_databases::{Connection, DbError, DumpOptions, Engine, Postgres, Replace};
 
 /// Every kind of awkward value: newlines, tabs, quotes, backslashes, a
-/// lone `\.` (COPY's end marker), unicode, NULLs, bytea; an empty table; a
-/// schema and a quoted mixed-case name.
+/// lone `\.` (COPY's end marker), unicode, NULLs, bytea, a row longer than
+/// what the statistics keep of a line; an empty table; a schema and a
+/// quoted mixed-case name.
 const SETUP: &str = r#"
 CREATE TABLE people (id int PRIMARY KEY, name text, note text, photo bytea, born date);
 INSERT INTO people VALUES
   (1, 'Zoé Lefèvre', E'line1\nline2\ttab ''quote'' "double" back\\slash', '\x00ff0a5c', '1980-02-29'),
   (2, NULL, NULL, NULL, NULL),
-  (3, '日本語 ✓', E'\\.', '\x', '2000-01-01');
+  (3, '日本語 ✓', E'\\.', '\x', '2000-01-01'),
+  (4, 'long', repeat('a line longer than the parser keeps ', 3000), NULL, NULL);
 CREATE TABLE empty_one (x int);
 CREATE SCHEMA finance;
 CREATE TABLE finance."Invoices" (n serial PRIMARY KEY, amount numeric(10,2));
@@ -62,7 +64,7 @@ fn round_trip_verifies_and_keeps_every_value() {
         [
             ("finance.\"Invoices\"", 200),
             ("public.empty_one", 0),
-            ("public.people", 3)
+            ("public.people", 4)
         ]
     );
     assert_eq!(manifest.engine, "postgres");
