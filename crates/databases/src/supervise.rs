@@ -434,38 +434,50 @@ pub(crate) fn tables_of(dump: Dump, database: &str) -> Result<Vec<TableStats>, D
 pub(crate) fn feed_tool(tool: &Tool, input: &mut (dyn Read + Send)) -> Result<(), DbError> {
     let mut child = tool.spawn(Stdio::piped(), Stdio::null())?;
     let stderr = collect_stderr(&mut child);
-    let fed = copy_to_stdin(&mut child, input, tool);
-    if let Err(error) = fed {
-        kill_and_reap(&mut child);
-        return Err(error);
-    }
+    let fed = match copy_to_stdin(&mut child, input, tool) {
+        Ok(fed) => fed,
+        Err(error) => {
+            kill_and_reap(&mut child);
+            return Err(error);
+        }
+    };
     let status = child.wait().map_err(|source| DbError::Io {
         context: format!("waiting for {}", tool.name),
         source,
     });
     let stderr = join_stderr(stderr);
-    let status = status?;
-    if let Some(failure) = failure(status) {
+    if let Some(failure) = failure(status?) {
         return Err(tool.failed(failure, stderr));
     }
-    Ok(())
+    match fed {
+        Fed::All => Ok(()),
+        Fed::StoppedEarly => Err(tool.failed(
+            "exit status 0, but it stopped reading before the end of the dump".into(),
+            stderr,
+        )),
+    }
 }
 
-/// Copies `input` into the child's standard input, then closes it. A tool
-/// that stops reading (broken pipe) ends the copy early without error: its
-/// exit status tells why, unless it claims success, which is then refused.
+/// How much of the input a restore tool took.
+enum Fed {
+    All,
+    /// It closed its input first (broken pipe): its exit status says why.
+    StoppedEarly,
+}
+
+/// Copies `input` into the child's standard input, then closes it.
 fn copy_to_stdin(
     child: &mut Child,
     input: &mut (dyn Read + Send),
     tool: &Tool,
-) -> Result<(), DbError> {
+) -> Result<Fed, DbError> {
     let Some(mut stdin) = child.stdin.take() else {
         return Err(DbError::Invalid(format!("{} has no input pipe", tool.name)));
     };
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(Fed::All),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -476,10 +488,7 @@ fn copy_to_stdin(
         };
         match stdin.write_all(buf.get(..n).unwrap_or_default()) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                drop(stdin);
-                return stopped_reading(child, tool);
-            }
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Fed::StoppedEarly),
             Err(source) => {
                 return Err(DbError::Io {
                     context: format!("writing the dump to {}", tool.name),
@@ -487,20 +496,6 @@ fn copy_to_stdin(
                 })
             }
         }
-    }
-}
-
-/// The tool closed its input before the dump's end. Its own exit status
-/// and message say why (reported by the caller); a tool that exits 0 there
-/// did not load the whole dump, and that is an error too.
-fn stopped_reading(child: &mut Child, tool: &Tool) -> Result<(), DbError> {
-    match child.try_wait() {
-        Ok(Some(status)) if status.success() => Err(tool.failed(
-            "exit status 0, but it stopped reading before the end of the dump".into(),
-            String::new(),
-        )),
-        // Let the caller wait for it and report its status.
-        _ => Ok(()),
     }
 }
 
