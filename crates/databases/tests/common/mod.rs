@@ -18,6 +18,16 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// True when told to skip the database tests (`REPRISE_TEST_SKIP_DB=1`),
+/// for tests that need the client tools but no server.
+pub fn skip_db() -> bool {
+    let skip = var("REPRISE_TEST_SKIP_DB").as_deref() == Some("1");
+    if skip {
+        eprintln!("skipped: needs the database client tools (REPRISE_TEST_SKIP_DB=1)");
+    }
+    skip
+}
+
 /// `None` (after saying so) only when told to skip; a missing server fails.
 fn missing(what: &str) -> Option<Connection> {
     if var("REPRISE_TEST_SKIP_DB").as_deref() == Some("1") {
