@@ -25,6 +25,9 @@ use std::collections::BTreeMap;
 /// most a few hundred bytes, so any line longer than this is either a row
 /// (hashed as it streams) or something the statistics ignore.
 pub const PREFIX_CAP: usize = 4096;
+/// How many of the last bytes of a long statement line are kept: enough
+/// for `" FROM stdin;"`.
+const TAIL_LEN: usize = 16;
 
 /// The dump formats whose rows can be told apart line by line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +50,10 @@ enum LineKind {
     Undecided,
     /// A row of the table with this name: bytes go to its hasher.
     Row(String),
-    /// A long line that is not a row: its remaining bytes are skipped.
-    Ignored,
+    /// A long line that is not a row: only its first [`PREFIX_CAP`] bytes
+    /// and its last [`TAIL_LEN`] are kept (a `COPY` line of a table with
+    /// hundreds of columns is judged on both ends).
+    Long { tail: Vec<u8> },
 }
 
 /// Collects per-table statistics from a dump fed in arbitrary pieces.
@@ -118,9 +123,12 @@ impl StatsCollector {
     }
 
     fn line_part(&mut self, part: &[u8]) {
-        match &self.kind {
-            LineKind::Row(table) => self.hash_into(&table.clone(), part),
-            LineKind::Ignored => {}
+        match &mut self.kind {
+            LineKind::Row(table) => {
+                let table = table.clone();
+                self.hash_into(&table, part);
+            }
+            LineKind::Long { tail } => keep_tail(tail, part),
             LineKind::Undecided => {
                 let room = PREFIX_CAP - self.prefix.len();
                 if part.len() < room {
@@ -129,30 +137,35 @@ impl StatsCollector {
                 }
                 let (kept, rest) = part.split_at(room);
                 self.prefix.extend_from_slice(kept);
-                self.decide_long_line();
-                if let LineKind::Row(table) = &self.kind {
-                    let table = table.clone();
-                    let prefix = std::mem::take(&mut self.prefix);
-                    self.hash_into(&table, &prefix);
-                    self.hash_into(&table, rest);
+                match self.row_table(&self.prefix) {
+                    Some(table) => {
+                        let prefix = std::mem::take(&mut self.prefix);
+                        self.hash_into(&table, &prefix);
+                        self.hash_into(&table, rest);
+                        self.kind = LineKind::Row(table);
+                    }
+                    None => {
+                        let mut tail = Vec::with_capacity(TAIL_LEN * 2);
+                        keep_tail(&mut tail, kept);
+                        keep_tail(&mut tail, rest);
+                        self.kind = LineKind::Long { tail };
+                    }
                 }
             }
         }
     }
 
-    /// A line longer than the prefix: a row or nothing (no statement the
-    /// statistics care about is that long before its table name).
-    fn decide_long_line(&mut self) {
-        self.kind = match self.row_table(&self.prefix) {
-            Some(table) => LineKind::Row(table),
-            None => LineKind::Ignored,
-        };
-    }
-
     fn line_end(&mut self) {
         match std::mem::replace(&mut self.kind, LineKind::Undecided) {
             LineKind::Row(table) => self.end_row(&table),
-            LineKind::Ignored => {}
+            LineKind::Long { tail } => {
+                // Its two ends stand for the whole line: the names are at
+                // the start, the `FROM stdin;` of a COPY at the end.
+                let mut ends = std::mem::take(&mut self.prefix);
+                ends.extend_from_slice(&tail);
+                self.statement(&ends);
+                self.prefix = ends;
+            }
             LineKind::Undecided => {
                 let line = std::mem::take(&mut self.prefix);
                 self.whole_line(&line);
@@ -169,6 +182,11 @@ impl StatsCollector {
             self.end_row(&table);
             return;
         }
+        self.statement(line);
+    }
+
+    /// A line that is not a row.
+    fn statement(&mut self, line: &[u8]) {
         match self.dialect {
             Dialect::Postgres => self.postgres_statement(line),
             Dialect::MariaDb => self.mariadb_statement(line),
@@ -254,6 +272,17 @@ impl StatsCollector {
             acc.rows += 1;
         });
     }
+}
+
+/// Appends `bytes` to `tail`, keeping only its last [`TAIL_LEN`] bytes.
+fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+    tail.extend_from_slice(
+        bytes
+            .get(bytes.len().saturating_sub(TAIL_LEN)..)
+            .unwrap_or_default(),
+    );
+    let excess = tail.len().saturating_sub(TAIL_LEN);
+    tail.drain(..excess);
 }
 
 /// The table of a `COPY name (columns) FROM stdin;` line, as spelled.
@@ -408,6 +437,21 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a[0].rows, 2);
         assert_ne!(a[0].checksum, c[0].checksum);
+    }
+
+    #[test]
+    fn a_copy_line_longer_than_the_prefix_still_starts_a_table() {
+        let columns: Vec<String> = (0..600).map(|i| format!("column_number_{i}")).collect();
+        let dump = format!(
+            "COPY public.wide ({}) FROM stdin;\n1\n2\n\\.\n",
+            columns.join(", ")
+        );
+        assert!(dump.len() > PREFIX_CAP * 2);
+        for piece in [3, 1000, dump.len()] {
+            let stats = stats_in_pieces(Dialect::Postgres, dump.as_bytes(), piece);
+            assert_eq!(stats.len(), 1);
+            assert_eq!((stats[0].table.as_str(), stats[0].rows), ("public.wide", 2));
+        }
     }
 
     #[test]
