@@ -12,6 +12,9 @@
 //! per-table checksums (they cover rows only) nor the deduplication (one
 //! chunk) care about, and which `psql` of the same version requires.
 //!
+//! Large objects are dumped and restored, but not counted in the per-table
+//! statistics (they are not rows of a table).
+//!
 //! **Owners and privileges are left out** (`--no-owner --no-privileges`):
 //! a restore goes into whatever server is at hand on the day, often a new
 //! one where the original roles do not exist yet, and a dump that names

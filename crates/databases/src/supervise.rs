@@ -67,7 +67,7 @@ impl Tool {
             .stdin(stdin)
             .stdout(stdout)
             .stderr(Stdio::piped());
-        command.spawn().map_err(|source| match source.kind() {
+        spawn_retrying_busy(&mut command).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => DbError::ToolMissing {
                 tool: self.program.display().to_string(),
                 hint: self.missing_hint.clone(),
@@ -89,6 +89,23 @@ impl Tool {
             } else {
                 stderr
             },
+        }
+    }
+}
+
+/// Spawns `command`, trying again a few times while its program is "text
+/// file busy": another thread of this process may be between its own fork
+/// and exec with the program's file still open for writing (a tool being
+/// installed or, in tests, a script just written).
+fn spawn_retrying_busy(command: &mut Command) -> io::Result<Child> {
+    let mut attempt = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+            }
+            result => return result,
         }
     }
 }
