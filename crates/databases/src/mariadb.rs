@@ -18,6 +18,11 @@
 //! - `--hex-blob`: binary columns as hexadecimal, so a dump is text that
 //!   any client loads as it is.
 //!
+//! Recent `mariadb-dump` versions (10.11.8 and later in the 10.11 series)
+//! open their output with a `/*M!999999\- enable the sandbox mode */` line
+//! that older `mariadb` clients reject: restore with a client at least as
+//! new as the dump tool.
+//!
 //! Views, triggers and routines keep their `DEFINER`: restored into a
 //! server where that account does not exist, they are created but fail
 //! when used, until the account is created (or the definer changed).
