@@ -383,9 +383,14 @@ impl SupervisedDump {
             bytes: self.bytes,
             tables,
         };
-        if let Ok(mut slot) = self.manifest.0.lock() {
-            *slot = Some(manifest);
-        }
+        // A poisoned lock only means another holder panicked; the slot is
+        // still this dump's to fill.
+        let mut slot = match self.manifest.0.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Some(manifest);
+        drop(slot);
         self.ended = Some(true);
         Ok(())
     }
@@ -396,8 +401,8 @@ impl SupervisedDump {
         }
         if !stderr.is_empty() {
             return Err(self.tool.failed(
-                "exit status 0, but it wrote to standard error, which it does only for real \
-                 problems"
+                "exit status 0, but it wrote to standard error, taken as a failure: dump tools \
+                 write there only about real problems"
                     .into(),
                 stderr,
             ));
