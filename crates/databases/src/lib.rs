@@ -91,6 +91,15 @@ impl Verification {
 pub mod error;
 pub use error::DbError;
 
+pub mod command;
+pub mod mariadb;
+pub mod postgres;
+pub mod stats;
+mod supervise;
+pub use command::CommandSource;
+pub use mariadb::MariaDb;
+pub use postgres::Postgres;
+
 /// Limits a dump must meet, or its stream fails at the end.
 #[derive(Debug, Clone, Default)]
 pub struct DumpOptions {
