@@ -8,3 +8,7 @@
 
 pub mod config;
 pub mod graph;
+pub mod health;
+pub mod journal;
+pub mod report;
+pub mod schedule;
