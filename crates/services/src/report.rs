@@ -530,10 +530,12 @@ fn totals(services: &[ServiceReport]) -> Totals {
         })
     });
     let all_up_seconds = if services.iter().all(|s| s.status.is_up()) {
-        services
-            .iter()
-            .filter_map(|s| s.up_after_seconds)
-            .fold(Some(0.0), |acc: Option<f64>, t| acc.map(|a| a.max(t)))
+        Some(
+            services
+                .iter()
+                .filter_map(|s| s.up_after_seconds)
+                .fold(0.0, f64::max),
+        )
     } else {
         None
     };
