@@ -758,3 +758,79 @@ impl<'a> Coordinator<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::ServiceConfig;
+
+    fn config(edges: &[(&str, u32, &[&str])]) -> Config {
+        let services = edges
+            .iter()
+            .map(|(name, priority, deps)| {
+                let service = ServiceConfig {
+                    public_name: format!("The {name}"),
+                    priority: *priority,
+                    depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                    sources: Vec::new(),
+                    health: Vec::new(),
+                    target: None,
+                };
+                (name.to_string(), service)
+            })
+            .collect();
+        Config {
+            services,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_plan_holds_the_services_asked_for_and_their_dependencies() {
+        let c = config(&[
+            ("web", 1, &["db"]),
+            ("db", 2, &["net"]),
+            ("net", 3, &[]),
+            ("mail", 4, &[]),
+        ]);
+        let plan = Plan::from_config(&c, &["web".into()]).unwrap();
+        assert_eq!(plan.names(), ["db", "net", "web"]);
+        assert_eq!(plan.get("web").unwrap().depends_on, ["db"]);
+        assert_eq!(
+            plan.dependents_of("net"),
+            BTreeSet::from(["db".into(), "web".into()])
+        );
+        let all = Plan::from_config(&c, &[]).unwrap();
+        assert_eq!(all.names().len(), 4);
+    }
+
+    #[test]
+    fn a_plan_refuses_an_unknown_service_and_a_cycle() {
+        let c = config(&[("web", 1, &[])]);
+        let err = Plan::from_config(&c, &["ghost".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no service ghost in the configuration (its services: web)"
+        );
+        let c = config(&[("a", 1, &["b"]), ("b", 1, &["a"])]);
+        assert!(matches!(
+            Plan::from_config(&c, &[]),
+            Err(PlanError::Graph(GraphError::Cycle(_)))
+        ));
+    }
+
+    #[test]
+    fn progress_has_an_eta_only_once_bytes_and_a_total_are_known() {
+        let progress = ServiceProgress::new();
+        assert_eq!(progress.view().eta, None);
+        progress.set_total(1000);
+        assert_eq!(progress.view().eta, None);
+        progress.add(250);
+        let view = progress.view();
+        assert_eq!((view.bytes_done, view.bytes_total), (250, 1000));
+        assert!(view.eta.is_some());
+        progress.add(750);
+        assert_eq!(progress.view().eta, Some(Duration::ZERO));
+    }
+}
