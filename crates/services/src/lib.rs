@@ -36,3 +36,7 @@ pub enum ServiceError {
         what: String,
     },
 }
+pub mod health;
+pub mod journal;
+pub mod report;
+pub mod schedule;
