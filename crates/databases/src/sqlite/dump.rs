@@ -82,7 +82,7 @@ pub(super) struct Schema {
 impl Schema {
     pub(super) fn read(conn: &Connection) -> Result<Schema, Failure> {
         let kinds = table_kinds(conn)?;
-        if let Some((name, _)) = kinds.iter().find(|(_, (kind, _))| kind == "virtual") {
+        if let Some(TableKind { name, .. }) = kinds.iter().find(|t| t.kind == "virtual") {
             return Err(Failure::Unsupported(format!(
                 "table {name} is a virtual table (a full-text index or similar), which reprise does not dump; \
                  back this database up as a files source while nothing writes to it"
@@ -99,7 +99,7 @@ impl Schema {
             "read the schema of",
         )?;
         for (name, sql) in listed {
-            let without_rowid = kinds.iter().any(|(n, (_, wr))| *n == name && *wr);
+            let without_rowid = kinds.iter().any(|t| t.name == name && t.without_rowid);
             if name == "sqlite_sequence" {
                 schema.sequence = Some(Table::read(conn, name, None, false)?);
             } else if !name.to_ascii_lowercase().starts_with("sqlite_") {
@@ -114,15 +114,28 @@ impl Schema {
     }
 }
 
-/// Every table of the main schema with its kind (`table`, `virtual`,
-/// `shadow`...) and whether it is `WITHOUT ROWID`.
-fn table_kinds(conn: &Connection) -> Result<Vec<(String, (String, bool))>, Failure> {
+/// A table of the main schema as `pragma table_list` describes it.
+struct TableKind {
+    name: String,
+    /// `table`, `virtual`, `shadow`...
+    kind: String,
+    without_rowid: bool,
+}
+
+fn table_kinds(conn: &Connection) -> Result<Vec<TableKind>, Failure> {
     let rows: Vec<(String, String, bool)> = query_rows(
         conn,
         "SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main'",
         "list the tables of",
     )?;
-    Ok(rows.into_iter().map(|(n, k, wr)| (n, (k, wr))).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(name, kind, without_rowid)| TableKind {
+            name,
+            kind,
+            without_rowid,
+        })
+        .collect())
 }
 
 fn other_objects(conn: &Connection) -> Result<Vec<String>, Failure> {
@@ -413,15 +426,33 @@ fn push_real(line: &mut String, r: f64) {
 }
 
 fn push_text(line: &mut String, text: &str) {
+    // Line breaks and NUL go outside the quotes as char(N), joined with ||.
     line.push('\'');
+    let mut quoted = true;
     for c in text.chars() {
-        match c {
-            '\'' => line.push_str("''"),
-            '\n' => line.push_str("'||char(10)||'"),
-            '\r' => line.push_str("'||char(13)||'"),
-            '\0' => line.push_str("'||char(0)||'"),
-            c => line.push(c),
+        let code = match c {
+            '\n' => 10,
+            '\r' => 13,
+            '\0' => 0,
+            c => {
+                if !quoted {
+                    line.push_str("||'");
+                    quoted = true;
+                }
+                if c == '\'' {
+                    line.push('\'');
+                }
+                line.push(c);
+                continue;
+            }
+        };
+        if quoted {
+            line.push('\'');
+            quoted = false;
         }
+        let _ = write!(line, "||char({code})");
     }
-    line.push('\'');
+    if quoted {
+        line.push('\'');
+    }
 }
