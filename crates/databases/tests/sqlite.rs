@@ -368,6 +368,32 @@ fn a_dump_is_one_snapshot_while_another_connection_writes() {
         .verified());
 }
 
+/// A backup that stops reading (the repository failed, the user pressed
+/// Ctrl-C) must not leave the database locked behind it.
+#[test]
+fn dropping_a_dump_midway_releases_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("busy.db");
+    let conn = Connection::open(&source).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE a(n INTEGER PRIMARY KEY, pad TEXT);
+         WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 4000)
+         INSERT INTO a SELECT n, printf('%.60c', 'a') FROM s;",
+    )
+    .unwrap();
+    let mut dump = Sqlite::new()
+        .dump(path_str(&source), &DumpOptions::default())
+        .unwrap();
+    let mut chunk = [0u8; 4096];
+    assert_eq!(dump.reader.read(&mut chunk).unwrap(), chunk.len());
+    // In rollback-journal mode the dump's read transaction blocks writers
+    // until the dump thread notices nobody reads and closes it.
+    drop(dump);
+    conn.busy_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    conn.execute("DELETE FROM a", []).unwrap();
+}
+
 #[test]
 fn restore_refuses_an_existing_file_and_replaces_it_when_asked() {
     let dir = tempfile::tempdir().unwrap();
