@@ -16,9 +16,10 @@
 //! a row never spans lines; text that is not valid UTF-8 as
 //! `CAST(X'..' AS TEXT)`; blobs as `X'..'`. Generated columns are left out
 //! (the restored table computes them), with the stored columns named in
-//! the `INSERT`. Virtual tables (full-text indexes and the like) are
-//! refused with an error naming them: their content lives in shadow tables
-//! that only the module that owns them may fill.
+//! the `INSERT`. A virtual table (a full-text index, an R-tree) is written
+//! as the shell writes it: `PRAGMA writable_schema=ON;` and its row of
+//! `sqlite_schema` at the top, its shadow tables (where its content lives)
+//! dumped as ordinary tables, `PRAGMA writable_schema=OFF;` at the end.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -36,7 +37,6 @@ pub(super) enum Failure {
         error: rusqlite::Error,
     },
     Write(std::io::Error),
-    Unsupported(String),
 }
 
 impl Failure {
@@ -52,10 +52,6 @@ impl Failure {
             Failure::Write(source) => DbError::Io {
                 context: format!("writing the dump of {path}"),
                 source,
-            },
-            Failure::Unsupported(message) => DbError::Sqlite {
-                path: path.to_string(),
-                message,
             },
         }
     }
@@ -74,6 +70,9 @@ pub(super) struct Table {
 /// Everything a dump writes, read once at the start of its transaction.
 pub(super) struct Schema {
     tables: Vec<Table>,
+    /// Name and `CREATE VIRTUAL TABLE` text: only their schema entry is
+    /// written, their content is in their shadow tables, dumped as tables.
+    virtual_tables: Vec<(String, String)>,
     sequence: Option<Table>,
     /// Indexes, views and triggers, in creation order.
     others: Vec<String>,
@@ -82,14 +81,9 @@ pub(super) struct Schema {
 impl Schema {
     pub(super) fn read(conn: &Connection) -> Result<Schema, Failure> {
         let kinds = table_kinds(conn)?;
-        if let Some(TableKind { name, .. }) = kinds.iter().find(|t| t.kind == "virtual") {
-            return Err(Failure::Unsupported(format!(
-                "table {name} is a virtual table (a full-text index or similar), which reprise does not dump; \
-                 back this database up as a files source while nothing writes to it"
-            )));
-        }
         let mut schema = Schema {
             tables: Vec::new(),
+            virtual_tables: Vec::new(),
             sequence: None,
             others: other_objects(conn)?,
         };
@@ -99,11 +93,21 @@ impl Schema {
             "read the schema of",
         )?;
         for (name, sql) in listed {
-            let without_rowid = kinds.iter().any(|t| t.name == name && t.without_rowid);
+            let kind = kinds.iter().find(|t| t.name == name);
+            let without_rowid = kind.is_some_and(|t| t.without_rowid);
+            let is_virtual = kind.is_some_and(|t| t.kind == "virtual")
+                || sql.as_deref().is_some_and(|sql| {
+                    sql.get(..20)
+                        .is_some_and(|start| start.eq_ignore_ascii_case("CREATE VIRTUAL TABLE"))
+                });
             if name == "sqlite_sequence" {
                 schema.sequence = Some(Table::read(conn, name, None, false)?);
-            } else if !name.to_ascii_lowercase().starts_with("sqlite_") {
-                if let Some(sql) = sql {
+            } else if name.to_ascii_lowercase().starts_with("sqlite_") {
+                continue;
+            } else if let Some(sql) = sql {
+                if is_virtual {
+                    schema.virtual_tables.push((name, sql));
+                } else {
                     schema
                         .tables
                         .push(Table::read(conn, name, Some(sql), without_rowid)?);
@@ -322,6 +326,9 @@ pub(super) fn write_dump<W: Write>(
     let mut stats = Vec::with_capacity(schema.tables.len() + 1);
     out.write_all(b"PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n")
         .map_err(Failure::Write)?;
+    if !schema.virtual_tables.is_empty() {
+        write_virtual_tables(&mut out, &schema.virtual_tables)?;
+    }
     for table in &schema.tables {
         if let Some(sql) = &table.create_sql {
             write_statement(&mut out, sql)?;
@@ -336,11 +343,32 @@ pub(super) fn write_dump<W: Write>(
     for sql in &schema.others {
         write_statement(&mut out, sql)?;
     }
+    if !schema.virtual_tables.is_empty() {
+        out.write_all(b"PRAGMA writable_schema=OFF;\n")
+            .map_err(Failure::Write)?;
+    }
     out.write_all(b"COMMIT;\n").map_err(Failure::Write)?;
     let counting = out
         .into_inner()
         .map_err(|e| Failure::Write(e.into_error()))?;
     Ok((stats, counting.bytes))
+}
+
+/// Virtual tables go straight into the schema table, as the `sqlite3`
+/// shell does: `CREATE VIRTUAL TABLE` would create new, empty shadow
+/// tables, where these must come back with the shadow tables' rows.
+fn write_virtual_tables(out: &mut impl Write, tables: &[(String, String)]) -> Result<(), Failure> {
+    let mut text = String::from("PRAGMA writable_schema=ON;\n");
+    for (name, sql) in tables {
+        text.push_str("INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table',");
+        push_text(&mut text, name);
+        text.push(',');
+        push_text(&mut text, name);
+        text.push_str(",0,");
+        push_text(&mut text, sql);
+        text.push_str(");\n");
+    }
+    out.write_all(text.as_bytes()).map_err(Failure::Write)
 }
 
 /// A schema statement and its semicolon; on a line of its own when the
