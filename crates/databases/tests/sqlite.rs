@@ -394,6 +394,42 @@ fn dropping_a_dump_midway_releases_the_database() {
     conn.execute("DELETE FROM a", []).unwrap();
 }
 
+/// A writer in the middle of a commit holds the file's lock: the dump
+/// waits for it (up to its busy timeout), then fails naming the file.
+#[test]
+fn a_dump_waits_for_a_writer_holding_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("locked.db");
+    let conn = Connection::open(&source).unwrap();
+    conn.execute_batch("CREATE TABLE t(v); INSERT INTO t VALUES (1);")
+        .unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);")
+        .unwrap();
+
+    let impatient = Sqlite::new().with_busy_timeout(std::time::Duration::from_millis(100));
+    let error = impatient
+        .dump(path_str(&source), &DumpOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains(path_str(&source)) && error.contains("locked"),
+        "{error}"
+    );
+
+    let (locked, released) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        locked.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    released.recv().unwrap();
+    let (bytes, manifest) = dump(&source);
+    writer.join().unwrap();
+    assert!(String::from_utf8(bytes).unwrap().contains("VALUES(2);"));
+    assert_eq!(manifest.tables[0].rows, 2);
+}
+
 #[test]
 fn restore_refuses_an_existing_file_and_replaces_it_when_asked() {
     let dir = tempfile::tempdir().unwrap();
