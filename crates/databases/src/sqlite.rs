@@ -351,6 +351,10 @@ fn sqlite_error(path: &str, action: &str, error: &rusqlite::Error) -> DbError {
         Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
             format!("cannot {action} it ({error}); check that it exists and that reprise may read it")
         }
+        Some(ErrorCode::ReadOnly) => format!(
+            "a program that crashed left its journal or write-ahead log to replay, which a read-only reader cannot do ({error}); \
+             open the database once with its application, or run `sqlite3 FILE 'PRAGMA quick_check'`, then try again"
+        ),
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => format!(
             "another program kept it locked too long ({error}); try again when it is less busy"
         ),

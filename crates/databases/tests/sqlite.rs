@@ -453,6 +453,39 @@ fn restore_refuses_an_existing_file_and_replaces_it_when_asked() {
     );
 }
 
+/// The old database's write-ahead log or rollback journal, left beside it
+/// by a crash, must not be replayed into the restored file.
+#[test]
+fn restore_removes_the_companions_of_the_database_it_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = (dir.path().join("town.db"), dir.path().join("crashed.db"));
+    fixture(&source);
+    let (bytes, manifest) = dump(&source);
+    let running = dir.path().join("running.db");
+    let conn = Connection::open(&running).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE codes(code TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID;
+         WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 500)
+         INSERT INTO codes SELECT 'c' || n, printf('%.200c', 'w') FROM s;",
+    )
+    .unwrap();
+    // A copy taken while the log holds committed pages: a crashed server.
+    std::fs::copy(&running, &target).unwrap();
+    std::fs::copy(
+        dir.path().join("running.db-wal"),
+        dir.path().join("crashed.db-wal"),
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::write(dir.path().join("crashed.db-journal"), b"stale").unwrap();
+
+    restore(&bytes, &target, Replace::Existing).unwrap();
+    let verification = Sqlite::new().verify(path_str(&target), &manifest).unwrap();
+    assert!(verification.verified(), "{:?}", verification.mismatches);
+    assert_eq!(contents(&target), contents(&source));
+}
+
 #[test]
 fn restore_replaces_a_symbolic_link_without_following_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -747,4 +780,53 @@ fn health_checks_and_housekeeping() {
     engine.drop_database(db).unwrap();
     assert!(!engine.exists(db).unwrap() && !wal.exists());
     engine.drop_database(db).unwrap();
+}
+/// Copies of databases whose program crashed: the committed pages in a
+/// write-ahead log are part of the dump; a hot rollback journal, which
+/// only a writer may replay, fails the dump saying what to do.
+#[test]
+fn a_crashed_database_is_dumped_with_its_log_or_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, crashed) = (dir.path().join("running.db"), dir.path().join("crashed.db"));
+    let conn = Connection::open(&running).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE codes(code TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID;
+         WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 500)
+         INSERT INTO codes SELECT 'c' || n, printf('%.200c', 'w') FROM s;",
+    )
+    .unwrap();
+    std::fs::copy(&running, &crashed).unwrap();
+    std::fs::copy(
+        dir.path().join("running.db-wal"),
+        dir.path().join("crashed.db-wal"),
+    )
+    .unwrap();
+    let (_, manifest) = dump(&crashed);
+    assert_eq!(manifest.tables[0].rows, 500);
+
+    let (writing, hot) = (dir.path().join("writing.db"), dir.path().join("hot.db"));
+    let conn = Connection::open(&writing).unwrap();
+    // A one-page cache makes the open transaction spill into the file,
+    // with the pages it overwrote in the journal.
+    conn.execute_batch(
+        "CREATE TABLE t(v); INSERT INTO t VALUES (1);
+         PRAGMA cache_size=1; BEGIN;
+         WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 5000)
+         INSERT INTO t SELECT n FROM s;",
+    )
+    .unwrap();
+    std::fs::copy(&writing, &hot).unwrap();
+    std::fs::copy(
+        dir.path().join("writing.db-journal"),
+        dir.path().join("hot.db-journal"),
+    )
+    .unwrap();
+    let error = dump_error(&hot);
+    assert!(
+        error.contains(path_str(&hot))
+            && error.contains("journal")
+            && error.contains("then try again"),
+        "{error}"
+    );
 }

@@ -5,8 +5,10 @@
 //! dump streams in: a statement ends where SQLite's own completeness test
 //! says it does, so schema statements may span lines. Only a dump that ran
 //! to its final `COMMIT` without error is synced and renamed over the
-//! target; anything else removes the temporary file and leaves the target
-//! as it was.
+//! target, after the `-wal`, `-shm` and `-journal` files of the database it
+//! replaces are removed (SQLite would replay them into the new file; the
+//! service using the old database must be stopped); anything else removes
+//! the temporary file and leaves the target as it was.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -47,6 +49,7 @@ pub(super) fn restore_file(target: &Path, dump: &mut (dyn Read + Send)) -> Resul
     let temp = create_temp_file(dir, file_name, &display)?;
     let result = load(&temp, dump, &display)
         .and_then(|()| sync(&temp, &display))
+        .and_then(|()| remove_companions(target, &display))
         .and_then(|()| {
             std::fs::rename(&temp, target).map_err(|source| DbError::Io {
                 context: format!("renaming the restored database into {display}"),
@@ -58,6 +61,29 @@ pub(super) fn restore_file(target: &Path, dump: &mut (dyn Read + Send)) -> Resul
         remove_temp(&temp);
     }
     result
+}
+
+/// Removes the write-ahead log, its index and the rollback journal of the
+/// database being replaced (or of one deleted without them): SQLite would
+/// replay them into the restored file that takes its name.
+fn remove_companions(target: &Path, display: &str) -> Result<(), DbError> {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut name = target.as_os_str().to_os_string();
+        name.push(suffix);
+        match std::fs::remove_file(&name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(DbError::Io {
+                    context: format!(
+                        "removing {display}{suffix}, left by the database being replaced"
+                    ),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 fn create_temp_file(dir: &Path, file_name: &OsStr, display: &str) -> Result<PathBuf, DbError> {
