@@ -71,8 +71,8 @@ impl Sqlite {
             });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, "open", &e))?;
+        let conn = Connection::open_with_flags(file_path(Path::new(path)), flags)
+            .map_err(|e| sqlite_error(path, "open", &e))?;
         conn.busy_timeout(self.busy_timeout)
             .map_err(|e| sqlite_error(path, "set the busy timeout of", &e))?;
         Ok(conn)
@@ -209,6 +209,17 @@ impl Engine for Sqlite {
         };
         let value = row.get_ref(0).map_err(failed)?;
         Ok(scalar_text(value))
+    }
+}
+
+/// `path` as SQLite must see it to take it as a file name: this SQLite
+/// reads names starting with `file:` as URIs (`file:x.db?mode=rwc`), so a
+/// relative path gets a leading `./`.
+fn file_path(path: &Path) -> std::path::PathBuf {
+    if path.is_relative() {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
     }
 }
 

@@ -29,6 +29,10 @@ fn fixture(path: &Path) {
                           c TEXT GENERATED ALWAYS AS (a || 'x') STORED);
          CREATE TABLE \"odd \"\"name\"\"\"(v);
          CREATE TABLE plain(v);
+         CREATE TABLE hides_rowid(rowid TEXT, v);
+         INSERT INTO hides_rowid VALUES ('b', 2), ('a', 1);
+         CREATE TABLE hides_all(rowid, _rowid_, oid);
+         INSERT INTO hides_all VALUES (3, 2, 1), (1, 2, 3), (1, 1, 1);
          CREATE TABLE lines(t);
          INSERT INTO lines VALUES (char(10)), (char(10, 10)), ('end' || char(13)), (char(13) || 'start'), ('');",
     )
@@ -112,10 +116,17 @@ fn contents(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
         .into_iter()
         .map(|table| {
             let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            let width = conn
+                .prepare(&format!("SELECT * FROM {quoted}"))
+                .unwrap()
+                .column_count();
+            let order = (1..=width)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut statement = conn
-                .prepare(&format!("SELECT * FROM {quoted} ORDER BY 1"))
+                .prepare(&format!("SELECT * FROM {quoted} ORDER BY {order}"))
                 .unwrap();
-            let width = statement.column_count();
             let rows = statement
                 .query_map([], |row| {
                     Ok((0..width)
@@ -194,6 +205,8 @@ fn round_trip_keeps_every_value_and_schema_object_and_verifies() {
             "empty",
             "events",
             "gen",
+            "hides_all",
+            "hides_rowid",
             "kinds",
             "lines",
             "odd \"name\"",
@@ -829,4 +842,49 @@ fn a_crashed_database_is_dumped_with_its_log_or_refused_with_advice() {
             && error.contains("then try again"),
         "{error}"
     );
+}
+
+/// A relative path that looks like an SQLite URI is still a file name
+/// (this SQLite is built to read `file:` names as URIs). The check runs in
+/// a child process, which may change its working directory.
+#[test]
+fn a_relative_path_is_never_read_as_a_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(&dir.path().join("town.db"));
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "relative_path_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("REPRISE_SQLITE_CHILD_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    let target = dir.path().join("file:restored.db?mode=memory");
+    assert_eq!(contents(&target), contents(&dir.path().join("town.db")));
+}
+
+/// The child of [`a_relative_path_is_never_read_as_a_uri`]; does nothing
+/// on its own.
+#[test]
+fn relative_path_child() {
+    let Some(dir) = std::env::var_os("REPRISE_SQLITE_CHILD_DIR") else {
+        return;
+    };
+    std::env::set_current_dir(dir).unwrap();
+    let (bytes, manifest) = dump(Path::new("town.db"));
+    let target = Path::new("file:restored.db?mode=memory");
+    restore(&bytes, target, Replace::Never).unwrap();
+    assert!(Sqlite::new()
+        .verify(path_str(target), &manifest)
+        .unwrap()
+        .verified());
+    assert_eq!(dump(target).0, bytes);
 }

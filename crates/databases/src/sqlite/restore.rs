@@ -130,7 +130,8 @@ fn load(temp: &Path, dump: &mut (dyn Read + Send), display: &str) -> Result<(), 
         | OpenFlags::SQLITE_OPEN_NOFOLLOW
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let failed = |action: &str, e: rusqlite::Error| super::sqlite_error(display, action, &e);
-    let conn = Connection::open_with_flags(temp, flags).map_err(|e| failed("create", e))?;
+    let conn = Connection::open_with_flags(super::file_path(temp), flags)
+        .map_err(|e| failed("create", e))?;
     // The file is new and thrown away on any failure, and synced once at
     // the end: no need for a journal on disk or a sync per transaction.
     conn.execute_batch("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;")
