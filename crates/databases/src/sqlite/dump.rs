@@ -20,6 +20,8 @@
 //! as the shell writes it: `PRAGMA writable_schema=ON;` and its row of
 //! `sqlite_schema` at the top, its shadow tables (where its content lives)
 //! dumped as ordinary tables, `PRAGMA writable_schema=OFF;` at the end.
+//! The query planner's statistics (`sqlite_stat1`...) are left out, like
+//! every other internal `sqlite_` table: `ANALYZE` rebuilds them.
 
 use std::fmt::Write as _;
 use std::io::Write;
