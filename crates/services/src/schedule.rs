@@ -307,6 +307,23 @@ enum Message {
         outcome: HealthOutcome,
         seconds: f64,
     },
+    /// The worker ended: always its last message, so a worker that ends
+    /// without its outcome cannot leave the run waiting for it forever.
+    Ended { service: String },
+}
+
+/// Sends [`Message::Ended`] when the worker ends, whichever way.
+struct EndGuard<'a> {
+    service: String,
+    send: &'a mpsc::Sender<Message>,
+}
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.send.send(Message::Ended {
+            service: std::mem::take(&mut self.service),
+        });
+    }
 }
 
 /// Where a service is.
@@ -381,6 +398,10 @@ fn work(
     send: &mpsc::Sender<Message>,
 ) {
     let name = service.name.clone();
+    let _ended = EndGuard {
+        service: name.clone(),
+        send,
+    };
     if worker.recheck {
         let outcome = checked_health(service, runner, timeout.min(RECHECK_LIMIT), interval);
         let passed = outcome.passed();
@@ -550,6 +571,7 @@ impl<'a> Coordinator<'a> {
                 outcome,
                 seconds,
             } => self.checked(&service, outcome, seconds, observer),
+            Message::Ended { service } => self.ended(&service, observer),
         }
     }
 
@@ -657,6 +679,21 @@ impl<'a> Coordinator<'a> {
                 observer.event(&Event::JournalFailed { reason });
             }
         }
+    }
+
+    /// A worker ended: if its service is still in progress, it ended
+    /// without saying how, which counts as a failure.
+    fn ended(&mut self, name: &str, observer: &mut dyn Observer) {
+        match self.tracks.get(name).map(|t| &t.phase) {
+            Some(Phase::Restoring(_)) => self.restoring = self.restoring.saturating_sub(1),
+            Some(Phase::Checking) => self.checking = self.checking.saturating_sub(1),
+            _ => return,
+        }
+        self.fail(
+            name,
+            "its restore ended without an outcome".into(),
+            observer,
+        );
     }
 
     /// Marks `name` failed and everything that depends on it not started.
