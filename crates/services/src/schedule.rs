@@ -249,6 +249,58 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// One line for a live display ("billing: restored in 1m20s").
+    pub fn describe(&self) -> String {
+        use crate::report::human_duration;
+        match self {
+            Event::Started {
+                service,
+                resuming: true,
+                ..
+            } => format!("{service}: up in an interrupted run, checking it again"),
+            Event::Started { service, .. } => format!("{service}: restoring"),
+            Event::Progress { service, view } => {
+                let percent = (view.bytes_total > 0)
+                    .then(|| format!(" ({}%)", view.bytes_done * 100 / view.bytes_total.max(1)));
+                let eta = view
+                    .eta
+                    .map(|e| format!(", about {} left", human_duration(e.as_secs_f64())));
+                format!(
+                    "{service}: {} bytes restored{}{}",
+                    view.bytes_done,
+                    percent.unwrap_or_default(),
+                    eta.unwrap_or_default()
+                )
+            }
+            Event::Rechecked { service, reason } => {
+                format!("{service}: no longer healthy ({reason}), restoring it again")
+            }
+            Event::Restored { service, seconds } => format!(
+                "{service}: restored in {}, checking its health",
+                human_duration(*seconds)
+            ),
+            Event::Healthy {
+                service,
+                checked,
+                resumed,
+            } => match (checked, resumed) {
+                (true, false) => format!("{service}: up, health checks passed"),
+                (false, false) => format!("{service}: up, unchecked (it has no health check)"),
+                (true, true) => format!("{service}: kept from the interrupted run, still healthy"),
+                (false, true) => format!("{service}: kept from the interrupted run, unchecked"),
+            },
+            Event::Failed { service, reason } => format!("{service}: FAILED: {reason}"),
+            Event::NotStarted { service, because } => {
+                format!("{service}: not started: {because}")
+            }
+            Event::JournalFailed { reason } => {
+                format!("warning: {reason}; an interruption from now on cannot be resumed")
+            }
+        }
+    }
+}
+
 /// Receives the run's events, on the thread that called [`run`].
 pub trait Observer {
     fn event(&mut self, event: &Event);
@@ -855,6 +907,29 @@ mod tests {
             Plan::from_config(&c, &[]),
             Err(PlanError::Graph(GraphError::Cycle(_)))
         ));
+    }
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        let progress = Arc::new(ServiceProgress::new());
+        progress.set_total(200);
+        progress.add(50);
+        let line = Event::Progress {
+            service: "billing".into(),
+            view: progress.view(),
+        }
+        .describe();
+        assert!(
+            line.starts_with("billing: 50 bytes restored (25%), about "),
+            "{line}"
+        );
+        let line = Event::Healthy {
+            service: "print".into(),
+            checked: false,
+            resumed: false,
+        }
+        .describe();
+        assert_eq!(line, "print: up, unchecked (it has no health check)");
     }
 
     #[test]
