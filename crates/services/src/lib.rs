@@ -4,7 +4,10 @@
 //! servers, the sources (files, databases, commands) and the services
 //! built on them: who depends on whom, how to tell a service is up, and
 //! how fast it must be back. From it this crate derives the recovery order
-//! (`graph`) and runs recoveries and drills.
+//! (`graph`) and runs recoveries and drills: `schedule` brings services
+//! back in that order through a caller's `ServiceRunner`, `health` tells
+//! when each is up, `journal` lets an interrupted run resume, and `report`
+//! is what the run measured.
 
 pub mod backup;
 pub mod config;

@@ -249,6 +249,58 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// One line for a live display ("billing: restored in 1m20s").
+    pub fn describe(&self) -> String {
+        use crate::report::human_duration;
+        match self {
+            Event::Started {
+                service,
+                resuming: true,
+                ..
+            } => format!("{service}: up in an interrupted run, checking it again"),
+            Event::Started { service, .. } => format!("{service}: restoring"),
+            Event::Progress { service, view } => {
+                let percent = (view.bytes_total > 0)
+                    .then(|| format!(" ({}%)", view.bytes_done * 100 / view.bytes_total.max(1)));
+                let eta = view
+                    .eta
+                    .map(|e| format!(", about {} left", human_duration(e.as_secs_f64())));
+                format!(
+                    "{service}: {} bytes restored{}{}",
+                    view.bytes_done,
+                    percent.unwrap_or_default(),
+                    eta.unwrap_or_default()
+                )
+            }
+            Event::Rechecked { service, reason } => {
+                format!("{service}: no longer healthy ({reason}), restoring it again")
+            }
+            Event::Restored { service, seconds } => format!(
+                "{service}: restored in {}, checking its health",
+                human_duration(*seconds)
+            ),
+            Event::Healthy {
+                service,
+                checked,
+                resumed,
+            } => match (checked, resumed) {
+                (true, false) => format!("{service}: up, health checks passed"),
+                (false, false) => format!("{service}: up, unchecked (it has no health check)"),
+                (true, true) => format!("{service}: kept from the interrupted run, still healthy"),
+                (false, true) => format!("{service}: kept from the interrupted run, unchecked"),
+            },
+            Event::Failed { service, reason } => format!("{service}: FAILED: {reason}"),
+            Event::NotStarted { service, because } => {
+                format!("{service}: not started: {because}")
+            }
+            Event::JournalFailed { reason } => {
+                format!("warning: {reason}; an interruption from now on cannot be resumed")
+            }
+        }
+    }
+}
+
 /// Receives the run's events, on the thread that called [`run`].
 pub trait Observer {
     fn event(&mut self, event: &Event);
@@ -307,6 +359,23 @@ enum Message {
         outcome: HealthOutcome,
         seconds: f64,
     },
+    /// The worker ended: always its last message, so a worker that ends
+    /// without its outcome cannot leave the run waiting for it forever.
+    Ended { service: String },
+}
+
+/// Sends [`Message::Ended`] when the worker ends, whichever way.
+struct EndGuard<'a> {
+    service: String,
+    send: &'a mpsc::Sender<Message>,
+}
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.send.send(Message::Ended {
+            service: std::mem::take(&mut self.service),
+        });
+    }
 }
 
 /// Where a service is.
@@ -381,6 +450,10 @@ fn work(
     send: &mpsc::Sender<Message>,
 ) {
     let name = service.name.clone();
+    let _ended = EndGuard {
+        service: name.clone(),
+        send,
+    };
     if worker.recheck {
         let outcome = checked_health(service, runner, timeout.min(RECHECK_LIMIT), interval);
         let passed = outcome.passed();
@@ -550,6 +623,7 @@ impl<'a> Coordinator<'a> {
                 outcome,
                 seconds,
             } => self.checked(&service, outcome, seconds, observer),
+            Message::Ended { service } => self.ended(&service, observer),
         }
     }
 
@@ -657,6 +731,21 @@ impl<'a> Coordinator<'a> {
                 observer.event(&Event::JournalFailed { reason });
             }
         }
+    }
+
+    /// A worker ended: if its service is still in progress, it ended
+    /// without saying how, which counts as a failure.
+    fn ended(&mut self, name: &str, observer: &mut dyn Observer) {
+        match self.tracks.get(name).map(|t| &t.phase) {
+            Some(Phase::Restoring(_)) => self.restoring = self.restoring.saturating_sub(1),
+            Some(Phase::Checking) => self.checking = self.checking.saturating_sub(1),
+            _ => return,
+        }
+        self.fail(
+            name,
+            "its restore ended without an outcome".into(),
+            observer,
+        );
     }
 
     /// Marks `name` failed and everything that depends on it not started.
@@ -818,6 +907,29 @@ mod tests {
             Plan::from_config(&c, &[]),
             Err(PlanError::Graph(GraphError::Cycle(_)))
         ));
+    }
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        let progress = Arc::new(ServiceProgress::new());
+        progress.set_total(200);
+        progress.add(50);
+        let line = Event::Progress {
+            service: "billing".into(),
+            view: progress.view(),
+        }
+        .describe();
+        assert!(
+            line.starts_with("billing: 50 bytes restored (25%), about "),
+            "{line}"
+        );
+        let line = Event::Healthy {
+            service: "print".into(),
+            checked: false,
+            resumed: false,
+        }
+        .describe();
+        assert_eq!(line, "print: up, unchecked (it has no health check)");
     }
 
     #[test]

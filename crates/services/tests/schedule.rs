@@ -81,6 +81,8 @@ impl Recorder {
 struct Runner<'a> {
     record: &'a Recorder,
     failing: BTreeSet<String>,
+    /// Services whose restore panics (a bug in the caller's glue).
+    panicking: BTreeSet<String>,
     overlap: usize,
     /// Each restored service writes its marker file here.
     markers: Option<PathBuf>,
@@ -91,6 +93,7 @@ impl<'a> Runner<'a> {
         Runner {
             record,
             failing: BTreeSet::new(),
+            panicking: BTreeSet::new(),
             overlap: 1,
             markers: None,
         }
@@ -134,6 +137,9 @@ impl ServiceRunner for Runner<'_> {
             .lock()
             .unwrap()
             .push((service.to_owned(), start, end));
+        if self.panicking.contains(service) {
+            panic!("a bug in the runner");
+        }
         if self.failing.contains(service) {
             return Err(format!("the snapshot of {service} is unreadable"));
         }
@@ -519,4 +525,20 @@ fn the_report_measures_each_service_against_its_target() {
     let loss = web.sources[0].data_loss_seconds;
     let expected = (report.started_at - web.sources[0].snapshot_time).num_seconds() as f64;
     assert!((loss - expected).abs() < 1.0, "{loss} vs {expected}");
+}
+
+#[test]
+fn a_runner_that_panics_fails_its_service_and_the_run_still_ends() {
+    let plan = town();
+    let record = Recorder::default();
+    let mut runner = Runner::new(&record);
+    runner.panicking.insert("net".into());
+    let report = run(&plan, &runner, options(2), &mut record.observer());
+    assert!(
+        matches!(status(&report, "net"), Status::Failed { reason } if reason.contains("internal error"))
+    );
+    assert!(
+        matches!(status(&report, "report"), Status::NotStarted { because } if because.contains("net"))
+    );
+    assert_eq!(status(&report, "files"), &Status::UpUnchecked);
 }
