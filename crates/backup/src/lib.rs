@@ -39,8 +39,15 @@ pub enum BackupError {
     MissingPath { path: String },
     #[error(transparent)]
     BadPattern(#[from] reprise_repo::PatternError),
-    #[error("reading standard input: {0}")]
-    Stdin(std::io::Error),
+    #[error("reading {name}: {source}")]
+    Stream {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("{name} was empty: whatever feeds it probably failed, so nothing was saved (back up an empty stream on purpose with --allow-empty)")]
+    EmptyStream { name: String },
+    #[error("{0:?} cannot name a file of the snapshot: give a plain file name, without '/', unique among the streams")]
+    StreamName(String),
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -69,8 +76,10 @@ pub struct BackupOptions {
     pub one_file_system: bool,
     pub tags: Vec<String>,
     pub hostname: String,
-    /// Standard input as one file of this name, instead of paths.
-    pub stdin: Option<(Box<dyn Read + Send>, String)>,
+    /// Files made from streams (standard input, a database dump and its
+    /// manifest), instead of paths: each becomes one file at the root of
+    /// the snapshot, read in order.
+    pub streams: Vec<Stream>,
     /// Read every file even if the parent snapshot says it is unchanged.
     pub force_read: bool,
     /// Measure every file read and analyse the snapshot for ransomware.
@@ -87,9 +96,39 @@ impl BackupOptions {
             one_file_system: false,
             tags: Vec::new(),
             hostname: hostname.into(),
-            stdin: None,
+            streams: Vec::new(),
             force_read: false,
             detection: true,
+        }
+    }
+}
+
+/// A file of the snapshot read from a stream rather than from disk.
+pub struct Stream {
+    /// The file's name at the root of the snapshot.
+    pub name: String,
+    /// What the error messages call the stream ("standard input").
+    pub label: String,
+    /// Opens the stream when its turn comes, so a stream may depend on
+    /// those before it (a dump's manifest exists once the dump was read).
+    pub open: Box<dyn FnOnce() -> std::io::Result<Box<dyn Read + Send>> + Send>,
+    /// An empty stream is refused unless this is set: an empty dump or
+    /// standard input is most often a program that failed.
+    pub allow_empty: bool,
+}
+
+impl Stream {
+    /// A stream already open, such as standard input.
+    pub fn reader(
+        name: impl Into<String>,
+        label: impl Into<String>,
+        reader: Box<dyn Read + Send>,
+    ) -> Stream {
+        Stream {
+            name: name.into(),
+            label: label.into(),
+            open: Box::new(move || Ok(reader)),
+            allow_empty: false,
         }
     }
 }
@@ -231,15 +270,33 @@ struct Source {
     bytes: Vec<Vec<u8>>,
 }
 
-fn source_of(options: &BackupOptions, stdin: Option<&str>) -> Result<Source, BackupError> {
+/// The streams' file names (a leading `/` dropped), checked to be plain
+/// and unique; `None` when the backup reads paths instead.
+fn stream_names(streams: &[Stream]) -> Result<Option<Vec<String>>, BackupError> {
+    if streams.is_empty() {
+        return Ok(None);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for stream in streams {
+        let name = stream.name.trim_start_matches('/');
+        let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
+        if !plain || names.iter().any(|n| n == name) {
+            return Err(BackupError::StreamName(stream.name.clone()));
+        }
+        names.push(name.to_owned());
+    }
+    Ok(Some(names))
+}
+
+fn source_of(options: &BackupOptions, streams: Option<&[String]>) -> Result<Source, BackupError> {
     use std::os::unix::ffi::OsStrExt;
-    let paths = if stdin.is_some() {
+    let paths = if streams.is_some() {
         Vec::new()
     } else {
         absolute_paths(&options.paths)?
     };
-    let bytes: Vec<Vec<u8>> = match stdin {
-        Some(name) => vec![format!("/{}", name.trim_start_matches('/')).into_bytes()],
+    let bytes: Vec<Vec<u8>> = match streams {
+        Some(names) => names.iter().map(|n| format!("/{n}").into_bytes()).collect(),
         None => paths
             .iter()
             .map(|p| p.as_os_str().as_bytes().to_vec())
@@ -263,8 +320,9 @@ pub fn run(
 ) -> Result<BackupReport, BackupError> {
     let started = Instant::now();
     let time = Utc::now();
-    let stdin = options.stdin.take();
-    let source = source_of(&options, stdin.as_ref().map(|(_, name)| name.as_str()))?;
+    let streams = std::mem::take(&mut options.streams);
+    let names = stream_names(&streams)?;
+    let source = source_of(&options, names.as_deref())?;
     // The snapshots first, the index only after the started mark (see
     // `reprise_repo::browse::open` for why this order).
     let listed = Listed::list(repo)?;
@@ -285,7 +343,7 @@ pub fn run(
         session: session.clone(),
         passed_over: choice.passed_over,
     };
-    match back_up(repo, &options, stdin, &source, announced, progress) {
+    match back_up(repo, &options, streams, &source, announced, progress) {
         Ok(report) => Ok(report),
         Err(e) => {
             // Best effort: if even this small write fails (the disk is
@@ -310,7 +368,7 @@ struct Announced<'r> {
 fn back_up(
     repo: &Repository,
     options: &BackupOptions,
-    stdin: Option<(Box<dyn Read + Send>, String)>,
+    streams: Vec<Stream>,
     source: &Source,
     announced: Announced<'_>,
     progress: &BackupProgress,
@@ -342,7 +400,7 @@ fn back_up(
     };
     // The walk compares with `parent`; detection compares with `previous`.
     // When they are the same, the walk collects the changes for detection.
-    let walk_sees_changes = stdin.is_none() && (parent.is_some() || previous.is_none());
+    let walk_sees_changes = streams.is_empty() && (parent.is_some() || previous.is_none());
     let ctx = Context {
         repo,
         saver: BlobSaver::new(repo),
@@ -357,9 +415,10 @@ fn back_up(
         Some((_, s)) => repo.load_tree(&s.tree).ok(),
         None => None,
     };
-    let tree = match stdin {
-        Some((reader, name)) => walker::save_stdin(&ctx, reader, &name)?,
-        None => walker::save_roots(&ctx, &source.paths, parent_tree)?,
+    let tree = if streams.is_empty() {
+        walker::save_roots(&ctx, &source.paths, parent_tree)?
+    } else {
+        walker::save_streams(&ctx, streams)?
     };
     let Context {
         saver,

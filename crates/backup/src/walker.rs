@@ -440,12 +440,31 @@ fn save_dir(
     save_tree(ctx, nodes.into_iter().flatten().collect())
 }
 
-/// Backs up standard input as a single file at the root of the snapshot.
-pub(crate) fn save_stdin(
+/// Backs up streams (standard input, a dump and its manifest) as files at
+/// the root of the snapshot, in order, their names already checked.
+pub(crate) fn save_streams(
     ctx: &Context,
-    reader: Box<dyn std::io::Read + Send>,
-    name: &str,
+    streams: Vec<crate::Stream>,
 ) -> Result<BlobId, BackupError> {
+    let mut nodes = Vec::with_capacity(streams.len());
+    for stream in streams {
+        nodes.push(save_stream(ctx, stream)?);
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    save_tree(ctx, nodes)
+}
+
+fn save_stream(ctx: &Context, stream: crate::Stream) -> Result<Node, BackupError> {
+    let crate::Stream {
+        name,
+        label,
+        open,
+        allow_empty,
+    } = stream;
+    let failed = |source| BackupError::Stream {
+        name: label.clone(),
+        source,
+    };
     let name = name.trim_start_matches('/');
     let mut node = Node::new(name.as_bytes().to_vec(), NodeKind::File);
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -454,7 +473,11 @@ pub(crate) fn save_stdin(
     node.atime_ns = now;
     node.ctime_ns = now;
     node.links = 1;
-    let (content, size, stats) = save_reader(ctx, reader, 0).map_err(BackupError::Stdin)?;
+    let reader = open().map_err(failed)?;
+    let (content, size, stats) = save_reader(ctx, reader, 0).map_err(failed)?;
+    if size == 0 && !allow_empty {
+        return Err(BackupError::EmptyStream { name: label });
+    }
     node.content = content?;
     node.size = size;
     node.stats = stats;
@@ -462,5 +485,5 @@ pub(crate) fn save_stdin(
     c.total_files.fetch_add(1, Ordering::Relaxed);
     c.total_bytes.fetch_add(size, Ordering::Relaxed);
     c.files_new.fetch_add(1, Ordering::Relaxed);
-    save_tree(ctx, vec![node])
+    Ok(node)
 }

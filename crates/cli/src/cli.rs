@@ -285,6 +285,10 @@ pub struct BackupArgs {
     /// File name for the data read from standard input
     #[arg(long, default_value = "stdin", requires = "stdin")]
     pub stdin_filename: String,
+    /// Save an empty standard input (refused by default: an empty input is
+    /// most often a program that failed before writing anything)
+    #[arg(long, requires = "stdin")]
+    pub allow_empty: bool,
     /// Read every file, even those the previous snapshot shows unchanged
     #[arg(long)]
     pub force: bool,

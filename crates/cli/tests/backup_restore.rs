@@ -439,6 +439,36 @@ fn backup_from_stdin_dumps_back_the_same_bytes() {
     );
 }
 
+/// `(exit 3) | reprise backup --stdin` used to write a 0-byte snapshot,
+/// verdict clean, exit 0: a failed dump looked like a good backup.
+#[test]
+fn an_empty_standard_input_is_refused_unless_allowed() {
+    let repo = TestRepo::new();
+    let out = repo
+        .cmd()
+        .args(["backup", "--stdin", "--stdin-filename", "db.sql"])
+        .write_stdin(Vec::new())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("standard input was empty"), "{stderr}");
+    assert!(stderr.contains("--allow-empty"), "{stderr}");
+    assert!(
+        repo.snapshots().is_empty(),
+        "no snapshot may claim the failed dump"
+    );
+
+    let out = repo
+        .cmd()
+        .args(["backup", "--stdin", "--allow-empty"])
+        .write_stdin(Vec::new())
+        .output()
+        .unwrap();
+    assert_success(&out, "backup --stdin --allow-empty");
+    assert_eq!(repo.snapshots().len(), 1);
+}
+
 fn ls_paths(repo: &TestRepo) -> Vec<String> {
     let out = repo
         .cmd()

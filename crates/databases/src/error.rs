@@ -29,6 +29,10 @@ pub enum DbError {
         context: String,
         source: std::io::Error,
     },
+    /// A SQLite database file that could not be read or written; the
+    /// message says why and what to do.
+    #[error("SQLite database {path}: {message}")]
+    Sqlite { path: String, message: String },
     #[error("{0}")]
     Invalid(String),
 }

@@ -89,7 +89,18 @@ impl Verification {
 }
 
 pub mod error;
+pub mod sqlite;
 pub use error::DbError;
+pub use sqlite::Sqlite;
+
+pub mod command;
+pub mod mariadb;
+pub mod postgres;
+pub mod stats;
+mod supervise;
+pub use command::CommandSource;
+pub use mariadb::MariaDb;
+pub use postgres::Postgres;
 
 /// Limits a dump must meet, or its stream fails at the end.
 #[derive(Debug, Clone, Default)]
@@ -99,6 +110,27 @@ pub struct DumpOptions {
     pub previous_bytes: Option<u64>,
     /// Between 0 and 1; `None` means the default (one half).
     pub min_fraction: Option<f64>,
+}
+
+impl DumpOptions {
+    /// Fails with [`DbError::Shrunk`] when a finished dump of `bytes` is
+    /// smaller than `min_fraction` (default one half) of the previous one,
+    /// the same rule for every engine.
+    pub fn check_size(&self, database: &str, bytes: u64) -> Result<(), DbError> {
+        let Some(previous) = self.previous_bytes else {
+            return Ok(());
+        };
+        let fraction = self.min_fraction.unwrap_or(0.5).clamp(0.0, 1.0);
+        if (bytes as f64) < fraction * previous as f64 {
+            return Err(DbError::Shrunk {
+                database: database.to_string(),
+                bytes,
+                previous,
+                percent: (fraction * 100.0).round() as u32,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A dump in progress: the SQL bytes, and the manifest they produce.

@@ -22,6 +22,10 @@
 //!   incident: opened, a second wave, closed by a backup, resolved by an
 //!   operator (`crate::incident`).
 //!
+//! - a **drill** mark (revision 1.5) records a recovery drill: which
+//!   services came back, from which snapshots, how fast, and whether every
+//!   restored database matched its table manifest (`reprise drills`).
+//!
 //! A mark only ever makes clients store *more* or prune delete *later*: a
 //! forged one costs space, never data. JSON, sealed with AAD `b"reprise mark"`, stored under
 //! `marks/` named by the BLAKE3 of the stored bytes.
@@ -66,6 +70,13 @@ pub enum MarkBody {
     Ended { session: String },
     /// One event of a ransomware incident (revision 1.4, see [`crate::incident`]).
     Incident(IncidentRecord),
+    /// A recovery drill's report (revision 1.5): `drill` is its id, and
+    /// `report` the JSON object `reprise drill --json` prints, kept as
+    /// JSON so that readers that do not show drills need not parse it.
+    Drill {
+        drill: String,
+        report: serde_json::Value,
+    },
 }
 
 /// One bad copy of a blob.

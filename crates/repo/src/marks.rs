@@ -33,7 +33,8 @@ impl MarkList {
                 MarkBody::Damaged { .. }
                 | MarkBody::Started { .. }
                 | MarkBody::Ended { .. }
-                | MarkBody::Incident(_) => &[],
+                | MarkBody::Incident(_)
+                | MarkBody::Drill { .. } => &[],
             })
             .copied()
     }
@@ -64,6 +65,41 @@ impl MarkList {
     }
 }
 
+impl MarkList {
+    /// The drill records, oldest first by when the storage received them
+    /// (the writer's clock where the storage keeps no time).
+    pub fn drill_records(&self) -> Vec<StoredDrill> {
+        let mut drills: Vec<StoredDrill> = self
+            .marks
+            .iter()
+            .filter_map(|m| match &m.mark.body {
+                MarkBody::Drill { drill, report } => Some(StoredDrill {
+                    stored: m
+                        .stored
+                        .map(chrono::DateTime::<Utc>::from)
+                        .unwrap_or(m.mark.time),
+                    hostname: m.mark.hostname.clone(),
+                    drill: drill.clone(),
+                    report: report.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        drills.sort_by(|a, b| (a.stored, &a.drill).cmp(&(b.stored, &b.drill)));
+        drills
+    }
+}
+
+/// A drill's record with when the storage received it and the host that
+/// ran the drill.
+#[derive(Debug, Clone)]
+pub struct StoredDrill {
+    pub stored: chrono::DateTime<Utc>,
+    pub hostname: String,
+    pub drill: String,
+    pub report: serde_json::Value,
+}
+
 /// An incident record with when the storage received it and the host that
 /// wrote it.
 #[derive(Debug, Clone)]
@@ -74,6 +110,14 @@ pub struct StoredIncident {
 }
 
 impl Repository {
+    /// Writes a drill's record.
+    pub fn save_drill_record(&self, drill: &str, report: serde_json::Value) -> Result<String> {
+        self.save_mark(MarkBody::Drill {
+            drill: drill.to_owned(),
+            report,
+        })
+    }
+
     /// Writes an incident record.
     pub fn save_incident_record(&self, record: IncidentRecord) -> Result<String> {
         self.save_mark(MarkBody::Incident(record))
@@ -157,7 +201,10 @@ impl Repository {
                 MarkBody::Damaged { blobs } => {
                     blobs.iter().for_each(|c| index.shun_copy(&c.blob, &c.pack))
                 }
-                MarkBody::Started { .. } | MarkBody::Ended { .. } | MarkBody::Incident(_) => {}
+                MarkBody::Started { .. }
+                | MarkBody::Ended { .. }
+                | MarkBody::Incident(_)
+                | MarkBody::Drill { .. } => {}
             }
         }
     }
@@ -167,6 +214,21 @@ impl Repository {
 mod tests {
     use super::*;
     use reprise_format::IncidentEvent;
+
+    #[test]
+    fn a_drill_record_reads_back_with_its_report_and_is_shunned_by_nothing() {
+        let (_dir, repo) = crate::browse::testing::fresh_repo();
+        let report = serde_json::json!({ "ok": false, "services": [ { "name": "paie" } ] });
+        repo.save_drill_record("d-1", report.clone()).unwrap();
+        repo.announce_start(&["/srv".to_owned()]).unwrap();
+        let marks = repo.list_marks().unwrap();
+        assert!(marks.unreadable.is_empty());
+        let drills = marks.drill_records();
+        assert_eq!(drills.len(), 1);
+        assert_eq!(drills[0].drill, "d-1");
+        assert_eq!(drills[0].report, report);
+        assert_eq!(marks.pruned_packs().count(), 0);
+    }
 
     fn incident_mark(event: IncidentEvent, stored: SystemTime) -> StoredMark {
         StoredMark {

@@ -4,7 +4,42 @@
 //! servers, the sources (files, databases, commands) and the services
 //! built on them: who depends on whom, how to tell a service is up, and
 //! how fast it must be back. From it this crate derives the recovery order
-//! (`graph`) and runs recoveries and drills.
+//! (`graph`) and runs recoveries and drills: `schedule` brings services
+//! back in that order through a caller's `ServiceRunner`, `health` tells
+//! when each is up, `journal` lets an interrupted run resume, and `report`
+//! is what the run measured.
 
+pub mod backup;
 pub mod config;
+pub mod engines;
 pub mod graph;
+pub mod restore;
+
+/// Why a service's backup or recovery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("source {0} is not in the configuration")]
+    UnknownSource(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Database(#[from] reprise_databases::DbError),
+    #[error(transparent)]
+    Backup(#[from] reprise_backup::BackupError),
+    #[error(transparent)]
+    Repo(#[from] reprise_repo::RepoError),
+    #[error(transparent)]
+    Restore(#[from] reprise_restore::RestoreError),
+    #[error("source {name} has no snapshot to recover from ({choice} was asked): back it up first, or choose another time")]
+    NoSnapshot { name: String, choice: String },
+    #[error("snapshot {snapshot} of source {name} cannot be restored: {what}; run reprise check, and recover from an older snapshot")]
+    Damaged {
+        snapshot: String,
+        name: String,
+        what: String,
+    },
+}
+pub mod health;
+pub mod journal;
+pub mod report;
+pub mod schedule;

@@ -29,10 +29,16 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
     if args.dry_run {
         return dry_run(g, args, &repo);
     }
-    let stdin: Option<(Box<dyn std::io::Read + Send>, String)> = if args.stdin {
-        Some((Box::new(std::io::stdin()), args.stdin_filename.clone()))
+    let streams = if args.stdin {
+        let mut stdin = reprise_backup::Stream::reader(
+            args.stdin_filename.clone(),
+            "standard input",
+            Box::new(std::io::stdin()),
+        );
+        stdin.allow_empty = args.allow_empty;
+        vec![stdin]
     } else {
-        None
+        Vec::new()
     };
     let options = BackupOptions {
         paths: args.paths.clone(),
@@ -40,7 +46,7 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
         one_file_system: args.one_file_system,
         tags: args.tags.clone(),
         hostname: args.host.clone().unwrap_or_else(reprise_repo::hostname),
-        stdin,
+        streams,
         force_read: args.force,
         detection: !args.no_detection,
     };

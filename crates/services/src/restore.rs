@@ -1,0 +1,276 @@
+//! Restoring one service's sources from the repository: which snapshot of
+//! each source, files back into their paths (or under a target root), and
+//! databases into a new database whose content is then verified against
+//! the table manifest captured at backup time.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use reprise_databases::{DumpManifest, Replace, Verification};
+use reprise_format::{Snapshot, SnapshotId};
+use reprise_repo::browse::reader::FileReader;
+use reprise_repo::browse::subpath::resolve_subpath;
+use reprise_repo::{Repository, SnapshotList, WalkBudget};
+use reprise_restore::{RestoreOptions, RestoreProgress};
+
+use crate::backup::{database_tag, dump_file, manifest_file, source_tag};
+use crate::config::{Config, SourceConfig};
+use crate::engines;
+use crate::ServiceError;
+
+/// Which snapshot of each source a recovery uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotChoice {
+    /// The newest.
+    Latest,
+    /// The newest taken at or before this time.
+    AtOrBefore(DateTime<Utc>),
+    /// The newest whose detection verdict is clean, outside any open
+    /// incident.
+    LastClean,
+}
+
+/// Where a recovery puts things.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Files go under this directory instead of their own paths.
+    pub target_root: Option<PathBuf>,
+    /// The name a restored database gets, from its original name (a drill
+    /// uses a scratch name; a recovery keeps the name).
+    pub database_name: fn(&str, &str) -> String,
+    /// A drill's suffix or empty, handed to `database_name`.
+    pub suffix: String,
+    pub replace: Replace,
+}
+
+/// One snapshot of a source, restored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceRestored {
+    pub source: String,
+    pub database: Option<String>,
+    pub snapshot_id: String,
+    pub snapshot_time: DateTime<Utc>,
+    /// The snapshot's detection verdict (`clean`, `suspicious`, …), or
+    /// `unknown` when detection did not run.
+    pub verdict: String,
+    /// Where it went: a directory, or the restored database's name.
+    pub restored_to: String,
+    pub bytes: u64,
+    /// For a database: its tables compared with the manifest.
+    pub verification: Option<Verification>,
+}
+
+/// The snapshots of `source` (one per database for a database source),
+/// chosen by `choice`.
+pub fn choose_snapshots<'l>(
+    list: &'l SnapshotList,
+    source: &str,
+    choice: SnapshotChoice,
+) -> Vec<(Option<String>, &'l (SnapshotId, Snapshot))> {
+    let tag = source_tag(source);
+    let of_source: Vec<&(SnapshotId, Snapshot)> = list
+        .snapshots
+        .iter()
+        .filter(|(_, s)| s.tags.contains(&tag))
+        .collect();
+    let mut databases: Vec<Option<String>> =
+        of_source.iter().map(|(_, s)| database_of(s)).collect();
+    databases.sort();
+    databases.dedup();
+    databases
+        .into_iter()
+        .filter_map(|database| {
+            let chosen = of_source
+                .iter()
+                .filter(|(_, s)| database_of(s) == database && fits(s, choice))
+                .max_by_key(|(_, s)| s.time)?;
+            Some((database, *chosen))
+        })
+        .collect()
+}
+
+fn database_of(snapshot: &Snapshot) -> Option<String> {
+    let prefix = database_tag("");
+    snapshot
+        .tags
+        .iter()
+        .find_map(|t| t.strip_prefix(&prefix).map(str::to_owned))
+}
+
+fn fits(snapshot: &Snapshot, choice: SnapshotChoice) -> bool {
+    match choice {
+        SnapshotChoice::Latest => true,
+        SnapshotChoice::AtOrBefore(time) => snapshot.time <= time,
+        SnapshotChoice::LastClean => is_clean(snapshot),
+    }
+}
+
+/// Clean: detection ran, found nothing, and the snapshot is not inside an
+/// open incident (a snapshot taken while encrypted files are still there
+/// may judge only its own changes clean).
+fn is_clean(snapshot: &Snapshot) -> bool {
+    snapshot
+        .detection
+        .as_ref()
+        .is_some_and(|d| d.verdict == "clean" && d.incident.as_ref().is_none_or(|i| i.closed))
+}
+
+fn verdict_of(snapshot: &Snapshot) -> String {
+    snapshot
+        .detection
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |d| d.verdict.clone())
+}
+
+/// Restores every source of `service`.
+pub fn restore_service(
+    repo: &Repository,
+    list: &SnapshotList,
+    config: &Config,
+    service: &str,
+    choice: SnapshotChoice,
+    destination: &Destination,
+    progress: &RestoreProgress,
+) -> Result<Vec<SourceRestored>, ServiceError> {
+    let Some(service_config) = config.services.get(service) else {
+        return Err(ServiceError::Config(format!(
+            "service {service} is not in the configuration"
+        )));
+    };
+    let mut restored = Vec::new();
+    for source in &service_config.sources {
+        let chosen = choose_snapshots(list, source, choice);
+        if chosen.is_empty() {
+            return Err(ServiceError::NoSnapshot {
+                name: source.clone(),
+                choice: describe(choice),
+            });
+        }
+        for (database, (id, snapshot)) in chosen {
+            let one = SnapshotToRestore {
+                source,
+                database: database.as_deref(),
+                id,
+                snapshot,
+            };
+            restored.push(one.restore(repo, config, destination, progress)?);
+        }
+    }
+    Ok(restored)
+}
+
+fn describe(choice: SnapshotChoice) -> String {
+    match choice {
+        SnapshotChoice::Latest => "any snapshot".to_owned(),
+        SnapshotChoice::AtOrBefore(t) => format!("a snapshot taken at or before {t}"),
+        SnapshotChoice::LastClean => "a snapshot with a clean verdict".to_owned(),
+    }
+}
+
+struct SnapshotToRestore<'a> {
+    source: &'a str,
+    database: Option<&'a str>,
+    id: &'a SnapshotId,
+    snapshot: &'a Snapshot,
+}
+
+impl SnapshotToRestore<'_> {
+    fn restore(
+        &self,
+        repo: &Repository,
+        config: &Config,
+        destination: &Destination,
+        progress: &RestoreProgress,
+    ) -> Result<SourceRestored, ServiceError> {
+        let (restored_to, verification) = match (self.database, config.sources.get(self.source)) {
+            (_, Some(SourceConfig::Files { .. })) | (None, _) => {
+                (self.restore_files(repo, destination, progress)?, None)
+            }
+            (Some(database), _) => {
+                let (name, verification) =
+                    self.restore_database(repo, config, database, destination)?;
+                (name, Some(verification))
+            }
+        };
+        Ok(SourceRestored {
+            source: self.source.to_owned(),
+            database: self.database.map(str::to_owned),
+            snapshot_id: self.id.to_string(),
+            snapshot_time: self.snapshot.time,
+            verdict: verdict_of(self.snapshot),
+            restored_to,
+            bytes: self.snapshot.summary.as_ref().map_or(0, |s| s.total_bytes),
+            verification,
+        })
+    }
+
+    fn restore_files(
+        &self,
+        repo: &Repository,
+        destination: &Destination,
+        progress: &RestoreProgress,
+    ) -> Result<String, ServiceError> {
+        let target = destination
+            .target_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let root = resolve_subpath(repo, &self.snapshot.tree, b"/")?;
+        let (nodes, base) = root.entries(repo, &self.snapshot.tree)?;
+        let options = RestoreOptions {
+            budget: WalkBudget::for_snapshot(self.id, self.snapshot),
+            ..RestoreOptions::default()
+        };
+        reprise_restore::run(repo, nodes, &base, &target, &options, progress)?;
+        Ok(target.display().to_string())
+    }
+
+    fn restore_database(
+        &self,
+        repo: &Repository,
+        config: &Config,
+        database: &str,
+        destination: &Destination,
+    ) -> Result<(String, Verification), ServiceError> {
+        let engine = engines::for_source(config, self.source)?.engine();
+        let name = (destination.database_name)(database, &destination.suffix);
+        let manifest = self.manifest(repo, database)?;
+        let dump = self.file(repo, &dump_file(database))?;
+        let mut reader = FileReader::new(repo, &dump)?;
+        engine.restore(&name, &mut reader, destination.replace)?;
+        let verification = engine.verify(&name, &manifest)?;
+        Ok((name, verification))
+    }
+
+    fn manifest(&self, repo: &Repository, database: &str) -> Result<DumpManifest, ServiceError> {
+        let node = self.file(repo, &manifest_file(database))?;
+        let mut json = Vec::new();
+        let limit = 64 << 20;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(FileReader::new(repo, &node)?, limit),
+            &mut json,
+        )
+        .map_err(|e| self.damaged(&format!("its table manifest cannot be read: {e}")))?;
+        serde_json::from_slice(&json)
+            .map_err(|e| self.damaged(&format!("its table manifest is not valid: {e}")))
+    }
+
+    fn file(&self, repo: &Repository, name: &str) -> Result<reprise_format::Node, ServiceError> {
+        let path = format!("/{name}");
+        resolve_subpath(repo, &self.snapshot.tree, path.as_bytes())?
+            .node
+            .ok_or_else(|| self.damaged(&format!("{name} is missing")))
+    }
+
+    fn damaged(&self, what: &str) -> ServiceError {
+        ServiceError::Damaged {
+            snapshot: self.id.short(),
+            name: self.source.to_owned(),
+            what: what.to_owned(),
+        }
+    }
+}
+
+/// A database keeps its name in a recovery.
+pub fn same_name(database: &str, _suffix: &str) -> String {
+    database.to_owned()
+}
