@@ -45,6 +45,29 @@ pub fn command() -> clap::Command {
     cmd.mut_subcommand("serve", |serve| serve.args(hidden))
 }
 
+/// `--repository NAME` with `--repo` is a usage error (exit 2); with
+/// `REPRISE_REPOSITORY` set, `--repository` wins, as an option given on the
+/// command line wins over the environment.
+pub fn settle_repository(
+    matches: &clap::ArgMatches,
+    global: &mut GlobalOptions,
+) -> Result<(), clap::Error> {
+    if global.repository.is_none() {
+        return Ok(());
+    }
+    match matches.value_source("repo") {
+        Some(clap::parser::ValueSource::CommandLine) => Err(command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--repository <NAME>' cannot be used with '--repo <REPO>': give one of them",
+        )),
+        Some(clap::parser::ValueSource::EnvVariable) => {
+            global.repo = None;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "reprise",
@@ -67,7 +90,10 @@ pub struct GlobalOptions {
     pub repo: Option<String>,
     /// A repository of the configuration file, by name ([repositories.NAME]):
     /// its location and password source
-    #[arg(long, global = true, value_name = "NAME", conflicts_with = "repo")]
+    // Not `conflicts_with = "repo"`: clap would count REPRISE_REPOSITORY
+    // as --repo, and an option given on the command line wins over a
+    // variable of the environment (see `settle_repository`).
+    #[arg(long, global = true, value_name = "NAME")]
     pub repository: Option<String>,
     /// The configuration file (repositories, servers, sources, services);
     /// else REPRISE_CONFIG, else /etc/reprise/reprise.toml

@@ -324,6 +324,23 @@ fn repo_and_repository_together_are_refused() {
 }
 
 #[test]
+fn repository_wins_over_reprise_repository_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_repositories(dir.path());
+    let out = reprise()
+        .arg("--config")
+        .arg(&config)
+        .args(["--repository", "b", "init"])
+        .args(FAST_KDF)
+        .env("REPRISE_REPOSITORY", dir.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    assert_success(&out, "--repository with REPRISE_REPOSITORY set");
+    assert!(dir.path().join("repo-b").join("config").exists());
+    assert!(!dir.path().join("elsewhere").exists());
+}
+
+#[test]
 fn a_password_env_of_the_configuration_unlocks_the_repository() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
