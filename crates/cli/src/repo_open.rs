@@ -117,7 +117,7 @@ fn network_address(location: &str) -> Result<Option<(String, u16)>> {
 
 pub fn backend(global: &GlobalOptions) -> Result<Arc<dyn Backend>> {
     let Some(location) = global.repo.as_deref() else {
-        bail!("no repository given: use --repo PATH or set REPRISE_REPOSITORY");
+        bail!("no repository given: use --repo PATH, set REPRISE_REPOSITORY, or name one of the configuration file with --repository NAME (or mark one `default = true`)");
     };
     if location.starts_with("s3:") {
         return s3_backend(location);

@@ -405,3 +405,24 @@ fn config_md_shows_the_example_file_verbatim() {
         "docs/CONFIG.md's example differs from examples/saint-exemple.toml"
     );
 }
+
+#[test]
+fn without_a_default_repository_a_command_asks_for_one_and_names_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[repositories.offsite]\nlocation = \"/srv/r\"\npassword_command = \"echo x\"\n",
+    );
+    let out = reprise()
+        .env("REPRISE_CONFIG", &config)
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "snapshots with no repository given");
+    assert!(
+        stderr(&out).contains("no repository given")
+            && stderr(&out).contains("--repository NAME"),
+        "{}",
+        describe(&out)
+    );
+}
