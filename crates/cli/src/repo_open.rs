@@ -81,18 +81,21 @@ fn configured_repository<'a>(
 
 /// Whether the repository at `location` can be reached now: a directory
 /// must hold a repository, a `rest:` server or `s3:` endpoint must accept
-/// a connection (credentials are not tried).
+/// a connection. Credentials are not tried, nor required: an `s3:`
+/// location is only parsed, since its keys may be set for the nightly job
+/// alone.
 pub fn reachable(global: &GlobalOptions, location: &str, timeout: Duration) -> Result<()> {
     let mut options = global.clone();
     options.repo = Some(location.to_string());
-    // Builds the backend as every command would: a malformed location
-    // fails here with the backend's own message.
-    let backend = backend(&options)?;
-    match network_address(location)? {
-        Some((host, port)) => tcp_answers(&host, port, timeout)
-            .map_err(|why| anyhow!("{host}:{port} does not accept connections ({why})")),
-        None => Ok(ensure_repository(backend.as_ref())?),
+    let Some((host, port)) = network_address(location)? else {
+        return Ok(ensure_repository(backend(&options)?.as_ref())?);
+    };
+    if location.starts_with("rest:") {
+        // The URL and --cacert checked as every command would check them.
+        backend(&options)?;
     }
+    tcp_answers(&host, port, timeout)
+        .map_err(|why| anyhow!("{host}:{port} does not accept connections ({why})"))
 }
 
 /// The host and port a `rest:` or `s3:` location connects to, or `None`

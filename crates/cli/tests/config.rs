@@ -420,9 +420,41 @@ fn without_a_default_repository_a_command_asks_for_one_and_names_repository() {
         .unwrap();
     assert_exit(&out, 1, "snapshots with no repository given");
     assert!(
-        stderr(&out).contains("no repository given")
-            && stderr(&out).contains("--repository NAME"),
+        stderr(&out).contains("no repository given") && stderr(&out).contains("--repository NAME"),
         "{}",
         describe(&out)
+    );
+}
+
+#[test]
+fn rest_and_s3_repositories_are_reached_by_tcp_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = open.local_addr().unwrap().port();
+    let down = closed_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "\
+[repositories.serveur]
+location = \"rest:https://127.0.0.1:{up}/mairie\"
+password_command = \"echo x\"
+[repositories.s3-up]
+location = \"s3:http://127.0.0.1:{up}/sauvegardes\"
+password_command = \"echo x\"
+[repositories.s3-down]
+location = \"s3:http://127.0.0.1:{down}/sauvegardes\"
+password_command = \"echo x\"
+"
+        ),
+    );
+    let out = config_check(&config, &[]);
+    assert_exit(&out, 1, "config check with an S3 endpoint down");
+    let text = stdout(&out);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(
+        errors[0].contains(":8: error: [repositories.s3-down] cannot be reached: 127.0.0.1:"),
+        "{text}"
     );
 }
