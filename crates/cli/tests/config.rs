@@ -458,3 +458,50 @@ password_command = \"echo x\"
         "{text}"
     );
 }
+
+/// The PostgreSQL server of scripts/db-server as `[servers.NAME]` lines
+/// (host, port, bin_dir), or `None` when told to skip database tests.
+fn test_pg_server_lines() -> Option<String> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    if var("REPRISE_TEST_SKIP_DB").as_deref() == Some("1") {
+        eprintln!("skipped: needs a PostgreSQL server (REPRISE_TEST_SKIP_DB=1)");
+        return None;
+    }
+    let (Some(host), Some(port)) = (var("REPRISE_TEST_PG_HOST"), var("REPRISE_TEST_PG_PORT"))
+    else {
+        panic!("this test needs a PostgreSQL server: `eval \"$(scripts/db-server)\"` first, or set REPRISE_TEST_SKIP_DB=1");
+    };
+    let mut lines = format!("host = \"{host}\"\nport = {port}\n");
+    if let Some(bin) = var("REPRISE_TEST_PG_BIN") {
+        lines.push_str(&format!("bin_dir = \"{bin}\"\n"));
+    }
+    Some(lines)
+}
+
+#[test]
+fn a_real_server_passes_and_a_wrong_user_is_reported_on_its_entry() {
+    let Some(address) = test_pg_server_lines() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let user = std::env::var("REPRISE_TEST_PG_USER").unwrap_or_else(|_| "postgres".into());
+    let good = write_config(
+        dir.path(),
+        &format!("[servers.pg]\nengine = \"postgres\"\nuser = \"{user}\"\n{address}"),
+    );
+    let out = config_check(&good, &[]);
+    assert_exit(&out, 0, "config check of a live server");
+    assert!(stdout(&out).ends_with(": OK\n"), "{}", describe(&out));
+    let bad = write_config(
+        dir.path(),
+        &format!("[servers.pg]\nengine = \"postgres\"\nuser = \"no_such_role_c\"\n{address}"),
+    );
+    let out = config_check(&bad, &[]);
+    assert_exit(&out, 1, "config check with a user the server does not know");
+    assert!(
+        stdout(&out).contains(":1: error: [servers.pg] answers at")
+            && stdout(&out).contains("cannot log in"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -66,7 +66,7 @@ fn check(g: &GlobalOptions, args: &ConfigCheckArgs) -> Result<u8> {
         Ok(loaded) => {
             let mut problems = loaded.check();
             if !args.offline {
-                problems.extend(loaded.unreachable_servers(CONNECT_TIMEOUT));
+                problems.extend(loaded.unreachable_servers(CONNECT_TIMEOUT, true));
                 problems.extend(unreachable_repositories(g, &loaded));
                 problems.extend(loaded.silent_health_hosts(CONNECT_TIMEOUT));
             }
