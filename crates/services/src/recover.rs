@@ -20,7 +20,9 @@ use crate::config::{Config, SourceConfig};
 use crate::engines;
 use crate::health::HealthContext;
 use crate::report::{DatabaseCheck, RestoreOutcome, SourceOutcome};
-use crate::restore::{choose_snapshots, restore_service, Destination, SnapshotChoice, SourceRestored};
+use crate::restore::{
+    choose_snapshots, restore_service, Destination, SnapshotChoice, SourceRestored,
+};
 use crate::schedule::{ServiceProgress, ServiceRunner};
 
 /// Restores services from the repository for the recovery engine.
@@ -157,11 +159,13 @@ impl Drill {
                 id
             }
         };
-        Ok(Drill {
+        let drill = Drill {
             id,
             dir,
             server: config.recovery.drill_server.clone(),
-        })
+        };
+        std::fs::create_dir_all(drill.sqlite_dir())?;
+        Ok(drill)
     }
 
     /// Where the drill's journal lives.
@@ -174,13 +178,20 @@ impl Drill {
         self.dir.join("files")
     }
 
+    /// Where the drill restores SQLite databases.
+    fn sqlite_dir(&self) -> PathBuf {
+        self.dir.join("sqlite")
+    }
+
     /// Scratch places for every source.
     pub fn destination(&self) -> Destination {
         let id = self.id.clone();
-        let sqlite_dir = self.dir.join("sqlite");
+        let sqlite_dir = self.sqlite_dir();
         Destination {
             target_root: Some(self.files_dir()),
-            rename: Arc::new(move |source, database| scratch_name(source, database, &id, &sqlite_dir)),
+            rename: Arc::new(move |source, database| {
+                scratch_name(source, database, &id, &sqlite_dir)
+            }),
             server: self.server.clone(),
             replace: Replace::Never,
             run_commands: false,
@@ -190,17 +201,27 @@ impl Drill {
     /// Drops every scratch database the drill may have made and removes
     /// its work directory; returns what could not be cleaned, one line
     /// each (the drill's result stands either way).
-    pub fn clean_up(&self, config: &Config, list: &SnapshotList, choice: SnapshotChoice) -> Vec<String> {
+    pub fn clean_up(
+        &self,
+        config: &Config,
+        list: &SnapshotList,
+        choice: SnapshotChoice,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         let destination = self.destination();
         for (source, source_config) in &config.sources {
-            if matches!(source_config, SourceConfig::Files { .. } | SourceConfig::Command { .. }) {
+            if matches!(
+                source_config,
+                SourceConfig::Files { .. } | SourceConfig::Command { .. }
+            ) {
                 continue;
             }
             let Ok(engine) = engines::for_source_on(config, source, self.server.as_deref()) else {
                 continue;
             };
-            let Some(engine) = engine.engine() else { continue };
+            let Some(engine) = engine.engine() else {
+                continue;
+            };
             for (database, _) in choose_snapshots(list, source, choice) {
                 let Some(database) = database else { continue };
                 let scratch = (destination.rename)(source_config, &database);
@@ -237,13 +258,20 @@ fn scratch_name(source: &SourceConfig, database: &str, id: &str, sqlite_dir: &Pa
     }
     let suffix = format!("_drill_{id}");
     let keep = 63usize.saturating_sub(suffix.len());
-    let mut base: String = database.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let mut base: String = database
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     base.truncate(keep);
     format!("{base}{suffix}")
 }
 
 fn is_drill_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 24 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    !id.is_empty()
+        && id.len() <= 24
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// `YYYYMMDDHHMM` and four random hex digits, from the clock and the
