@@ -7,7 +7,7 @@ use std::path::PathBuf;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
-   1  fatal error, or check found damage
+   1  fatal error, check found damage, or config check found errors
    2  wrong usage
    3  done but incomplete (files skipped or not restored, locks not renewed)
    4  ransomware attack detected (the snapshot is written)
@@ -18,7 +18,13 @@ Exit codes:
 
 /// The options that only make sense for a client of a repository, which
 /// `serve`'s help leaves out.
-const CLIENT_OPTIONS: [&str; 4] = ["repo", "password_file", "password_command", "cacert"];
+const CLIENT_OPTIONS: [&str; 5] = [
+    "repo",
+    "repository",
+    "password_file",
+    "password_command",
+    "cacert",
+];
 
 /// The command line as it is parsed: [`Cli`], with the client options
 /// hidden from the help of `serve` and its subcommands, where they do not
@@ -59,6 +65,16 @@ pub struct GlobalOptions {
     /// Repository location: a directory, rest:https://HOST:PORT/NAME (reprise serve) or s3:https://HOST/BUCKET[/PREFIX]
     #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
     pub repo: Option<String>,
+    /// A repository of the configuration file, by name ([repositories.NAME]):
+    /// its location and password source
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "repo")]
+    pub repository: Option<String>,
+    /// The configuration file (repositories, servers, sources, services);
+    /// else REPRISE_CONFIG, else /etc/reprise/reprise.toml
+    // No `env` here: `serve` has its own --config (the server's file), and
+    // a value clap took from the environment would reach it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// File whose first line is the password
     #[arg(long, env = "REPRISE_PASSWORD_FILE", global = true)]
     pub password_file: Option<PathBuf>,
@@ -75,6 +91,14 @@ pub struct GlobalOptions {
     /// Print nothing but errors (and JSON when asked)
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The variable holding the password, from `password_env` of a
+    /// configured repository (never an option: set by `--repository`).
+    #[arg(skip)]
+    pub password_env: Option<String>,
+    /// Where the password options came from when a configured repository
+    /// set them (`[repositories.NAME] in FILE`), for error messages.
+    #[arg(skip)]
+    pub password_origin: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +147,23 @@ pub enum Command {
     /// Rebuild damaged parts of a repository
     #[command(subcommand)]
     Repair(RepairCommand),
+    /// Check the configuration file (--config): every problem with its line
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Report every error and warning of the configuration file with its
+    /// line, and whether its servers and repositories answer
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigCheckArgs {
+    /// Do not connect to the servers and repositories: check the file only
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -14,6 +14,7 @@ mod backup_dry_run;
 mod backup_restore;
 mod bench;
 mod cli;
+mod config;
 mod crash;
 mod damage;
 mod detection;

@@ -2,6 +2,7 @@
 
 mod backup;
 mod check;
+pub mod config;
 mod copy;
 mod demo;
 mod detect;
@@ -27,7 +28,13 @@ use reprise_format::{Snapshot, SnapshotId};
 use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
 
 pub fn dispatch(cli: &Cli) -> Result<u8> {
-    let g = &cli.global;
+    let resolved;
+    let g = if uses_repository(&cli.command) {
+        resolved = crate::repo_open::with_configured_repository(&cli.global)?;
+        &resolved
+    } else {
+        &cli.global
+    };
     match &cli.command {
         Command::Init(a) => init::run(g, a),
         Command::Backup(a) => backup::run(g, a),
@@ -49,7 +56,17 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Copy(a) => copy::run(g, a),
         Command::Locks(l) => locks::run(g, l),
         Command::Repair(r) => repair::run(g, r),
+        Command::Config(c) => config::run(g, c),
     }
+}
+
+/// Whether `command` works on a client's repository, which the
+/// configuration file may name (`--repository`, a default one).
+fn uses_repository(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Demo(_) | Command::Serve(_) | Command::Config(_)
+    )
 }
 
 pub fn filter_of(args: &FilterArgs) -> SnapshotFilter {
