@@ -78,6 +78,8 @@ target = "10m"
 public_name = "Partages"
 priority = 3
 sources = ["partages"]
+# Reaches the live file server, which a drill must not take for its copy.
+health = [{{ type = "tcp", host = "127.0.0.1", port = 1 }}]
 
 [recovery]
 health_timeout = "5s"

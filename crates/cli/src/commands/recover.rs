@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use reprise_databases::Replace;
 use reprise_repo::browse::list_then_index;
 use reprise_repo::SnapshotList;
-use reprise_services::config::Config;
+use reprise_services::config::{Config, HealthCheck};
 use reprise_services::journal::Journal;
 use reprise_services::recover::{Drill, RepositoryRunner};
 use reprise_services::report::{RecoveryReport, RunKind};
@@ -61,7 +61,10 @@ pub fn drill(g: &GlobalOptions, args: &DrillArgs) -> Result<u8> {
     known_services(&config, &args.services)?;
     let repo = repo_open::open(g)?;
     let list = list_then_index(&repo)?.snapshots;
-    let plan = Plan::from_config(&config, &args.services)?;
+    let mut plan = Plan::from_config(&config, &args.services)?;
+    // TCP, HTTP and command checks would reach the live services, not the
+    // scratch copies: a drill runs the SQL checks only.
+    plan.retain_checks(|check| matches!(check, HealthCheck::Sql { .. }));
     let choice = SnapshotChoice::Latest;
     let mut drill =
         Drill::resume_or_start(&config).context("cannot prepare the drill's directory")?;
