@@ -7,7 +7,8 @@ use std::path::PathBuf;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
-   1  fatal error, check found damage, or config check found errors
+   1  fatal error, check found damage, config check found errors, a service's
+      source failed to back up, or a recover or drill was not fully ok
    2  wrong usage
    3  done but incomplete (files skipped or not restored, locks not renewed)
    4  ransomware attack detected (the snapshot is written)
@@ -176,6 +177,56 @@ pub enum Command {
     /// Check the configuration file (--config): every problem with its line
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Bring services back in dependency order, databases included, with a report
+    Recover(RecoverArgs),
+    /// Rehearse a recovery into scratch places, check everything, time it, clean up
+    Drill(DrillArgs),
+    /// Show the drills recorded in the repository: when, how fast, what failed
+    Drills,
+}
+
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    /// Services to recover, with everything they depend on (default: all)
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Use, for each source, the newest snapshot taken at or before this
+    /// time (2026-12-03, 2026-12-03 03:00:00 UTC, or RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    pub snapshot_time: Option<String>,
+    /// Use, for each source, the newest snapshot judged clean and outside
+    /// any open incident
+    #[arg(long, conflicts_with = "snapshot_time")]
+    pub last_clean: bool,
+    /// Restore files under this directory instead of their own paths
+    #[arg(long, value_name = "DIR")]
+    pub target_root: Option<PathBuf>,
+    /// Drop and recreate a database that already exists (refused otherwise)
+    #[arg(long)]
+    pub replace: bool,
+    /// Forget an interrupted recovery instead of resuming it
+    #[arg(long)]
+    pub restart: bool,
+    /// Where the recovery's journal is kept, so that it resumes after an
+    /// interruption (default: ~/.local/state/reprise/recover)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Also write the report as an HTML page
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// Services to drill, with everything they depend on (default: all)
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Clean up an interrupted drill and start a new one instead of resuming it
+    #[arg(long)]
+    pub restart: bool,
+    /// Also write the report as an HTML page
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -288,8 +339,15 @@ pub struct FilterArgs {
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up
-    #[arg(required_unless_present = "stdin")]
+    #[arg(required_unless_present_any = ["stdin", "services", "all"])]
     pub paths: Vec<PathBuf>,
+    /// Back up every source of this service of the configuration file, each
+    /// as its own snapshot (repeatable)
+    #[arg(long = "service", value_name = "NAME", conflicts_with_all = ["paths", "stdin", "dry_run"])]
+    pub services: Vec<String>,
+    /// Back up every service of the configuration file
+    #[arg(long, conflicts_with_all = ["paths", "stdin", "services", "dry_run"])]
+    pub all: bool,
     /// Tag for the snapshot (repeatable)
     #[arg(long = "tag")]
     pub tags: Vec<String>,

@@ -32,6 +32,7 @@ mod last_clean_cleanup;
 mod maintenance;
 mod manifests;
 mod messages;
+mod recover;
 mod restore_attacks;
 mod s3;
 mod s3_maintenance;

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns, Stream};
-use reprise_databases::{DumpManifest, DumpOptions, Engine, ManifestHandle};
+use reprise_databases::{DumpManifest, DumpOptions, ManifestHandle};
 use reprise_repo::Repository;
 
 use crate::config::{Config, SourceConfig};
@@ -202,10 +202,10 @@ impl DatabaseBackup<'_> {
     }
 
     fn dump_stream(&self, options: DumpOptions, handle: Arc<Mutex<ManifestHandle>>) -> Stream {
-        let engine: Arc<dyn Engine> = self.engine.engine();
+        let engine = self.engine.clone();
         let db = self.database.to_owned();
         Stream {
-            name: dump_file(self.database),
+            name: self.engine.dump_file(self.database),
             label: format!("the dump of {} (source {})", self.database, self.source),
             open: Box::new(move || {
                 let dump = engine.dump(&db, &options).map_err(std::io::Error::other)?;

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod config;
 pub mod engines;
 pub mod graph;
+pub mod recover;
 pub mod restore;
 
 /// Why a service's backup or recovery failed.

@@ -30,17 +30,39 @@ pub enum SnapshotChoice {
     LastClean,
 }
 
+/// Names a restored database from its source's name and configuration
+/// and its original name.
+pub type Rename = std::sync::Arc<dyn Fn(&str, &SourceConfig, &str) -> String + Send + Sync>;
+
 /// Where a recovery puts things.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Destination {
     /// Files go under this directory instead of their own paths.
     pub target_root: Option<PathBuf>,
-    /// The name a restored database gets, from its original name (a drill
-    /// uses a scratch name; a recovery keeps the name).
-    pub database_name: fn(&str, &str) -> String,
-    /// A drill's suffix or empty, handed to `database_name`.
-    pub suffix: String,
+    /// The name each restored database gets: its own in a recovery, a
+    /// scratch name in a drill.
+    pub rename: Rename,
+    /// Databases go to this `[servers.NAME]` instead of their source's.
+    pub server: Option<String>,
     pub replace: Replace,
+    /// Run command sources' restore programs. A drill does not (they would
+    /// write into the live application): it reads the output back whole,
+    /// every chunk verified, instead.
+    pub run_commands: bool,
+}
+
+impl Destination {
+    /// A recovery: files to their paths (or under `target_root`), databases
+    /// under their own names on their own servers.
+    pub fn recovery(target_root: Option<PathBuf>, replace: Replace) -> Destination {
+        Destination {
+            target_root,
+            rename: std::sync::Arc::new(|_, _, name| name.to_owned()),
+            server: None,
+            replace,
+            run_commands: true,
+        }
+    }
 }
 
 /// One snapshot of a source, restored.
@@ -182,15 +204,21 @@ impl SnapshotToRestore<'_> {
         destination: &Destination,
         progress: &RestoreProgress,
     ) -> Result<SourceRestored, ServiceError> {
-        let (restored_to, verification) = match (self.database, config.sources.get(self.source)) {
-            (_, Some(SourceConfig::Files { .. })) | (None, _) => {
+        let source_config = config.sources.get(self.source);
+        let (restored_to, verification) = match (source_config, self.database) {
+            (Some(SourceConfig::Files { .. }), _) => {
                 (self.restore_files(repo, destination, progress)?, None)
             }
-            (Some(database), _) => {
+            (Some(_), None) => return Err(self.damaged("it names no database (no database= tag)")),
+            (Some(SourceConfig::Command { .. }), Some(file)) => {
+                (self.restore_command(repo, config, file, destination)?, None)
+            }
+            (Some(source_config), Some(database)) => {
                 let (name, verification) =
-                    self.restore_database(repo, config, database, destination)?;
+                    self.restore_database(repo, config, source_config, database, destination)?;
                 (name, Some(verification))
             }
+            (None, _) => return Err(ServiceError::UnknownSource(self.source.to_owned())),
         };
         Ok(SourceRestored {
             source: self.source.to_owned(),
@@ -228,17 +256,55 @@ impl SnapshotToRestore<'_> {
         &self,
         repo: &Repository,
         config: &Config,
+        source_config: &SourceConfig,
         database: &str,
         destination: &Destination,
     ) -> Result<(String, Verification), ServiceError> {
-        let engine = engines::for_source(config, self.source)?.engine();
-        let name = (destination.database_name)(database, &destination.suffix);
+        let server = destination.server.as_deref();
+        let engine = engines::for_source_on(config, self.source, server)?.engine();
+        let Some(engine) = engine else {
+            return Err(ServiceError::Config(format!(
+                "source {} is not a database source",
+                self.source
+            )));
+        };
+        let name = (destination.rename)(self.source, source_config, database);
         let manifest = self.manifest(repo, database)?;
         let dump = self.file(repo, &dump_file(database))?;
         let mut reader = FileReader::new(repo, &dump)?;
         engine.restore(&name, &mut reader, destination.replace)?;
         let verification = engine.verify(&name, &manifest)?;
         Ok((name, verification))
+    }
+
+    /// A command source: its output fed to its restore program, or, in a
+    /// drill, read back whole.
+    fn restore_command(
+        &self,
+        repo: &Repository,
+        config: &Config,
+        file: &str,
+        destination: &Destination,
+    ) -> Result<String, ServiceError> {
+        let node = self.file(repo, file)?;
+        let mut reader = FileReader::new(repo, &node)?;
+        if !destination.run_commands {
+            std::io::copy(&mut reader, &mut std::io::sink())
+                .map_err(|e| self.damaged(&format!("{file} cannot be read back: {e}")))?;
+            return Ok(format!(
+                "{file} read back (restore program not run in a drill)"
+            ));
+        }
+        let engines::SourceEngine::Command { command, .. } =
+            engines::for_source(config, self.source)?
+        else {
+            return Err(ServiceError::Config(format!(
+                "source {} is not a command source",
+                self.source
+            )));
+        };
+        command.restore(&mut reader)?;
+        Ok(format!("{} (restore program)", command.restore.join(" ")))
     }
 
     fn manifest(&self, repo: &Repository, database: &str) -> Result<DumpManifest, ServiceError> {
@@ -268,9 +334,4 @@ impl SnapshotToRestore<'_> {
             what: what.to_owned(),
         }
     }
-}
-
-/// A database keeps its name in a recovery.
-pub fn same_name(database: &str, _suffix: &str) -> String {
-    database.to_owned()
 }

@@ -7,6 +7,7 @@ mod copy;
 mod demo;
 mod detect;
 mod diff;
+mod drills;
 mod dump;
 mod find;
 mod forget;
@@ -16,9 +17,11 @@ mod key;
 mod locks;
 mod ls;
 mod prune;
+mod recover;
 mod repair;
 mod restore;
 mod serve;
+mod services;
 mod snapshots;
 mod stats;
 
@@ -57,6 +60,9 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Locks(l) => locks::run(g, l),
         Command::Repair(r) => repair::run(g, r),
         Command::Config(c) => config::run(g, c),
+        Command::Recover(a) => recover::recover(g, a),
+        Command::Drill(a) => recover::drill(g, a),
+        Command::Drills => recover::drills(g),
     }
 }
 
