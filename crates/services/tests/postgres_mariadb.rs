@@ -52,7 +52,7 @@ fn live_databases(servers: &Servers) -> Live {
     let mut pg_created = create(Arc::clone(&pg), &civil, PG_CIVIL);
     pg_created
         .names
-        .extend(create(pg, &cadastre, PG_CADASTRE).names.drain(..));
+        .append(&mut create(pg, &cadastre, PG_CADASTRE).names);
     let maria_created = create(maria, &portail, MARIA_PORTAIL);
     Live {
         civil,
