@@ -459,6 +459,13 @@ fn a_drill_killed_with_kill_9_resumes_with_the_same_id_and_cleans_up_everything(
     // the resume must cope with a scratch database left behind.
     let guichet_scratch = |id: &str| format!("{db2}_drill_{id}");
     let id = std::fs::read_to_string(town.dir.path().join("drill/drill-id")).unwrap();
+    let _scratch = Created {
+        engine: Arc::new(servers.pg()),
+        names: vec![
+            format!("{db}_drill_{}", id.trim()),
+            guichet_scratch(id.trim()),
+        ],
+    };
     let pg = servers.pg();
     for _ in 0..100 {
         if pg.exists(&guichet_scratch(id.trim())).unwrap() {
