@@ -29,6 +29,12 @@ pub const PREFIX_CAP: usize = 4096;
 /// for `" FROM stdin;"`.
 const TAIL_LEN: usize = 16;
 
+/// pg_dump's last comment: only a dump written to its end has it.
+const PG_END: &str = "-- PostgreSQL database dump complete";
+/// mariadb-dump's and mysqldump's last line (followed by a date unless
+/// `--skip-dump-date`).
+const MARIADB_END: &str = "-- Dump completed";
+
 /// The dump formats whose rows can be told apart line by line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -69,6 +75,9 @@ pub struct StatsCollector {
     in_delimiter_block: bool,
     /// The tool's own line naming itself and its version, when seen.
     tool: Option<String>,
+    /// The tool's closing line was seen (and no row block is open): the
+    /// tool wrote its dump to the end.
+    completed: bool,
 }
 
 impl StatsCollector {
@@ -81,6 +90,7 @@ impl StatsCollector {
             in_copy: None,
             in_delimiter_block: false,
             tool: None,
+            completed: false,
         }
     }
 
@@ -115,6 +125,29 @@ impl StatsCollector {
                 checksum: acc.hasher.finalize().to_hex().to_string(),
             })
             .collect()
+    }
+
+    /// Why the dump read so far is not a whole dump (a row block left open,
+    /// or no closing line from the tool), or `None` when it is. A tool
+    /// stopped half-way can still exit 0 (a wrapper script, a tool killed
+    /// by a signal its parent hides): its output then looks like a dump
+    /// but lacks its end, and restoring it would load half the rows and
+    /// verify them against the same half.
+    pub fn unfinished(&self) -> Option<String> {
+        if let Some(table) = &self.in_copy {
+            return Some(format!(
+                "it ends inside the rows of table {table} (no closing \\. line)"
+            ));
+        }
+        if self.completed {
+            return None;
+        }
+        Some(match self.dialect {
+            Dialect::Postgres => format!("it ends without pg_dump's closing line \"{PG_END}\""),
+            Dialect::MariaDb => {
+                format!("it ends without the dump tool's closing line \"{MARIADB_END}\"")
+            }
+        })
     }
 
     /// How the tool named itself in the dump's header, if it did.
@@ -221,6 +254,9 @@ impl StatsCollector {
         if let Some(table) = copy_table(line) {
             self.tables.entry(table.clone()).or_default();
             self.in_copy = Some(table);
+            self.completed = false;
+        } else if line == PG_END.as_bytes() {
+            self.completed = true;
         } else if self.tool.is_none() {
             if let Some(tool) = line.strip_prefix(b"-- Dumped by ") {
                 self.tool = Some(String::from_utf8_lossy(tool).into_owned());
@@ -231,6 +267,8 @@ impl StatsCollector {
     fn mariadb_statement(&mut self, line: &[u8]) {
         if line.starts_with(b"DELIMITER ") {
             self.in_delimiter_block = line != b"DELIMITER ;";
+        } else if line.starts_with(MARIADB_END.as_bytes()) {
+            self.completed = true;
         } else if let Some(rest) = line.strip_prefix(b"CREATE TABLE ") {
             if let Some((table, _)) = backquoted_name(rest) {
                 self.tables.entry(table).or_default();

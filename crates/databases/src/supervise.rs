@@ -5,8 +5,9 @@
 //! - [`start_dump`] turns a dump tool into a [`Dump`]: its output passes
 //!   through unchanged while being counted and parsed for per-table
 //!   statistics; at the tool's end, a non-zero exit, a signal, anything on
-//!   standard error, an empty output or one shrunken against the previous
-//!   night's turns the last read into an error, and only a good end stores
+//!   standard error, an empty output, one cut short (no closing line from
+//!   the tool, or a row block left open) or one shrunken against the
+//!   previous night's turns the last read into an error, and only a good end stores
 //!   the manifest. Dropping the reader early kills and reaps the tool.
 //! - [`feed_tool`] runs a restore tool with a dump on its standard input,
 //!   and kills it (so that it does not commit half a dump) if the dump
@@ -411,6 +412,12 @@ impl SupervisedDump {
             return Err(DbError::EmptyDump {
                 database: self.base.database.clone(),
             });
+        }
+        if let Some(problem) = self.stats.as_ref().and_then(StatsCollector::unfinished) {
+            return Err(self.tool.failed(
+                format!("exit status 0, but {problem}: the dump was cut short"),
+                stderr,
+            ));
         }
         if let Some(previous) = self.previous_bytes {
             if (self.bytes as f64) < self.min_fraction * previous as f64 {

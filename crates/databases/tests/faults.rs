@@ -14,7 +14,8 @@ use reprise_databases::{Connection, DbError, DumpOptions, Engine, MariaDb, Postg
 use std::io::Read;
 use std::path::Path;
 
-const SOME_ROWS: &str = "echo 'COPY public.t (x) FROM stdin;'; echo 1; echo 2; echo '\\.'";
+const SOME_ROWS: &str = "echo 'COPY public.t (x) FROM stdin;'; echo 1; echo 2; echo '\\.'; \
+    echo '-- PostgreSQL database dump complete'";
 
 fn postgres_with(bin: &Path) -> Postgres {
     Postgres::new(Connection {
@@ -76,7 +77,7 @@ fn a_good_fake_dump_passes_with_its_statistics() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(bytes.len(), 37);
+    assert_eq!(bytes.len(), 74);
     assert_eq!(manifest.tables.len(), 1);
     assert_eq!(manifest.tables[0].rows, 2);
     assert_eq!(manifest.tool, "pg_dump");
@@ -85,7 +86,7 @@ fn a_good_fake_dump_passes_with_its_statistics() {
 #[test]
 fn a_shrunken_output_fails_and_a_bad_fraction_is_refused() {
     let options = DumpOptions {
-        previous_bytes: Some(75),
+        previous_bytes: Some(149),
         min_fraction: None,
     };
     let error = dump_with_fake_pg_dump(SOME_ROWS, &options).unwrap_err();
@@ -93,15 +94,15 @@ fn a_shrunken_output_fails_and_a_bad_fraction_is_refused() {
         matches!(
             error,
             DbError::Shrunk {
-                bytes: 37,
-                previous: 75,
+                bytes: 74,
+                previous: 149,
                 ..
             }
         ),
         "{error}"
     );
     let options = DumpOptions {
-        previous_bytes: Some(74),
+        previous_bytes: Some(148),
         min_fraction: None,
     };
     dump_with_fake_pg_dump(SOME_ROWS, &options).unwrap();
@@ -152,10 +153,13 @@ fn the_password_travels_in_the_environment_not_the_arguments() {
     let password_file = dir.path().join("pw");
     std::fs::write(&password_file, format!("{secret}\n")).unwrap();
     let bin = fake_tools(&[
-        ("pg_dump", "echo \"args: $*\"; echo \"env: $PGPASSWORD\""),
+        (
+            "pg_dump",
+            "echo \"args: $*\"; echo \"env: $PGPASSWORD\"; echo '-- PostgreSQL database dump complete'",
+        ),
         (
             "mariadb-dump",
-            "echo \"args: $*\"; echo \"env: $MYSQL_PWD\"",
+            "echo \"args: $*\"; echo \"env: $MYSQL_PWD\"; echo '-- Dump completed'",
         ),
     ]);
     let connection = Connection {
@@ -172,7 +176,8 @@ fn the_password_travels_in_the_environment_not_the_arguments() {
     for engine in engines {
         let (bytes, _) = read_dump(engine.dump("town", &DumpOptions::default()).unwrap()).unwrap();
         let text = String::from_utf8(bytes).unwrap();
-        let (args, env) = text.split_once('\n').unwrap();
+        let mut lines = text.lines();
+        let (args, env) = (lines.next().unwrap(), lines.next().unwrap());
         assert!(
             args.contains("db.example") && args.contains("town"),
             "{args}"
@@ -184,7 +189,10 @@ fn the_password_travels_in_the_environment_not_the_arguments() {
 
 #[test]
 fn mysql_tool_names_stand_in_for_mariadb_ones() {
-    let bin = fake_tools(&[("mysqldump", "echo 'INSERT INTO `t` VALUES (1);'")]);
+    let bin = fake_tools(&[(
+        "mysqldump",
+        "echo 'INSERT INTO `t` VALUES (1);'; echo '-- Dump completed'",
+    )]);
     let engine = MariaDb::new(Connection {
         bin_dir: Some(bin.path().to_path_buf()),
         ..Connection::default()
@@ -220,4 +228,37 @@ fn a_huge_standard_error_is_cut_and_does_not_block_the_tool() {
         }
         other => panic!("{other}"),
     }
+}
+
+#[test]
+fn a_dump_cut_short_with_exit_status_zero_fails() {
+    // Half a COPY block, then a clean exit: a tool stopped half-way by
+    // something that hides it (a wrapper, a full disk on a pipe).
+    let open_rows = "echo 'COPY public.t (x) FROM stdin;'; echo 1; exit 0";
+    let message = dump_with_fake_pg_dump(open_rows, &DumpOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("inside the rows of table public.t"),
+        "{message}"
+    );
+    assert!(message.contains("cut short"), "{message}");
+
+    // Whole tables, but not pg_dump's closing line: later tables are lost.
+    let no_end = "echo 'COPY public.t (x) FROM stdin;'; echo 1; echo '\\.'; exit 0";
+    let message = dump_with_fake_pg_dump(no_end, &DumpOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("-- PostgreSQL database dump complete"),
+        "{message}"
+    );
+
+    let bin = fake_tools(&[("mariadb-dump", "echo 'INSERT INTO `t` VALUES (1);'")]);
+    let engine = MariaDb::new(Connection {
+        bin_dir: Some(bin.path().to_path_buf()),
+        ..Connection::default()
+    });
+    let error = read_dump(engine.dump("town", &DumpOptions::default()).unwrap()).unwrap_err();
+    assert!(error.to_string().contains("-- Dump completed"), "{error}");
 }

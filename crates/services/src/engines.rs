@@ -71,7 +71,8 @@ pub fn for_source(config: &Config, source: &str) -> Result<SourceEngine, Service
 }
 
 /// The engine of a database or command source, on `server` when given (a
-/// drill's server) instead of the source's own.
+/// drill's server) instead of the source's own, if that server runs the
+/// source's engine.
 pub fn for_source_on(
     config: &Config,
     source: &str,
@@ -82,7 +83,7 @@ pub fn for_source_on(
     };
     let database = |own: &str, databases: &Databases| -> Result<SourceEngine, ServiceError> {
         Ok(SourceEngine::Database {
-            engine: server_engine(config, source, server.unwrap_or(own))?,
+            engine: server_engine(config, source, same_engine(config, server, own))?,
             databases: databases.clone(),
         })
     };
@@ -116,6 +117,18 @@ pub fn for_source_on(
             },
             filename: filename.clone(),
         }),
+    }
+}
+
+/// `other` (a drill's server) when it runs the same engine as the
+/// source's own server `own`, else `own`: a drill server of one engine
+/// cannot take the other's dumps, so those are drilled on their own
+/// server (under their scratch names all the same).
+fn same_engine<'a>(config: &Config, other: Option<&'a str>, own: &'a str) -> &'a str {
+    let engine_of = |name: &str| config.servers.get(name).map(|s| s.engine);
+    match other {
+        Some(other) if engine_of(other) == engine_of(own) => other,
+        _ => own,
     }
 }
 

@@ -196,7 +196,10 @@ impl Drill {
                 scratch_name(source, config, database, &id, &sqlite_dir)
             }),
             server: self.server.clone(),
-            replace: Replace::Never,
+            // A scratch name is this drill's own (its id is in it): one
+            // already there is what a killed run of the same drill left,
+            // restored but not yet recorded up, and is restored again.
+            replace: Replace::Existing,
             run_commands: false,
         }
     }
