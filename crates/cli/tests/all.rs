@@ -16,6 +16,7 @@ mod bench;
 mod cli;
 mod crash;
 mod damage;
+mod demo;
 mod detection;
 mod detection_signals;
 mod disk_full;
