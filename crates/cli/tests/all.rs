@@ -17,6 +17,7 @@ mod cli;
 mod config;
 mod crash;
 mod damage;
+mod demo;
 mod detection;
 mod detection_signals;
 mod disk_full;

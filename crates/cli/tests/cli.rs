@@ -980,4 +980,25 @@ fn the_demo_raises_the_alarm_and_recovers_the_share() {
         audit.contains("\"method\":\"DELETE\"") && audit.contains("\"status\":403"),
         "{audit}"
     );
+    // The drill of the service catalogue: its report, every service up.
+    let drill = &doc["drill"];
+    assert_eq!(drill["ok"], true, "{drill:#}");
+    assert_eq!(drill["kind"], "drill");
+    let states: BTreeMap<&str, &str> = drill["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["status"]["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for service in ["etat-civil", "cantine", "partages"] {
+        assert_eq!(states.get(service), Some(&"up"), "{drill:#}");
+    }
+    // The directory has no health check: a drill does not run its restore
+    // program, so there is nothing to check.
+    assert_eq!(states.get("annuaire"), Some(&"up_unchecked"), "{drill:#}");
 }

@@ -11,8 +11,13 @@
 //! to a quarantine) and the next backup closes the incident.
 //! Last, the recovered share is backed up to an append-only server, and the
 //! client, as ransomware holding its token would, tries to destroy those
-//! backups and is refused (see `server`).
+//! backups and is refused (see `server`). Then the town's services: a
+//! small catalogue backed up and drilled, and the drill's RTO table (see
+//! `drill`).
 
+mod catalogue;
+mod drill;
+mod postgres;
 mod server;
 
 use crate::cli::{DemoArgs, GlobalOptions};
@@ -301,8 +306,14 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         &work.join("restauration-propre"),
     )?;
     server::run(&mut demo, &work.join("restauration-propre"), &work)?;
+    let drill = drill::run(&mut demo, &repo, &work)?;
     if g.json {
-        output::json(&serde_json::json!({ "workdir": work, "steps": demo.steps, "ok": true }))?;
+        output::json(&serde_json::json!({
+            "workdir": work,
+            "steps": demo.steps,
+            "drill": drill,
+            "ok": true
+        }))?;
     } else {
         println!("\nAll steps succeeded. Try it yourself:");
         println!(
@@ -311,6 +322,10 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
         );
         println!("  reprise snapshots; reprise incident list; reprise detect <attack>; reprise diff <first> latest");
         println!("  reprise restore latest --target /tmp/propre --last-clean");
+        println!(
+            "  the service catalogue the drill used: {}",
+            work.join("services/reprise.toml").display()
+        );
         if args.dir.is_none() {
             println!("(the demo's temporary directory is removed on exit: use --dir to keep it)");
         }
