@@ -610,6 +610,11 @@ pub fn human_duration(seconds: f64) -> String {
         return "-".into();
     }
     let sign = if seconds < 0.0 { "-" } else { "" };
+    // Tenths under ten seconds: a small drill's services come back in a
+    // fraction of a second, and "0s" everywhere would say nothing.
+    if seconds.abs() < 9.95 {
+        return format!("{sign}{:.1}s", seconds.abs());
+    }
     let total = seconds.abs().round() as u64;
     let (d, h, m, s) = (
         total / 86400,
