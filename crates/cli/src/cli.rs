@@ -7,7 +7,8 @@ use std::path::PathBuf;
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
-   1  fatal error, or check found damage
+   1  fatal error, check found damage, config check found errors, a service's
+      source failed to back up, or a recover or drill was not fully ok
    2  wrong usage
    3  done but incomplete (files skipped or not restored, locks not renewed)
    4  ransomware attack detected (the snapshot is written)
@@ -18,7 +19,13 @@ Exit codes:
 
 /// The options that only make sense for a client of a repository, which
 /// `serve`'s help leaves out.
-const CLIENT_OPTIONS: [&str; 4] = ["repo", "password_file", "password_command", "cacert"];
+const CLIENT_OPTIONS: [&str; 5] = [
+    "repo",
+    "repository",
+    "password_file",
+    "password_command",
+    "cacert",
+];
 
 /// The command line as it is parsed: [`Cli`], with the client options
 /// hidden from the help of `serve` and its subcommands, where they do not
@@ -37,6 +44,29 @@ pub fn command() -> clap::Command {
         .map(|a| a.clone().hide(true))
         .collect();
     cmd.mut_subcommand("serve", |serve| serve.args(hidden))
+}
+
+/// `--repository NAME` with `--repo` is a usage error (exit 2); with
+/// `REPRISE_REPOSITORY` set, `--repository` wins, as an option given on the
+/// command line wins over the environment.
+pub fn settle_repository(
+    matches: &clap::ArgMatches,
+    global: &mut GlobalOptions,
+) -> Result<(), clap::Error> {
+    if global.repository.is_none() {
+        return Ok(());
+    }
+    match matches.value_source("repo") {
+        Some(clap::parser::ValueSource::CommandLine) => Err(command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--repository <NAME>' cannot be used with '--repo <REPO>': give one of them",
+        )),
+        Some(clap::parser::ValueSource::EnvVariable) => {
+            global.repo = None;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -59,6 +89,19 @@ pub struct GlobalOptions {
     /// Repository location: a directory, rest:https://HOST:PORT/NAME (reprise serve) or s3:https://HOST/BUCKET[/PREFIX]
     #[arg(short = 'r', long, env = "REPRISE_REPOSITORY", global = true)]
     pub repo: Option<String>,
+    /// A repository of the configuration file, by name ([repositories.NAME]):
+    /// its location and password source
+    // Not `conflicts_with = "repo"`: clap would count REPRISE_REPOSITORY
+    // as --repo, and an option given on the command line wins over a
+    // variable of the environment (see `settle_repository`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub repository: Option<String>,
+    /// The configuration file (repositories, servers, sources, services);
+    /// else REPRISE_CONFIG, else /etc/reprise/reprise.toml
+    // No `env` here: `serve` has its own --config (the server's file), and
+    // a value clap took from the environment would reach it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// File whose first line is the password
     #[arg(long, env = "REPRISE_PASSWORD_FILE", global = true)]
     pub password_file: Option<PathBuf>,
@@ -75,6 +118,14 @@ pub struct GlobalOptions {
     /// Print nothing but errors (and JSON when asked)
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The variable holding the password, from `password_env` of a
+    /// configured repository (never an option: set by `--repository`).
+    #[arg(skip)]
+    pub password_env: Option<String>,
+    /// Where the password options came from when a configured repository
+    /// set them (`[repositories.NAME] in FILE`), for error messages.
+    #[arg(skip)]
+    pub password_origin: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +174,73 @@ pub enum Command {
     /// Rebuild damaged parts of a repository
     #[command(subcommand)]
     Repair(RepairCommand),
+    /// Check the configuration file (--config): every problem with its line
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Bring services back in dependency order, databases included, with a report
+    Recover(RecoverArgs),
+    /// Rehearse a recovery into scratch places, check everything, time it, clean up
+    Drill(DrillArgs),
+    /// Show the drills recorded in the repository: when, how fast, what failed
+    Drills,
+}
+
+#[derive(Args, Debug)]
+pub struct RecoverArgs {
+    /// Services to recover, with everything they depend on (default: all)
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Use, for each source, the newest snapshot taken at or before this
+    /// time (2026-12-03, 2026-12-03 03:00:00 UTC, or RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    pub snapshot_time: Option<String>,
+    /// Use, for each source, the newest snapshot judged clean and outside
+    /// any open incident
+    #[arg(long, conflicts_with = "snapshot_time")]
+    pub last_clean: bool,
+    /// Restore files under this directory instead of their own paths
+    #[arg(long, value_name = "DIR")]
+    pub target_root: Option<PathBuf>,
+    /// Drop and recreate a database that already exists (refused otherwise)
+    #[arg(long)]
+    pub replace: bool,
+    /// Forget an interrupted recovery instead of resuming it
+    #[arg(long)]
+    pub restart: bool,
+    /// Where the recovery's journal is kept, so that it resumes after an
+    /// interruption (default: ~/.local/state/reprise/recover)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Also write the report as an HTML page
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// Services to drill, with everything they depend on (default: all)
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Clean up an interrupted drill and start a new one instead of resuming it
+    #[arg(long)]
+    pub restart: bool,
+    /// Also write the report as an HTML page
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Report every error and warning of the configuration file with its
+    /// line, and whether its servers and repositories answer
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigCheckArgs {
+    /// Do not connect to the servers and repositories: check the file only
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,8 +339,15 @@ pub struct FilterArgs {
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up
-    #[arg(required_unless_present = "stdin")]
+    #[arg(required_unless_present_any = ["stdin", "services", "all"])]
     pub paths: Vec<PathBuf>,
+    /// Back up every source of this service of the configuration file, each
+    /// as its own snapshot (repeatable)
+    #[arg(long = "service", value_name = "NAME", conflicts_with_all = ["paths", "stdin", "dry_run"])]
+    pub services: Vec<String>,
+    /// Back up every service of the configuration file
+    #[arg(long, conflicts_with_all = ["paths", "stdin", "services", "dry_run"])]
+    pub all: bool,
     /// Tag for the snapshot (repeatable)
     #[arg(long = "tag")]
     pub tags: Vec<String>,

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0  | success |
-//! | 1  | fatal error, or `check` found damage |
+//! | 1  | fatal error, `check` found damage, or `config check` found errors |
 //! | 2  | wrong usage (unknown option, missing argument) |
 //! | 3  | done, but incomplete: a backup skipped unreadable files (its snapshot is written), a restore could not restore some files, or `locks extend` could not renew some locks |
 //! | 4  | ransomware: a backup's detection (or `reprise detect`) concluded `attack`; the snapshot is written |

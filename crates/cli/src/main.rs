@@ -91,10 +91,14 @@ fn failed_on_closed_stdout(err: &anyhow::Error) -> bool {
 fn main() -> std::process::ExitCode {
     bound_allocator_memory();
     die_quietly_when_stdout_is_closed();
-    let args = match cli::Cli::from_arg_matches(&cli::command().get_matches()) {
+    let matches = cli::command().get_matches();
+    let mut args = match cli::Cli::from_arg_matches(&matches) {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
+    if let Err(e) = cli::settle_repository(&matches, &mut args.global) {
+        e.exit()
+    }
     let code = match commands::dispatch(&args) {
         Ok(code) => code,
         Err(err) if failed_on_closed_stdout(&err) => die_of_sigpipe(),

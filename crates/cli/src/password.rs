@@ -4,6 +4,7 @@
 
 use crate::cli::GlobalOptions;
 use anyhow::{bail, Context, Result};
+use std::borrow::Cow;
 use std::io::{IsTerminal, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -83,11 +84,11 @@ pub fn prompt(question: &str) -> Result<String> {
 /// password is fixed where it was given.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// The command, and the option or variable that gave it.
-    Command(String, &'static str),
-    /// The file, and the option or variable that gave it.
-    File(PathBuf, &'static str),
-    Variable(&'static str),
+    /// The command, and the option, variable or configuration entry that gave it.
+    Command(String, Cow<'static, str>),
+    /// The file, and the option, variable or configuration entry that gave it.
+    File(PathBuf, Cow<'static, str>),
+    Variable(Cow<'static, str>),
     Prompt,
 }
 
@@ -108,17 +109,37 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The password that opens the repository, and where it came from.
+/// The password that opens the repository, and where it came from. A
+/// repository of the configuration file (`--repository`) has set the
+/// options, or `password_env`, and `password_origin` names its entry.
 pub fn current(global: &GlobalOptions) -> Result<(String, Source)> {
+    let origin = |option: &'static str| -> Cow<'static, str> {
+        match &global.password_origin {
+            Some(entry) => Cow::Owned(entry.clone()),
+            None => Cow::Borrowed(option),
+        }
+    };
     let (password, source) = if let Some(cmd) = &global.password_command {
         (
             from_command(cmd)?,
-            Source::Command(cmd.clone(), COMMAND_OPTION),
+            Source::Command(cmd.clone(), origin(COMMAND_OPTION)),
         )
     } else if let Some(file) = &global.password_file {
-        (from_file(file)?, Source::File(file.clone(), FILE_OPTION))
+        (
+            from_file(file)?,
+            Source::File(file.clone(), origin(FILE_OPTION)),
+        )
+    } else if let Some(variable) = &global.password_env {
+        let Ok(p) = std::env::var(variable) else {
+            let entry = global
+                .password_origin
+                .as_deref()
+                .unwrap_or("the configuration");
+            bail!("the variable {variable} is not set: {entry} takes the password from it (password_env)");
+        };
+        (p, Source::Variable(Cow::Owned(variable.clone())))
     } else if let Ok(p) = std::env::var("REPRISE_PASSWORD") {
-        (p, Source::Variable("REPRISE_PASSWORD"))
+        (p, Source::Variable(Cow::Borrowed("REPRISE_PASSWORD")))
     } else if std::io::stdin().is_terminal() {
         (prompt("Repository password: ")?, Source::Prompt)
     } else {

@@ -5,7 +5,7 @@
 //! A drill lives in a work directory (`[recovery] drill_dir`, by default
 //! under the system's temporary directory) holding its id, its journal and
 //! its restored files. Its databases get scratch names derived from the
-//! id (`NAME_drill_ID` on the drill server or the source's own; SQLite
+//! id (`DATABASE_SOURCE_drill_ID` on the drill server or the source's own; SQLite
 //! copies inside the work directory), so a drill killed midway and run
 //! again resumes with the same names, and the cleanup finds every copy.
 
@@ -52,7 +52,10 @@ impl HealthContext for RepositoryRunner<'_> {
             Some(database) => database.to_owned(),
             None => self.only_database(source)?,
         };
-        Ok((engine, (self.destination.rename)(source_config, &database)))
+        Ok((
+            engine,
+            (self.destination.rename)(source, source_config, &database),
+        ))
     }
 }
 
@@ -189,8 +192,8 @@ impl Drill {
         let sqlite_dir = self.sqlite_dir();
         Destination {
             target_root: Some(self.files_dir()),
-            rename: Arc::new(move |source, database| {
-                scratch_name(source, database, &id, &sqlite_dir)
+            rename: Arc::new(move |source, config, database| {
+                scratch_name(source, config, database, &id, &sqlite_dir)
             }),
             server: self.server.clone(),
             replace: Replace::Never,
@@ -224,7 +227,7 @@ impl Drill {
             };
             for (database, _) in choose_snapshots(list, source, choice) {
                 let Some(database) = database else { continue };
-                let scratch = (destination.rename)(source_config, &database);
+                let scratch = (destination.rename)(source, source_config, &database);
                 if let Err(e) = drop_if_exists(engine.as_ref(), &scratch) {
                     problems.push(format!("scratch database {scratch} (source {source}): {e}"));
                 }
@@ -246,23 +249,32 @@ fn drop_if_exists(engine: &dyn Engine, name: &str) -> Result<(), reprise_databas
     Ok(())
 }
 
-/// A database's scratch name: `NAME_drill_ID` on a server (cut to fit
-/// PostgreSQL's 63-byte names), a copy inside the drill's directory for
+/// A database's scratch name: `NAME_SOURCE_drill_ID` on a server (only
+/// letters, digits and `_`, cut to fit PostgreSQL's 63-byte names; the
+/// source keeps two sources' databases of the same name apart on one drill
+/// server), a copy named after the source inside the drill's directory for
 /// SQLite.
-fn scratch_name(source: &SourceConfig, database: &str, id: &str, sqlite_dir: &Path) -> String {
-    if let SourceConfig::Sqlite { .. } = source {
-        let file = Path::new(database)
-            .file_name()
-            .map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
-        return sqlite_dir.join(file).display().to_string();
+fn scratch_name(
+    source: &str,
+    config: &SourceConfig,
+    database: &str,
+    id: &str,
+    sqlite_dir: &Path,
+) -> String {
+    let plain = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    };
+    if let SourceConfig::Sqlite { .. } = config {
+        return sqlite_dir
+            .join(format!("{}.sqlite", plain(source)))
+            .display()
+            .to_string();
     }
     let suffix = format!("_drill_{id}");
-    let keep = 63usize.saturating_sub(suffix.len());
-    let mut base: String = database
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    base.truncate(keep);
+    let mut base = format!("{}_{}", plain(database), plain(source));
+    base.truncate(63usize.saturating_sub(suffix.len()));
     format!("{base}{suffix}")
 }
 

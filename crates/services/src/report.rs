@@ -54,7 +54,8 @@ impl Status {
         )
     }
 
-    fn label(&self) -> String {
+    /// The status as the report's table says it.
+    pub fn label(&self) -> String {
         match self {
             Status::Up => "up".into(),
             Status::UpUnchecked => "up, unchecked".into(),

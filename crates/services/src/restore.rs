@@ -30,9 +30,9 @@ pub enum SnapshotChoice {
     LastClean,
 }
 
-/// Names a restored database from its source's configuration and its
-/// original name.
-pub type Rename = std::sync::Arc<dyn Fn(&SourceConfig, &str) -> String + Send + Sync>;
+/// Names a restored database from its source's name and configuration
+/// and its original name.
+pub type Rename = std::sync::Arc<dyn Fn(&str, &SourceConfig, &str) -> String + Send + Sync>;
 
 /// Where a recovery puts things.
 #[derive(Clone)]
@@ -57,7 +57,7 @@ impl Destination {
     pub fn recovery(target_root: Option<PathBuf>, replace: Replace) -> Destination {
         Destination {
             target_root,
-            rename: std::sync::Arc::new(|_, name| name.to_owned()),
+            rename: std::sync::Arc::new(|_, _, name| name.to_owned()),
             server: None,
             replace,
             run_commands: true,
@@ -268,7 +268,7 @@ impl SnapshotToRestore<'_> {
                 self.source
             )));
         };
-        let name = (destination.rename)(source_config, database);
+        let name = (destination.rename)(self.source, source_config, database);
         let manifest = self.manifest(repo, database)?;
         let dump = self.file(repo, &dump_file(database))?;
         let mut reader = FileReader::new(repo, &dump)?;

@@ -108,6 +108,15 @@ impl Plan {
         self.services.values()
     }
 
+    /// Keeps only the health checks `keep` accepts: a drill keeps those
+    /// that reach the restored copy (SQL), not those that would reach the
+    /// live service (TCP, HTTP, commands).
+    pub fn retain_checks(&mut self, keep: impl Fn(&HealthCheck) -> bool) {
+        for service in self.services.values_mut() {
+            service.health.retain(&keep);
+        }
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.services.keys().cloned().collect()
     }

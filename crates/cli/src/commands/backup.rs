@@ -25,6 +25,9 @@ fn patterns(args: &BackupArgs) -> Result<PathPatterns> {
 }
 
 pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
+    if args.all || !args.services.is_empty() {
+        return crate::commands::services::backup(g, args);
+    }
     let repo = repo_open::open(g)?;
     if args.dry_run {
         return dry_run(g, args, &repo);

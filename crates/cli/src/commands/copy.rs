@@ -76,13 +76,16 @@ fn destination_password(args: &CopyArgs) -> Result<(String, Source)> {
         let how = "--to-password-command or REPRISE_TO_PASSWORD_COMMAND";
         (
             password::from_command(cmd)?,
-            Source::Command(cmd.clone(), how),
+            Source::Command(cmd.clone(), how.into()),
         )
     } else if let Some(file) = &args.to_password_file {
         let how = "--to-password-file or REPRISE_TO_PASSWORD_FILE";
-        (password::from_file(file)?, Source::File(file.clone(), how))
+        (
+            password::from_file(file)?,
+            Source::File(file.clone(), how.into()),
+        )
     } else if let Ok(p) = std::env::var("REPRISE_TO_PASSWORD") {
-        (p, Source::Variable("REPRISE_TO_PASSWORD"))
+        (p, Source::Variable("REPRISE_TO_PASSWORD".into()))
     } else if std::io::stdin().is_terminal() {
         (
             password::prompt(&format!("Password of the destination {}: ", args.to))?,

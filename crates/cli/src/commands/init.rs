@@ -67,6 +67,7 @@ pub fn run(g: &GlobalOptions, args: &InitArgs) -> Result<u8> {
     // init takes the password like every other command; on a terminal it is asked twice.
     let pw = if g.password_command.is_some()
         || g.password_file.is_some()
+        || g.password_env.is_some()
         || std::env::var_os("REPRISE_PASSWORD").is_some()
     {
         password::current(g)?.0

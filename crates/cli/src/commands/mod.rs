@@ -2,10 +2,12 @@
 
 mod backup;
 mod check;
+pub mod config;
 mod copy;
 mod demo;
 mod detect;
 mod diff;
+mod drills;
 mod dump;
 mod find;
 mod forget;
@@ -15,9 +17,11 @@ mod key;
 mod locks;
 mod ls;
 mod prune;
+mod recover;
 mod repair;
 mod restore;
 mod serve;
+mod services;
 mod snapshots;
 mod stats;
 
@@ -27,7 +31,13 @@ use reprise_format::{Snapshot, SnapshotId};
 use reprise_repo::{Repository, SnapshotFilter, SnapshotList};
 
 pub fn dispatch(cli: &Cli) -> Result<u8> {
-    let g = &cli.global;
+    let resolved;
+    let g = if uses_repository(&cli.command) {
+        resolved = crate::repo_open::with_configured_repository(&cli.global)?;
+        &resolved
+    } else {
+        &cli.global
+    };
     match &cli.command {
         Command::Init(a) => init::run(g, a),
         Command::Backup(a) => backup::run(g, a),
@@ -49,7 +59,20 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Copy(a) => copy::run(g, a),
         Command::Locks(l) => locks::run(g, l),
         Command::Repair(r) => repair::run(g, r),
+        Command::Config(c) => config::run(g, c),
+        Command::Recover(a) => recover::recover(g, a),
+        Command::Drill(a) => recover::drill(g, a),
+        Command::Drills => recover::drills(g),
     }
+}
+
+/// Whether `command` works on a client's repository, which the
+/// configuration file may name (`--repository`, a default one).
+fn uses_repository(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Demo(_) | Command::Serve(_) | Command::Config(_)
+    )
 }
 
 pub fn filter_of(args: &FilterArgs) -> SnapshotFilter {

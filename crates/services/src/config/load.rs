@@ -340,7 +340,7 @@ impl SectionReader<'_> {
             Ok(parsed) => Some(parsed),
             Err(e) => {
                 let at = self.position_of_error(&e, path);
-                let message = e.message().trim_end().replace('\n', " ");
+                let message = readable(e.message());
                 self.problems
                     .push(Problem::error(at, format!("{label}: {message}")));
                 None
@@ -373,6 +373,16 @@ impl SectionReader<'_> {
             None => entry,
         }
     }
+}
+
+/// serde's message on one line, with what it says of `databases` (an
+/// untagged enum, whose own message names no field) said plainly.
+fn readable(message: &str) -> String {
+    if message.contains("untagged enum Databases") {
+        return "databases must be \"all\" or a list of database names, as [\"etat_civil\"]"
+            .to_string();
+    }
+    message.trim_end().replace('\n', " ")
 }
 
 /// The field named by serde's "unknown field `NAME`, expected …".
@@ -495,5 +505,23 @@ target = \"4 hours\"
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].line, 4, "{p:?}");
         assert!(p[0].message.contains("exclude"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn databases_of_the_wrong_type_are_named_plainly() {
+        let p = problems("[sources.db]\ntype = \"postgres\"\nserver = \"pg\"\ndatabases = 5\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message.contains("databases must be \"all\" or a list"),
+            "{}",
+            p[0].message
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let depth = 100_000;
+        let text = format!("a = {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        assert!(!problems(&text).is_empty());
     }
 }

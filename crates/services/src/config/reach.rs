@@ -9,6 +9,8 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reprise_databases::{Engine, MariaDb, Postgres};
+
 use super::load::{LoadedConfig, Problem};
 use super::model::{HealthCheck, ServerConfig, ServerEngine};
 
@@ -87,20 +89,27 @@ pub fn tcp_answers(host: &str, port: u16, timeout: Duration) -> Result<(), Strin
 
 impl LoadedConfig {
     /// The database servers that do not answer, as errors on their
-    /// entries.
-    ///
-    /// A TCP or socket connection only: when the engines of
-    /// `reprise_databases` can log in (`Engine::ping`), this is where they
-    /// plug in, to also catch wrong credentials.
-    pub fn unreachable_servers(&self, timeout: Duration) -> Vec<Problem> {
+    /// entries: first a TCP or socket connection within `timeout`, then,
+    /// when `log_in`, the engine's own check (`Engine::ping`: its client
+    /// tools log in and run `SELECT 1`), which also catches a wrong user,
+    /// password or `bin_dir`.
+    pub fn unreachable_servers(&self, timeout: Duration, log_in: bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (name, server) in &self.config.servers {
+            let at = self.positions.of(&["servers", name]);
             let endpoint = endpoint(server);
             if let Err(why) = answers(&endpoint, timeout) {
                 problems.push(Problem::error(
-                    self.positions.of(&["servers", name]),
+                    at,
                     format!("[servers.{name}] does not answer at {endpoint} ({why}): start the server, or correct host and port"),
                 ));
+            } else if log_in {
+                if let Err(why) = ping(server) {
+                    problems.push(Problem::error(
+                        at,
+                        format!("[servers.{name}] answers at {endpoint} but its client tools cannot log in: {why}"),
+                    ));
+                }
             }
         }
         problems
@@ -125,6 +134,16 @@ impl LoadedConfig {
         }
         problems
     }
+}
+
+/// Logs in to `server` with its engine's client tools.
+fn ping(server: &ServerConfig) -> Result<(), String> {
+    let connection = server.connection();
+    let engine: Box<dyn Engine> = match server.engine {
+        ServerEngine::Postgres => Box::new(Postgres::new(connection)),
+        ServerEngine::Mariadb => Box::new(MariaDb::new(connection)),
+    };
+    engine.ping().map_err(|e| e.to_string())
 }
 
 /// The host and port a TCP or HTTP health check connects to.
@@ -182,7 +201,7 @@ mod tests {
             open.local_addr().unwrap().port()
         );
         let loaded = LoadedConfig::parse(&text, Path::new("t.toml")).unwrap();
-        let p = loaded.unreachable_servers(CONNECT_TIMEOUT);
+        let p = loaded.unreachable_servers(CONNECT_TIMEOUT, false);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!((p[0].line, p[0].severity), (1, Severity::Error));
         assert!(
@@ -235,6 +254,52 @@ mod tests {
         assert_eq!(
             host_and_port("example.org", 443),
             Some(("example.org".into(), 443))
+        );
+    }
+
+    /// The test servers of scripts/db-server, or `None` when told to skip
+    /// database tests (`REPRISE_TEST_SKIP_DB=1`).
+    fn test_pg() -> Option<(String, String, String)> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        if var("REPRISE_TEST_SKIP_DB").as_deref() == Some("1") {
+            eprintln!("skipped: needs a PostgreSQL server (REPRISE_TEST_SKIP_DB=1)");
+            return None;
+        }
+        let (Some(host), Some(port)) = (var("REPRISE_TEST_PG_HOST"), var("REPRISE_TEST_PG_PORT"))
+        else {
+            panic!("this test needs a PostgreSQL server: `eval \"$(scripts/db-server)\"` first, or set REPRISE_TEST_SKIP_DB=1");
+        };
+        let bin = var("REPRISE_TEST_PG_BIN")
+            .map(|b| format!("bin_dir = \"{b}\"\n"))
+            .unwrap_or_default();
+        let user = var("REPRISE_TEST_PG_USER").unwrap_or_else(|| "postgres".into());
+        Some((
+            format!("host = \"{host}\"\nport = {port}\n{bin}"),
+            user,
+            host,
+        ))
+    }
+
+    #[test]
+    fn a_server_that_answers_but_refuses_the_login_is_an_error() {
+        let Some((address, user, _)) = test_pg() else {
+            return;
+        };
+        let text = format!(
+            "[servers.good]\nengine = \"postgres\"\nuser = \"{user}\"\n{address}\
+             [servers.bad]\nengine = \"postgres\"\nuser = \"no_such_role_c\"\n{address}"
+        );
+        let loaded = LoadedConfig::parse(&text, Path::new("t.toml")).unwrap();
+        assert!(loaded
+            .unreachable_servers(CONNECT_TIMEOUT, false)
+            .is_empty());
+        let p = loaded.unreachable_servers(CONNECT_TIMEOUT, true);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message.starts_with("[servers.bad] answers at")
+                && p[0].message.contains("cannot log in"),
+            "{}",
+            p[0].message
         );
     }
 }
