@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use reprise_backup::{BackupOptions, BackupProgress, BackupReport, PathPatterns, Stream};
 use reprise_databases::{DumpManifest, DumpOptions, ManifestHandle};
-use reprise_repo::Repository;
+use reprise_repo::{Repository, SnapshotList};
 
 use crate::config::{Config, SourceConfig};
 use crate::engines::{self, SourceEngine};
@@ -98,6 +98,10 @@ pub fn back_up_services(
     hostname: &str,
     progress: &BackupProgress,
 ) -> Vec<SourceRun> {
+    // Listed once for every database's shrink check, rather than once per
+    // database (each listing reads and decrypts every snapshot); an
+    // unreadable listing skips the check, never the backup.
+    let earlier = repo.list_snapshots().ok();
     let mut runs = Vec::new();
     for (source, users) in sources_of(config, services) {
         let run = |database: Option<String>, outcome| SourceRun {
@@ -133,6 +137,7 @@ pub fn back_up_services(
                         source: &source,
                         database: &database,
                         min_fraction: engines::min_fraction(config, &source),
+                        earlier: earlier.as_ref(),
                     };
                     let outcome = target.run(repo, tags.clone(), hostname, progress);
                     runs.push(run(Some(database), outcome));
@@ -176,6 +181,8 @@ struct DatabaseBackup<'a> {
     source: &'a str,
     database: &'a str,
     min_fraction: Option<f64>,
+    /// The snapshots listed once before the run, for the shrink check.
+    earlier: Option<&'a SnapshotList>,
 }
 
 impl DatabaseBackup<'_> {
@@ -188,7 +195,9 @@ impl DatabaseBackup<'_> {
     ) -> Result<BackupReport, ServiceError> {
         tags.push(database_tag(self.database));
         let options = DumpOptions {
-            previous_bytes: previous_size(repo, self.source, self.database),
+            previous_bytes: self
+                .earlier
+                .and_then(|list| previous_size(list, self.source, self.database)),
             min_fraction: self.min_fraction,
         };
         let handle = Arc::new(Mutex::new(ManifestHandle::default()));
@@ -238,8 +247,7 @@ impl DatabaseBackup<'_> {
 /// The bytes of the newest snapshot of this database (its dump and small
 /// manifest), for the shrink check; `None` when there is none (the check
 /// is then skipped, never the backup).
-fn previous_size(repo: &Repository, source: &str, database: &str) -> Option<u64> {
-    let list = repo.list_snapshots().ok()?;
+fn previous_size(list: &SnapshotList, source: &str, database: &str) -> Option<u64> {
     let (source, database) = (source_tag(source), database_tag(database));
     list.snapshots
         .iter()
