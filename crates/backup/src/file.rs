@@ -5,6 +5,7 @@
 //! Larger files stream through a [`Chunker`], a batch at a time, and the
 //! chunks of each batch are saved in parallel.
 
+use crate::delta::DeltaBasis;
 use crate::metadata::{At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
@@ -12,7 +13,7 @@ use reprise_chunking::{cut_all, Chunker};
 use reprise_detect::sample::DetectionKey;
 use reprise_detect::Sampler;
 use reprise_format::{BlobId, BlobType, ContentStats, Node, NodeKind};
-use reprise_repo::RepoError;
+use reprise_repo::{DeltaBase, RepoError};
 use rustix::fs::{openat, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Take};
@@ -80,6 +81,53 @@ fn save_ranges(
         .collect()
 }
 
+/// Saves chunks, those not stored yet as deltas against the old chunk
+/// `basis` picks (in order: the cursor moves with the stream), in parallel.
+fn save_ranges_as_deltas(
+    ctx: &Context,
+    data: &[u8],
+    ranges: Vec<Range<usize>>,
+    basis: &mut DeltaBasis<'_>,
+) -> Result<Vec<BlobId>, RepoError> {
+    let key = ctx.repo.key();
+    let ids: Vec<BlobId> = ranges
+        .par_iter()
+        .map(|r| BlobType::Data.id_of(key, &data[r.clone()]))
+        .collect();
+    let bases: Vec<_> = ranges
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| {
+            if ctx.repo.index().has_usable_copy(id) {
+                basis.passed(id);
+                None
+            } else {
+                basis.base_for(&data[r.clone()])
+            }
+        })
+        .collect();
+    ranges
+        .into_par_iter()
+        .zip(ids)
+        .zip(bases)
+        .map(|((r, id), base)| {
+            let chunk = &data[r];
+            let saved = match base {
+                Some(old) => ctx.saver.save_delta(
+                    id,
+                    chunk,
+                    &DeltaBase {
+                        id: old.id,
+                        data: &old.data,
+                    },
+                ),
+                None => ctx.saver.save_with_id(BlobType::Data, id, chunk),
+            };
+            saved.map(|(id, _)| id)
+        })
+        .collect()
+}
+
 /// Reads and saves a file's chunks; returns them and the number of bytes
 /// read, which is the size the snapshot records (the file may have grown or
 /// shrunk since it was listed). `None` (after a warning) if it cannot be read.
@@ -118,7 +166,7 @@ pub(crate) fn save_content(
     let result = if before.size <= WHOLE_READ_MAX {
         read_whole(ctx, bounded, before.size)
     } else {
-        save_reader(ctx, bounded, before.size)
+        save_reader(ctx, bounded, before.size, None)
     };
     let (content, len, stats) = match result {
         Ok((content, len, stats)) => (content?, len, stats),
@@ -207,12 +255,14 @@ fn detection_key(ctx: &Context) -> DetectionKey {
     DetectionKey::new(ctx.repo.detection_key())
 }
 
-/// Chunks and saves a stream of about `size_hint` bytes (0: unknown);
-/// returns its chunk ids, length and statistics.
+/// Chunks and saves a stream of about `size_hint` bytes (0: unknown),
+/// new chunks as deltas against `basis` when there is one; returns its
+/// chunk ids, length and statistics.
 pub(crate) fn save_reader(
     ctx: &Context,
     reader: impl Read,
     size_hint: u64,
+    mut basis: Option<DeltaBasis<'_>>,
 ) -> std::io::Result<SavedContent> {
     let mut chunker = Chunker::new(reader, ctx.repo.chunker_params(), BATCH_BYTES);
     let mut sampler = ctx.options.detection.then(|| match size_hint {
@@ -233,7 +283,11 @@ pub(crate) fn save_reader(
         ctx.progress
             .bytes_done
             .fetch_add(batch_len as u64, Ordering::Relaxed);
-        match save_ranges(ctx, buf, ranges) {
+        let saved = match basis.as_mut() {
+            Some(basis) => save_ranges_as_deltas(ctx, buf, ranges, basis),
+            None => save_ranges(ctx, buf, ranges),
+        };
+        match saved {
             Ok(ids) => content.extend(ids),
             Err(e) => return Ok((Err(e), total, None)),
         }

@@ -9,6 +9,7 @@
 //!
 //! Errors on single files (unreadable, vanished) become warnings: the
 //! snapshot is still written and the caller reports it as incomplete.
+mod delta;
 mod file;
 mod metadata;
 mod parent;
@@ -23,7 +24,7 @@ pub use scan::scan_totals;
 
 use chrono::Utc;
 use reprise_format::snapshot::paths_bytes_of;
-use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, FORMAT_VERSION};
+use reprise_format::{Snapshot, SnapshotId, SnapshotSummary, OBJECT_VERSION};
 use reprise_repo::browse::{Listed, Opened};
 use reprise_repo::{BlobSaver, RepoError, Repository, SnapshotList};
 use std::io::Read;
@@ -115,6 +116,10 @@ pub struct Stream {
     /// An empty stream is refused unless this is set: an empty dump or
     /// standard input is most often a program that failed.
     pub allow_empty: bool,
+    /// Compress new chunks against the parent snapshot's version of the
+    /// same file (database dumps: a few changed rows scattered over every
+    /// chunk), when the repository's format allows it.
+    pub delta: bool,
 }
 
 impl Stream {
@@ -129,6 +134,7 @@ impl Stream {
             label: label.into(),
             open: Box::new(move || Ok(reader)),
             allow_empty: false,
+            delta: false,
         }
     }
 }
@@ -418,7 +424,7 @@ fn back_up(
     let tree = if streams.is_empty() {
         walker::save_roots(&ctx, &source.paths, parent_tree)?
     } else {
-        walker::save_streams(&ctx, streams)?
+        walker::save_streams(&ctx, streams, parent_tree)?
     };
     let Context {
         saver,
@@ -447,7 +453,7 @@ fn back_up(
         duration_s: started.elapsed().as_secs_f64(),
     };
     let mut snapshot = Snapshot {
-        version: FORMAT_VERSION,
+        version: OBJECT_VERSION,
         time,
         tree,
         paths: source.text.clone(),

@@ -10,6 +10,7 @@
 //! backed up whole, and a symlink swapped in for a directory while the
 //! backup runs is recorded as the symlink it now is, never followed.
 
+use crate::delta::DeltaBasis;
 use crate::file::{save_content, save_reader};
 use crate::metadata::{node_from_stat, unchanged_since, At, EntryStat};
 use crate::{BackupError, Context};
@@ -442,24 +443,35 @@ fn save_dir(
 
 /// Backs up streams (standard input, a dump and its manifest) as files at
 /// the root of the snapshot, in order, their names already checked.
+/// `parent` is the parent snapshot's tree: a stream's earlier version is
+/// the file of the same name there.
 pub(crate) fn save_streams(
     ctx: &Context,
     streams: Vec<crate::Stream>,
+    parent: Option<Tree>,
 ) -> Result<BlobId, BackupError> {
+    let mut earlier = nodes_by_name(parent);
     let mut nodes = Vec::with_capacity(streams.len());
     for stream in streams {
-        nodes.push(save_stream(ctx, stream)?);
+        let name = stream.name.trim_start_matches('/').as_bytes().to_vec();
+        let before = earlier.remove(&name).filter(|n| n.kind == NodeKind::File);
+        nodes.push(save_stream(ctx, stream, before)?);
     }
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     save_tree(ctx, nodes)
 }
 
-fn save_stream(ctx: &Context, stream: crate::Stream) -> Result<Node, BackupError> {
+fn save_stream(
+    ctx: &Context,
+    stream: crate::Stream,
+    before: Option<Node>,
+) -> Result<Node, BackupError> {
     let crate::Stream {
         name,
         label,
         open,
         allow_empty,
+        delta,
     } = stream;
     let failed = |source| BackupError::Stream {
         name: label.clone(),
@@ -474,7 +486,10 @@ fn save_stream(ctx: &Context, stream: crate::Stream) -> Result<Node, BackupError
     node.ctime_ns = now;
     node.links = 1;
     let reader = open().map_err(failed)?;
-    let (content, size, stats) = save_reader(ctx, reader, 0).map_err(failed)?;
+    let basis = before
+        .filter(|_| delta)
+        .and_then(|node| DeltaBasis::new(ctx.repo, node.content));
+    let (content, size, stats) = save_reader(ctx, reader, 0, basis).map_err(failed)?;
     if size == 0 && !allow_empty {
         return Err(BackupError::EmptyStream { name: label });
     }

@@ -127,6 +127,7 @@ fn as_entry(id: &BlobId, loc: &BlobLocation) -> PackEntry {
         offset: loc.offset,
         sealed_len: loc.sealed_len,
         raw_len: loc.raw_len,
+        delta: loc.delta,
     }
 }
 

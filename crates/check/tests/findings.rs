@@ -80,6 +80,7 @@ fn a_forged_index_entry_is_a_warning_not_data_loss() {
                 offset: other_loc.offset,
                 sealed_len: other_loc.sealed_len,
                 raw_len: victim_loc.raw_len,
+                delta: false,
             }],
         }],
     };

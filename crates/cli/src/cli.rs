@@ -321,6 +321,11 @@ pub struct InitArgs {
     /// weeks ("4w") or years of 365 days ("1y")
     #[arg(long, value_name = "DURATION", requires = "object_lock")]
     pub retention: Option<String>,
+    /// Repository format version: 2 (the default) stores database dumps
+    /// as deltas against the night before; 1 can still be read by reprise
+    /// versions older than format 2
+    #[arg(long, default_value_t = reprise_format::FORMAT_VERSION, value_parser = clap::value_parser!(u32).range(1..=i64::from(reprise_format::FORMAT_VERSION)))]
+    pub format_version: u32,
 }
 
 #[derive(Args, Debug, Clone, Default)]

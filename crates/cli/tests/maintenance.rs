@@ -472,6 +472,7 @@ fn forged_snapshots_and_garbage_index_files_do_not_hurt_the_others() {
                 offset: 0,
                 sealed_len: 100,
                 raw_len: 50,
+                delta: false,
             }],
         }],
     };

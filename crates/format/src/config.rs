@@ -12,8 +12,16 @@ use crate::{FormatError, Reader};
 use reprise_crypto::MasterKey;
 use serde::{Deserialize, Serialize};
 
-/// The repository format this code writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The repository format `init` writes and the newest this code reads.
+/// Version 2 adds data blobs stored as deltas (compression byte 2, pack
+/// entry type 2); a version-1 repository is read and written as before,
+/// without deltas, so older programs can still read it.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The `version` written in snapshots and marks: their layout has not
+/// changed since version 1, so a version-1 repository stays readable by
+/// programs that know only version 1.
+pub const OBJECT_VERSION: u32 = 1;
 const CONFIG_MAGIC: &[u8; 8] = b"REPRISE\0";
 
 /// Content-defined chunking parameters, fixed for the life of a repository.
@@ -165,7 +173,7 @@ mod tests {
         assert_eq!(RepoConfig::open(&key, &bytes).unwrap(), config);
         // The layout of FORMAT.md: magic, version, then the JSON sealed
         // with `b"reprise config"` followed by those 12 bytes.
-        let head = b"REPRISE\0\x01\0\0\0";
+        let head = b"REPRISE\0\x02\0\0\0";
         assert_eq!(&bytes[..12], head);
         let aad = [&b"reprise config"[..], head].concat();
         let json = key.open(&aad, &bytes[12..]).unwrap();

@@ -100,13 +100,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn index_files_round_trip(packs in proptest::collection::vec((any::<[u8; 32]>(), proptest::collection::vec((any::<bool>(), any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u32>()), 0..20)), 0..10)) {
+        fn index_files_round_trip(packs in proptest::collection::vec((any::<[u8; 32]>(), proptest::collection::vec((0u8..3, any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u32>()), 0..20)), 0..10)) {
             let key = MasterKey::generate().unwrap();
             let index = IndexFile { packs: packs.into_iter().map(|(id, es)| IndexPack {
                 id: PackId::from_bytes(id),
                 entries: es.into_iter().map(|(t, b, o, s, r)| PackEntry {
-                    blob_type: if t { BlobType::Tree } else { BlobType::Data },
-                    id: BlobId::from_bytes(b), offset: o, sealed_len: s, raw_len: r,
+                    blob_type: if t == 1 { BlobType::Tree } else { BlobType::Data },
+                    id: BlobId::from_bytes(b), offset: o, sealed_len: s, raw_len: r, delta: t == 2,
                 }).collect(),
             }).collect() };
             let sealed = index.seal(&key).unwrap();

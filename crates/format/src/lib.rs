@@ -20,7 +20,9 @@ pub mod snapshot;
 pub mod tree;
 
 pub use blob::{BlobType, Compression};
-pub use config::{ChunkerConfig, LockModeName, ObjectLockConfig, RepoConfig, FORMAT_VERSION};
+pub use config::{
+    ChunkerConfig, LockModeName, ObjectLockConfig, RepoConfig, FORMAT_VERSION, OBJECT_VERSION,
+};
 pub use id::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
 pub use incident::{IncidentEvent, IncidentFile, IncidentRecord, IncidentState};
 pub use index::{IndexFile, IndexPack};

@@ -5,7 +5,7 @@
 //! sealed blob 0 | sealed blob 1 | ... | sealed header | header_len: u32 LE | "RPK1"
 //! ```
 //! Header plaintext: `count: u32 LE`, then `count` entries of 45 bytes:
-//! `type: u8 | blob id: 32 | offset: u32 LE | sealed_len: u32 LE | raw_len: u32 LE`.
+//! `type: u8 (0 data, 1 tree, 2 data stored as a delta) | blob id: 32 | offset: u32 LE | sealed_len: u32 LE | raw_len: u32 LE`.
 //! The header is sealed with AAD `b"reprise pack header"`.
 
 use crate::sealed::{self, SealedObject};
@@ -26,11 +26,28 @@ pub struct PackEntry {
     pub offset: u32,
     pub sealed_len: u32,
     pub raw_len: u32,
+    /// A data blob stored as a delta against a base blob (its frame names
+    /// the base). Written as type byte 2.
+    pub delta: bool,
 }
 
+/// The type byte of a data blob stored as a delta, in pack headers and
+/// index files.
+pub const DELTA_DATA_TYPE_BYTE: u8 = 2;
+
 impl PackEntry {
+    /// The type byte of the entry: the blob's type, or `2` for a data blob
+    /// stored as a delta (format version 2), so that prune and check know
+    /// which blobs need a base without opening them.
+    fn type_byte(&self) -> u8 {
+        match (self.blob_type, self.delta) {
+            (BlobType::Data, true) => DELTA_DATA_TYPE_BYTE,
+            (blob_type, _) => blob_type.to_byte(),
+        }
+    }
+
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        out.push(self.blob_type.to_byte());
+        out.push(self.type_byte());
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(&self.offset.to_le_bytes());
         out.extend_from_slice(&self.sealed_len.to_le_bytes());
@@ -38,12 +55,20 @@ impl PackEntry {
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, FormatError> {
+        let type_byte = r.u8()?;
+        let delta = type_byte == DELTA_DATA_TYPE_BYTE;
+        let blob_type = if delta {
+            BlobType::Data
+        } else {
+            BlobType::from_byte(type_byte)?
+        };
         Ok(PackEntry {
-            blob_type: BlobType::from_byte(r.u8()?)?,
+            blob_type,
             id: BlobId::from_bytes(r.id()?),
             offset: r.u32()?,
             sealed_len: r.u32()?,
             raw_len: r.u32()?,
+            delta,
         })
     }
 
@@ -174,6 +199,7 @@ mod tests {
                 offset,
                 sealed_len: n as u32,
                 raw_len: data.len() as u32,
+                delta: false,
             });
         }
         header.append_to(&key, &mut pack).unwrap();

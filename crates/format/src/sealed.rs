@@ -131,6 +131,7 @@ mod tests {
                 offset: 1,
                 sealed_len: 2,
                 raw_len: 3,
+                delta: false,
             }],
         };
         let mut expected = 1u32.to_le_bytes().to_vec();

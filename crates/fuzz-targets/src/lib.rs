@@ -302,11 +302,17 @@ pub fn mark(data: &[u8]) -> Outcome {
     sealed_json("mark", data, MARK_AAD, Mark::open, Mark::seal)
 }
 
-/// Config JSON behind a current header; an accepted config has chunker
-/// parameters FastCDC takes.
+/// Config JSON behind a header of the version the JSON claims (the
+/// current one when it claims none), so configs of every version reach the
+/// decoder; an accepted config has chunker parameters FastCDC takes.
 pub fn config(data: &[u8]) -> Outcome {
+    let claimed = serde_json::from_slice::<serde_json::Value>(data)
+        .ok()
+        .and_then(|json| json.get("version")?.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(FORMAT_VERSION);
     let mut head = CONFIG_MAGIC.to_vec();
-    head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head.extend_from_slice(&claimed.to_le_bytes());
     let mut stored = head.clone();
     stored.extend_from_slice(&seal(&[CONFIG_AAD, &head].concat(), data));
     let Some(config) = accepted("config", RepoConfig::open(&KEY, &stored)) else {

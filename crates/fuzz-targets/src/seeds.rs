@@ -60,6 +60,7 @@ fn entry(blob_type: BlobType, n: u8, offset: u32, sealed_len: u32) -> PackEntry 
         offset,
         sealed_len,
         raw_len: sealed_len.saturating_sub(41),
+        delta: false,
     }
 }
 

@@ -23,6 +23,8 @@ pub struct BlobLocation {
     pub offset: u32,
     pub sealed_len: u32,
     pub raw_len: u32,
+    /// Stored as a delta against another data blob.
+    pub delta: bool,
 }
 
 /// Blob id → first known location. What was loaded at open sits in a
@@ -136,6 +138,11 @@ impl Index {
             .collect()
     }
 
+    /// Whether some copy of `id` is stored as a delta (and so needs a base).
+    pub fn has_delta_copy(&self, id: &BlobId) -> bool {
+        self.copies(id).any(|l| l.delta)
+    }
+
     fn copies(&self, id: &BlobId) -> impl Iterator<Item = BlobLocation> + '_ {
         let first = self.blobs.get(id).into_iter().copied();
         let rest = self.others.get(id).into_iter().flatten().copied();
@@ -172,6 +179,7 @@ impl Index {
                     offset: loc.offset,
                     sealed_len: loc.sealed_len,
                     raw_len: loc.raw_len,
+                    delta: loc.delta,
                 });
             }
         }
@@ -228,6 +236,7 @@ impl Index {
             offset: e.offset,
             sealed_len: e.sealed_len,
             raw_len: e.raw_len,
+            delta: e.delta,
         }
     }
 
@@ -415,6 +424,7 @@ mod tests {
             offset,
             sealed_len: 10,
             raw_len: 5,
+            delta: false,
         }
     }
 

@@ -45,7 +45,7 @@ pub use repair::IndexRepair;
 pub use repository::{
     lock_policy, policy_of_lock, ConfigCopy, ConfigState, InitOptions, Repository,
 };
-pub use saver::{write_index_files, BlobSaver, SaverStats};
+pub use saver::{write_index_files, BlobSaver, DeltaBase, SaverStats};
 pub use snapshots::{SnapshotFilter, SnapshotList};
 
 pub type Result<T> = std::result::Result<T, RepoError>;

@@ -3,7 +3,7 @@
 
 use crate::{keys, RepoError, Repository, Result};
 use chrono::Utc;
-use reprise_format::{IncidentRecord, Mark, MarkBody, PackId, FORMAT_VERSION};
+use reprise_format::{IncidentRecord, Mark, MarkBody, PackId, OBJECT_VERSION};
 use reprise_storage::ObjectKind;
 use std::time::SystemTime;
 
@@ -146,7 +146,7 @@ impl Repository {
     /// Writes a new mark; returns its name.
     pub fn save_mark(&self, body: MarkBody) -> Result<String> {
         let mark = Mark {
-            version: FORMAT_VERSION,
+            version: OBJECT_VERSION,
             time: Utc::now(),
             hostname: keys::hostname(),
             body,
@@ -235,7 +235,7 @@ mod tests {
             name: format!("{event:?}"),
             stored: Some(stored),
             mark: Mark {
-                version: FORMAT_VERSION,
+                version: OBJECT_VERSION,
                 time: Utc::now(),
                 hostname: "srv".into(),
                 body: MarkBody::Incident(IncidentRecord {

@@ -1,8 +1,10 @@
 //! What the snapshots still need: every blob reachable from a set of
-//! snapshots, and the packs that hold them. `prune` deletes what is not
-//! reachable; `locks extend` renews the locks of what is.
+//! snapshots, the bases of those stored as deltas, and the packs that hold
+//! them. `prune` deletes what is not reachable; `locks extend` renews the
+//! locks of what is.
 
 use crate::{Repository, Result};
+use rayon::prelude::*;
 use reprise_format::{BlobId, NodeKind, PackId, Snapshot, SnapshotId};
 use std::collections::HashSet;
 
@@ -33,7 +35,37 @@ pub fn referenced_blobs(
             }
         }
     }
+    add_delta_bases(repo, &mut seen)?;
     Ok(seen)
+}
+
+/// Adds to `blobs` the base of every blob stored as a delta, and the bases
+/// of those bases: a kept delta is unreadable without its whole chain.
+/// Trees do not name bases (a snapshot may reuse a chunk another source
+/// stored as a delta), so each delta's frame is opened; deltas are small.
+/// A frame that cannot be read stops here rather than risk deleting a base.
+fn add_delta_bases(repo: &Repository, blobs: &mut HashSet<BlobId>) -> Result<()> {
+    let mut frontier: Vec<BlobId> = {
+        let index = repo.index();
+        blobs
+            .iter()
+            .filter(|id| index.has_delta_copy(id))
+            .copied()
+            .collect()
+    };
+    while !frontier.is_empty() {
+        let bases: Vec<Option<BlobId>> = frontier
+            .par_iter()
+            .map(|id| repo.delta_base(id))
+            .collect::<Result<_>>()?;
+        let index = repo.index();
+        frontier = bases
+            .into_iter()
+            .flatten()
+            .filter(|base| blobs.insert(*base) && index.has_delta_copy(base))
+            .collect();
+    }
+    Ok(())
 }
 
 /// The packs holding at least one copy of one of `blobs`, per the index.

@@ -4,7 +4,7 @@ use crate::index::{Index, IndexLoadReport};
 use crate::{keys, RepoError, Result};
 use reprise_chunking::ChunkerParams;
 use reprise_crypto::{KdfParams, MasterKey};
-use reprise_format::blob::open_blob;
+use reprise_format::blob::{apply_delta, open_frame, Frame, DELTA_DEPTH_MAX};
 use reprise_format::{BlobId, BlobType, ChunkerConfig, KeyId, RepoConfig, Tree, FORMAT_VERSION};
 use reprise_format::{LockModeName, ObjectLockConfig};
 use reprise_storage::{Backend, LockMode, LockPolicy, ObjectKind, StorageError, CONFIG_COPY_NAME};
@@ -24,6 +24,9 @@ pub struct InitOptions {
     pub chunk_min_avg_max: (u32, u32, u32),
     /// Object Lock retention for every object (s3: repositories only).
     pub object_lock: Option<ObjectLockConfig>,
+    /// The format version to create: [`FORMAT_VERSION`], or 1 for a
+    /// repository older programs can read (no deltas).
+    pub format_version: u32,
 }
 
 impl Default for InitOptions {
@@ -37,6 +40,7 @@ impl Default for InitOptions {
             pack_size_target: 8 * 1024 * 1024,
             chunk_min_avg_max: (c.min_size, c.avg_size, c.max_size),
             object_lock: None,
+            format_version: FORMAT_VERSION,
         }
     }
 }
@@ -81,7 +85,7 @@ impl Repository {
         reprise_crypto::fill_random(&mut id)?;
         let (min_size, avg_size, max_size) = options.chunk_min_avg_max;
         let config = RepoConfig {
-            version: FORMAT_VERSION,
+            version: options.format_version.clamp(1, FORMAT_VERSION),
             id: hex::encode(id),
             chunker: ChunkerConfig {
                 min_size,
@@ -268,27 +272,57 @@ impl Repository {
     }
 
     /// Reads, decrypts, decompresses and verifies a blob. Tries every known
-    /// copy before reporting it damaged.
+    /// copy before reporting it damaged. A delta is applied to its base,
+    /// read the same way.
     pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
+        self.read_blob_chain(blob_type, id, 0).map(|(data, _)| data)
+    }
+
+    /// Like [`read_blob`](Self::read_blob), also saying how many deltas
+    /// had to be applied (0 for a blob stored whole): a writer does not
+    /// make a new delta on a base whose chain is already long.
+    pub fn read_blob_with_depth(&self, blob_type: BlobType, id: &BlobId) -> Result<(Vec<u8>, u32)> {
+        self.read_blob_chain(blob_type, id, 0)
+    }
+
+    /// `depth` is how many deltas above this blob are being resolved.
+    fn read_blob_chain(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        depth: u32,
+    ) -> Result<(Vec<u8>, u32)> {
         let locations = self.index().locations(id);
         let mut last_error = RepoError::BlobNotFound(*id);
         for (pack, loc) in locations {
             if loc.blob_type != blob_type {
                 continue;
             }
-            match self.read_blob_at(
-                blob_type,
-                id,
-                &pack,
-                loc.offset,
-                loc.sealed_len,
-                loc.raw_len,
-            ) {
+            let read = self
+                .read_stored_blob(&pack, loc.offset, loc.sealed_len)
+                .and_then(|sealed| {
+                    self.open_and_verify_at(blob_type, id, &pack, &sealed, loc.raw_len, depth)
+                });
+            match read {
                 Ok(data) => return Ok(data),
                 Err(e) => last_error = e,
             }
         }
         Err(last_error)
+    }
+
+    fn read_stored_blob(
+        &self,
+        pack: &reprise_format::PackId,
+        offset: u32,
+        sealed_len: u32,
+    ) -> Result<Vec<u8>> {
+        Ok(self.backend.read_range(
+            ObjectKind::Pack,
+            &pack.to_hex(),
+            offset as u64,
+            sealed_len as u64,
+        )?)
     }
 
     /// Reads one copy of a blob and verifies it against its id.
@@ -301,12 +335,7 @@ impl Repository {
         sealed_len: u32,
         raw_len: u32,
     ) -> Result<Vec<u8>> {
-        let sealed = self.backend.read_range(
-            ObjectKind::Pack,
-            &pack.to_hex(),
-            offset as u64,
-            sealed_len as u64,
-        )?;
+        let sealed = self.read_stored_blob(pack, offset, sealed_len)?;
         self.open_and_verify(blob_type, id, pack, &sealed, raw_len)
     }
 
@@ -319,21 +348,76 @@ impl Repository {
         sealed: &[u8],
         raw_len: u32,
     ) -> Result<Vec<u8>> {
-        let data = open_blob(&self.key, blob_type, id, sealed, raw_len as usize).map_err(|e| {
-            RepoError::BlobDamaged {
-                id: *id,
-                pack: *pack,
-                reason: e.to_string(),
+        self.open_and_verify_at(blob_type, id, pack, sealed, raw_len, 0)
+            .map(|(data, _)| data)
+    }
+
+    /// Opens a blob, applying it to its base if it is a delta; returns the
+    /// plaintext and the length of its chain of deltas.
+    fn open_and_verify_at(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        pack: &reprise_format::PackId,
+        sealed: &[u8],
+        raw_len: u32,
+        depth: u32,
+    ) -> Result<(Vec<u8>, u32)> {
+        let damaged = |reason: String| RepoError::BlobDamaged {
+            id: *id,
+            pack: *pack,
+            reason,
+        };
+        let frame = open_frame(&self.key, blob_type, id, sealed, raw_len as usize)
+            .map_err(|e| damaged(e.to_string()))?;
+        let (data, chain) = match frame {
+            Frame::Whole(data) => (data, 0),
+            Frame::Delta { base, payload } => {
+                if depth >= DELTA_DEPTH_MAX {
+                    return Err(damaged(format!(
+                        "its chain of deltas is longer than {DELTA_DEPTH_MAX} (a loop?)"
+                    )));
+                }
+                let (base_data, chain) = self
+                    .read_blob_chain(BlobType::Data, &base, depth + 1)
+                    .map_err(|e| damaged(format!("its base {base} cannot be read: {e}")))?;
+                let data = apply_delta(&payload, &base_data, raw_len as usize)
+                    .map_err(|e| damaged(e.to_string()))?;
+                (data, chain + 1)
             }
-        })?;
+        };
         if blob_type.id_of(&self.key, &data) != *id || data.len() != raw_len as usize {
-            return Err(RepoError::BlobDamaged {
-                id: *id,
-                pack: *pack,
-                reason: "content does not match its id".into(),
-            });
+            return Err(damaged("content does not match its id".into()));
         }
-        Ok(data)
+        Ok((data, chain))
+    }
+
+    /// The base a delta copy of `id` names (opening one copy the index
+    /// flags as a delta), or `None` when no copy is a delta. Prune and
+    /// `locks extend` follow these so a base outlives its deltas.
+    pub fn delta_base(&self, id: &BlobId) -> Result<Option<BlobId>> {
+        let mut last_error = None;
+        for (pack, loc) in self.index().locations(id) {
+            if !loc.delta {
+                continue;
+            }
+            let opened = self
+                .read_stored_blob(&pack, loc.offset, loc.sealed_len)
+                .and_then(|sealed| {
+                    open_frame(&self.key, BlobType::Data, id, &sealed, loc.raw_len as usize)
+                        .map_err(|e| RepoError::BlobDamaged {
+                            id: *id,
+                            pack,
+                            reason: e.to_string(),
+                        })
+                });
+            match opened {
+                Ok(Frame::Delta { base, .. }) => return Ok(Some(base)),
+                Ok(Frame::Whole(_)) => {}
+                Err(e) => last_error = Some(e),
+            }
+        }
+        last_error.map_or(Ok(None), Err)
     }
 
     pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {

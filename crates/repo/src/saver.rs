@@ -9,7 +9,7 @@
 
 use crate::{RepoError, Repository, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use reprise_format::blob::seal_blob;
+use reprise_format::blob::{seal_blob, seal_delta_blob};
 use reprise_format::{
     BlobId, BlobType, IndexFile, IndexId, IndexPack, PackEntry, PackHeader, PackId, Tree,
 };
@@ -51,6 +51,12 @@ struct FinishedPack {
     id: PackId,
     bytes: Vec<u8>,
     entries: Vec<PackEntry>,
+}
+
+/// The blob a delta is made against: its id and its plaintext.
+pub struct DeltaBase<'a> {
+    pub id: BlobId,
+    pub data: &'a [u8],
 }
 
 /// Saves blobs into new packs of one repository.
@@ -122,30 +128,67 @@ impl<'r> BlobSaver<'r> {
         id: BlobId,
         data: &[u8],
     ) -> Result<(BlobId, bool)> {
+        self.save_sealed(blob_type, id, data, None)
+    }
+
+    /// Stores a data blob as a delta against `base` (another data blob,
+    /// `base_data` its plaintext) unless the repository already has it;
+    /// whole when the delta would not pay. The caller chose the base and
+    /// bounded its chain (repository format version 2).
+    pub fn save_delta(
+        &self,
+        id: BlobId,
+        data: &[u8],
+        base: &DeltaBase<'_>,
+    ) -> Result<(BlobId, bool)> {
+        self.save_sealed(BlobType::Data, id, data, Some(base))
+    }
+
+    fn save_sealed(
+        &self,
+        blob_type: BlobType,
+        id: BlobId,
+        data: &[u8],
+        base: Option<&DeltaBase<'_>>,
+    ) -> Result<(BlobId, bool)> {
         self.check_upload_error()?;
         if self.repo.index().has_usable_copy(&id) || !self.lock_claimed().insert(id) {
             return Ok((id, false));
         }
-        let mut sealed = Vec::with_capacity(data.len() + 64);
-        seal_blob(
-            self.repo.key(),
-            blob_type,
-            &id,
-            data,
-            self.repo.config().zstd_level,
-            &mut sealed,
-        )
-        .map_err(|e| RepoError::format(format!("blob {id}"), e))?;
+        let (sealed, delta) = self.seal(blob_type, &id, data, base)?;
         self.blobs_added.fetch_add(1, Ordering::Relaxed);
         self.raw_bytes_added
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.bytes_added
             .fetch_add(sealed.len() as u64, Ordering::Relaxed);
-        let full = self.append(blob_type, id, &sealed, data.len())?;
+        let full = self.append(blob_type, id, &sealed, data.len(), delta)?;
         if let Some(pack) = full {
             self.send(pack)?;
         }
         Ok((id, true))
+    }
+
+    /// The sealed frame of a blob, and whether it is a delta.
+    fn seal(
+        &self,
+        blob_type: BlobType,
+        id: &BlobId,
+        data: &[u8],
+        base: Option<&DeltaBase<'_>>,
+    ) -> Result<(Vec<u8>, bool)> {
+        let key = self.repo.key();
+        let level = self.repo.config().zstd_level;
+        let mut sealed = Vec::with_capacity(data.len() + 64);
+        if let Some(base) = base.filter(|_| blob_type == BlobType::Data) {
+            let delta = seal_delta_blob(key, id, data, &base.id, base.data, level, &mut sealed)
+                .map_err(|e| RepoError::format(format!("blob {id}"), e))?;
+            if delta.is_some() {
+                return Ok((sealed, true));
+            }
+        }
+        seal_blob(key, blob_type, id, data, level, &mut sealed)
+            .map_err(|e| RepoError::format(format!("blob {id}"), e))?;
+        Ok((sealed, false))
     }
 
     /// Appends a sealed blob to the current pack of its type; returns the
@@ -156,6 +199,7 @@ impl<'r> BlobSaver<'r> {
         id: BlobId,
         sealed: &[u8],
         raw_len: usize,
+        delta: bool,
     ) -> Result<Option<PackBuilder>> {
         let lock = match blob_type {
             BlobType::Data => &self.data_pack,
@@ -174,6 +218,7 @@ impl<'r> BlobSaver<'r> {
             offset: offset as u32,
             sealed_len: sealed.len() as u32,
             raw_len: raw_len as u32,
+            delta,
         });
         if pack.bytes.len() >= self.repo.config().pack_size_target as usize {
             Ok(Some(std::mem::take(&mut *pack)))

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reprise_crypto::KdfParams;
-use reprise_format::{BlobType, IndexFile, IndexPack, PackEntry};
+use reprise_format::{BlobId, BlobType, IndexFile, IndexPack, PackEntry, PackHeader};
 use reprise_repo::{BlobSaver, InitOptions, RepoError, Repository};
 use reprise_storage::faulty::{Fault, FaultyBackend};
 use reprise_storage::{Backend, LocalBackend, ObjectKind, StorageError};
@@ -188,6 +188,7 @@ fn a_forged_index_entry_cannot_make_a_blob_unreadable() {
                 offset: loc5.offset,
                 sealed_len: loc5.sealed_len,
                 raw_len: real0.raw_len,
+                delta: false,
             }],
         }],
     };
@@ -326,4 +327,36 @@ fn objects_listed_then_deleted_meanwhile_are_skipped() {
     for id in &ids {
         assert!(repo.read_blob(BlobType::Data, id).is_ok());
     }
+}
+
+#[test]
+fn a_loop_of_deltas_is_refused_not_followed_forever() {
+    let (_d, backend, repo) = new_repo();
+    // A client holding the key stores two blobs, each a delta of the other.
+    let (a, b) = (BlobId::from_bytes([0xa; 32]), BlobId::from_bytes([0xb; 32]));
+    let mut pack = Vec::new();
+    let mut header = PackHeader::default();
+    for (id, base) in [(a, b), (b, a)] {
+        let offset = pack.len() as u32;
+        let aad = [&[BlobType::Data.to_byte()][..], id.as_bytes()].concat();
+        repo.key()
+            .seal_parts_into(&aad, &[&[2], base.as_bytes(), b"not zstd"], &mut pack)
+            .unwrap();
+        header.entries.push(PackEntry {
+            blob_type: BlobType::Data,
+            id,
+            offset,
+            sealed_len: pack.len() as u32 - offset,
+            raw_len: 100,
+            delta: true,
+        });
+    }
+    header.append_to(repo.key(), &mut pack).unwrap();
+    let name = hex::encode(reprise_crypto::storage_hash(&pack));
+    backend.write_once(ObjectKind::Pack, &name, &pack).unwrap();
+    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+    reopened.load_index().unwrap();
+    assert!(reopened.index().has_delta_copy(&a));
+    let err = reopened.read_blob(BlobType::Data, &a).unwrap_err();
+    assert!(err.to_string().contains("longer than 64"), "{err}");
 }

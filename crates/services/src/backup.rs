@@ -224,6 +224,9 @@ impl DatabaseBackup<'_> {
                 Ok(dump.reader)
             }),
             allow_empty: false,
+            // Dumps change by scattered rows: each night's chunks are
+            // compressed against last night's (FORMAT.md §7.2).
+            delta: true,
         }
     }
 
@@ -240,6 +243,7 @@ impl DatabaseBackup<'_> {
                 Ok(Box::new(std::io::Cursor::new(json)))
             }),
             allow_empty: false,
+            delta: false,
         }
     }
 }

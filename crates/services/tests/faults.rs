@@ -337,12 +337,14 @@ fn write_snapshot(repo: &Repository, db: &str, dump: &str, tables: Vec<TableStat
                 move || Ok(Box::new(std::io::Cursor::new(dump)))
             }),
             allow_empty: false,
+            delta: false,
         },
         Stream {
             name: manifest_file(db),
             label: "manifest".into(),
             open: Box::new(move || Ok(Box::new(std::io::Cursor::new(json)))),
             allow_empty: false,
+            delta: false,
         },
     ];
     options.tags = vec![

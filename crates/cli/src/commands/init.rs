@@ -78,6 +78,7 @@ pub fn run(g: &GlobalOptions, args: &InitArgs) -> Result<u8> {
         kdf: kdf_params(&args.kdf),
         zstd_level: args.compression_level,
         object_lock,
+        format_version: args.format_version,
         ..InitOptions::default()
     };
     let repo = Repository::init(backend, pw.as_bytes(), &options)
@@ -86,6 +87,7 @@ pub fn run(g: &GlobalOptions, args: &InitArgs) -> Result<u8> {
         output::json(&serde_json::json!({
             "location": location,
             "id": repo.config().id,
+            "format_version": repo.config().version,
             "object_lock": repo.config().object_lock,
         }))?;
     } else if !g.quiet {
