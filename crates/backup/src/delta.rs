@@ -11,7 +11,11 @@
 //! unchanged moves the cursor past its old place; a new chunk takes as its
 //! base the first old chunk within [`WINDOW`] chunks of the cursor that
 //! begins or ends with the same bytes (a boundary both versions share, so
-//! the same rows), or no base at all. Old chunks are read (their own chains
+//! the same rows), else the one there that holds most of a few samples of
+//! its bytes (a boundary moved, rows were added), else no base at all. A
+//! new chunk that holds the end of an old chunk before its own end is first
+//! cut there ([`DeltaBasis::plan`]): a lost boundary would otherwise leave
+//! half of the chunk without a base. Old chunks are read (their own chains
 //! resolved) only when needed, once each. Chains stay at most
 //! [`DELTA_DEPTH_WRITTEN_MAX`] deltas long: a chunk whose candidate base is
 //! at that depth is stored whole, starting a new chain.
@@ -20,6 +24,8 @@ use reprise_format::blob::DELTA_DEPTH_WRITTEN_MAX;
 use reprise_format::{BlobId, BlobType};
 use reprise_repo::Repository;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
 
 /// How many old chunks past the cursor a new chunk may be matched with:
 /// enough to step over rows deleted from a few chunks.
@@ -29,8 +35,20 @@ const WINDOW: usize = 8;
 /// be taken for versions of the same rows.
 const ANCHOR_LEN: usize = 64;
 
+/// How far before an old chunk's end its end is also looked for: a changed
+/// row among its last bytes would otherwise hide where it ends.
+const END_ANCHOR_OFFSETS: [usize; 4] = [0, 512, 4096, 32 * 1024];
+
+/// How many samples of a new chunk are looked for in old ones, and their
+/// length: long enough not to be found by chance in other rows.
+const SAMPLES: usize = 7;
+const SAMPLE_LEN: usize = 48;
+
 /// The oldest repository format version that may hold deltas.
 pub const DELTA_FORMAT_VERSION: u32 = 2;
+
+/// A part of a new chunk, relative to its start, and its base.
+pub(crate) type Piece = (Range<usize>, Option<Arc<OldChunk>>);
 
 /// An old chunk, read.
 pub(crate) struct OldChunk {
@@ -48,7 +66,7 @@ pub(crate) struct DeltaBasis<'r> {
     /// Old chunks read so far at or after the cursor; `None` when one cannot
     /// serve as a base (unreadable, chain too long, only in packs a prune
     /// marked).
-    read: BTreeMap<usize, Option<std::sync::Arc<OldChunk>>>,
+    read: BTreeMap<usize, Option<Arc<OldChunk>>>,
 }
 
 impl<'r> DeltaBasis<'r> {
@@ -82,9 +100,71 @@ impl<'r> DeltaBasis<'r> {
         }
     }
 
-    /// The old chunk a new chunk should be compressed against, if any.
-    pub(crate) fn base_for(&mut self, data: &[u8]) -> Option<std::sync::Arc<OldChunk>> {
+    /// How to store a new chunk: in pieces, each with the old chunk to
+    /// compress it against (if any). A chunk that runs over the end of an
+    /// old chunk (a boundary of the old version was lost to a change) is
+    /// cut there, so that each piece lines up with one old chunk: one base
+    /// per piece then covers all of it.
+    pub(crate) fn plan(&mut self, data: &[u8]) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        while start < data.len() {
+            let rest = &data[start..];
+            if let Some((place, cut)) = self.old_end_inside(rest) {
+                let base = self.read_old(place);
+                self.move_cursor(place + 1);
+                pieces.push((start..start + cut, base));
+                start += cut;
+            } else {
+                let base = self.base_for(rest);
+                pieces.push((start..data.len(), base));
+                break;
+            }
+        }
+        pieces
+    }
+
+    /// The first old chunk near the cursor whose end occurs inside `rest`
+    /// before its end, and where that end falls in `rest`. The end is found
+    /// by its last bytes, or by bytes a little before them when the last
+    /// row changed.
+    fn old_end_inside(&mut self, rest: &[u8]) -> Option<(usize, usize)> {
         let end = self.old.len().min(self.cursor + WINDOW);
+        for place in self.cursor..end {
+            let Some(old) = self.read_old(place) else {
+                continue;
+            };
+            for back in END_ANCHOR_OFFSETS {
+                let Some(anchor_end) = old.data.len().checked_sub(back) else {
+                    continue;
+                };
+                let Some(anchor) = anchor_end
+                    .checked_sub(ANCHOR_LEN)
+                    .and_then(|start| old.data.get(start..anchor_end))
+                else {
+                    continue;
+                };
+                let Some(at) = memchr::memmem::find(rest, anchor) else {
+                    continue;
+                };
+                let cut = (at + ANCHOR_LEN + back).min(rest.len());
+                if cut < rest.len() {
+                    return Some((place, cut));
+                }
+                break;
+            }
+        }
+        None
+    }
+
+    /// The old chunk a new chunk should be compressed against, if any:
+    /// the first near the cursor that shares a boundary with it, else the
+    /// one that holds most of its samples (a boundary that moved, rows
+    /// added at a table's end), else none.
+    fn base_for(&mut self, data: &[u8]) -> Option<Arc<OldChunk>> {
+        let end = self.old.len().min(self.cursor + WINDOW);
+        let mut best: Option<(usize, usize)> = None;
+        let samples = samples(data);
         for place in self.cursor..end {
             let Some(old) = self.read_old(place) else {
                 continue;
@@ -93,8 +173,18 @@ impl<'r> DeltaBasis<'r> {
                 self.move_cursor(place + 1);
                 return Some(old);
             }
+            let shared = samples
+                .iter()
+                .filter(|s| memchr::memmem::find(&old.data, s).is_some())
+                .count();
+            if shared > best.map_or(0, |(_, n)| n) {
+                best = Some((place, shared));
+            }
         }
-        None
+        let (place, _) = best?;
+        let old = self.read_old(place)?;
+        self.move_cursor(place + 1);
+        Some(old)
     }
 
     fn move_cursor(&mut self, to: usize) {
@@ -102,12 +192,12 @@ impl<'r> DeltaBasis<'r> {
         self.read = self.read.split_off(&to);
     }
 
-    fn read_old(&mut self, place: usize) -> Option<std::sync::Arc<OldChunk>> {
+    fn read_old(&mut self, place: usize) -> Option<Arc<OldChunk>> {
         let id = *self.old.get(place)?;
         let repo = self.repo;
         self.read
             .entry(place)
-            .or_insert_with(|| read_base(repo, id).map(std::sync::Arc::new))
+            .or_insert_with(|| read_base(repo, id).map(Arc::new))
             .clone()
     }
 }
@@ -120,6 +210,17 @@ fn read_base(repo: &Repository, id: BlobId) -> Option<OldChunk> {
     }
     let (data, depth) = repo.read_blob_with_depth(BlobType::Data, &id).ok()?;
     (depth < DELTA_DEPTH_WRITTEN_MAX).then_some(OldChunk { id, data })
+}
+
+/// Short runs of a chunk's bytes at fixed fractions of its length, looked
+/// for in old chunks when no boundary is shared.
+fn samples(data: &[u8]) -> Vec<&[u8]> {
+    (1..=SAMPLES)
+        .filter_map(|i| {
+            let start = data.len() * i / (SAMPLES + 1);
+            data.get(start..start + SAMPLE_LEN)
+        })
+        .collect()
 }
 
 /// Whether two chunks start or end with the same bytes: content-defined

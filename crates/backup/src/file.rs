@@ -5,7 +5,7 @@
 //! Larger files stream through a [`Chunker`], a batch at a time, and the
 //! chunks of each batch are saved in parallel.
 
-use crate::delta::DeltaBasis;
+use crate::delta::{DeltaBasis, OldChunk};
 use crate::metadata::{At, EntryStat};
 use crate::{BackupError, Context};
 use rayon::prelude::*;
@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{Read, Take};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Files up to the default maximum chunk size are read whole.
 const WHOLE_READ_MAX: u64 = 8 * 1024 * 1024;
@@ -81,8 +82,13 @@ fn save_ranges(
         .collect()
 }
 
-/// Saves chunks, those not stored yet as deltas against the old chunk
-/// `basis` picks (in order: the cursor moves with the stream), in parallel.
+/// A piece of a stream to save: its bytes in the batch, its id when already
+/// known (a whole chunk), and its base.
+type PlannedPiece = (Range<usize>, Option<BlobId>, Option<Arc<OldChunk>>);
+
+/// Saves chunks, those not stored yet as deltas against the old chunks
+/// `basis` picks (in order: the cursor moves with the stream; a chunk may
+/// be cut in pieces that line up with old chunks), in parallel.
 fn save_ranges_as_deltas(
     ctx: &Context,
     data: &[u8],
@@ -94,24 +100,28 @@ fn save_ranges_as_deltas(
         .par_iter()
         .map(|r| BlobType::Data.id_of(key, &data[r.clone()]))
         .collect();
-    let bases: Vec<_> = ranges
-        .iter()
-        .zip(&ids)
-        .map(|(r, id)| {
-            if ctx.repo.index().has_usable_copy(id) {
-                basis.passed(id);
-                None
-            } else {
-                basis.base_for(&data[r.clone()])
-            }
-        })
-        .collect();
-    ranges
+    let mut pieces: Vec<PlannedPiece> = Vec::new();
+    for (range, id) in ranges.into_iter().zip(ids) {
+        if ctx.repo.index().has_usable_copy(&id) {
+            basis.passed(&id);
+            pieces.push((range, Some(id), None));
+            continue;
+        }
+        let planned = basis.plan(&data[range.clone()]);
+        if let [(_, base)] = planned.as_slice() {
+            pieces.push((range, Some(id), base.clone()));
+            continue;
+        }
+        for (part, base) in planned {
+            let piece = range.start + part.start..range.start + part.end;
+            pieces.push((piece, None, base));
+        }
+    }
+    pieces
         .into_par_iter()
-        .zip(ids)
-        .zip(bases)
-        .map(|((r, id), base)| {
-            let chunk = &data[r];
+        .map(|(range, id, base)| {
+            let chunk = &data[range];
+            let id = id.unwrap_or_else(|| BlobType::Data.id_of(key, chunk));
             let saved = match base {
                 Some(old) => ctx.saver.save_delta(
                     id,

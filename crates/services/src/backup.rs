@@ -195,9 +195,10 @@ impl DatabaseBackup<'_> {
     ) -> Result<BackupReport, ServiceError> {
         tags.push(database_tag(self.database));
         let options = DumpOptions {
-            previous_bytes: self
-                .earlier
-                .and_then(|list| previous_size(list, self.source, self.database)),
+            previous_bytes: self.earlier.and_then(|list| {
+                let dump = self.engine.dump_file(self.database);
+                previous_dump_size(repo, list, self.source, self.database, &dump)
+            }),
             min_fraction: self.min_fraction,
         };
         let handle = Arc::new(Mutex::new(ManifestHandle::default()));
@@ -248,15 +249,28 @@ impl DatabaseBackup<'_> {
     }
 }
 
-/// The bytes of the newest snapshot of this database (its dump and small
-/// manifest), for the shrink check; `None` when there is none (the check
-/// is then skipped, never the backup).
-fn previous_size(list: &SnapshotList, source: &str, database: &str) -> Option<u64> {
+/// The size of the dump file `dump_name` in the newest snapshot of this
+/// database, for the shrink check; `None` when there is none or its tree
+/// cannot be read (the check is then skipped, never the backup). The dump
+/// alone: with its manifest counted, a small dump would look shrunken
+/// next to the last one even when unchanged.
+fn previous_dump_size(
+    repo: &Repository,
+    list: &SnapshotList,
+    source: &str,
+    database: &str,
+    dump_name: &str,
+) -> Option<u64> {
     let (source, database) = (source_tag(source), database_tag(database));
-    list.snapshots
+    let (_, newest) = list
+        .snapshots
         .iter()
         .filter(|(_, s)| s.tags.contains(&source) && s.tags.contains(&database))
-        .max_by_key(|(_, s)| s.time)
-        .and_then(|(_, s)| s.summary.as_ref())
-        .map(|summary| summary.total_bytes)
+        .max_by_key(|(_, s)| s.time)?;
+    let tree = repo.load_tree(&newest.tree).ok()?;
+    let name = dump_name.trim_start_matches('/').as_bytes();
+    tree.nodes
+        .iter()
+        .find(|node| node.name.0 == name)
+        .map(|node| node.size)
 }

@@ -265,3 +265,72 @@ fn a_command_that_writes_nothing_fails_its_source_and_writes_no_snapshot() {
         "the other sources are backed up all the same: {outcomes:?}"
     );
 }
+
+/// The cantine's database with `rows` meals, those whose number is in
+/// `changed` with another menu.
+fn cantine_sql(rows: u32, changed: impl Fn(u32) -> bool) -> String {
+    let mut sql = String::from(
+        "BEGIN TRANSACTION;\nCREATE TABLE repas(id INTEGER PRIMARY KEY, jour TEXT, menu TEXT);\n",
+    );
+    for id in 1..=rows {
+        let menu = if changed(id) {
+            "poisson pané"
+        } else {
+            "gratin de courgettes"
+        };
+        sql.push_str(&format!(
+            "INSERT INTO repas VALUES({id},'jour {}','{menu} n°{}');\n",
+            id % 7,
+            id * 7919 % 10_007
+        ));
+    }
+    sql.push_str("COMMIT;\n");
+    sql
+}
+
+#[test]
+fn a_night_with_scattered_changes_is_stored_as_deltas_and_its_drill_verifies() {
+    let town = Town::new("dn: dc=saint-exemple\n");
+    let db = town.path("cantine.sqlite").display().to_string();
+    let night = |changed: &dyn Fn(u32) -> bool| {
+        let sql = cantine_sql(60_000, changed);
+        Sqlite::new()
+            .restore(&db, &mut sql.as_bytes(), Replace::Existing)
+            .unwrap();
+        for (source, outcome) in town.back_up_all() {
+            assert!(outcome.is_ok(), "{source}: {outcome:?}");
+        }
+    };
+    night(&|_| false);
+    assert!(
+        !has_deltas(&town.repo),
+        "a first night has nothing to be a delta of"
+    );
+    night(&|id| id % 100 == 0);
+    assert!(
+        has_deltas(&town.repo),
+        "the second night's changed chunks are deltas"
+    );
+
+    let drill = Drill::resume_or_start(&town.config).unwrap();
+    let report = town.run(RunKind::Drill, drill.destination(), &["cantine".to_owned()]);
+    // Its health check expects the 3 meals of the town's first menu: only
+    // the restore and its verification are looked at here.
+    let cantine = report
+        .services
+        .iter()
+        .find(|s| s.name == "cantine")
+        .unwrap();
+    let check = &cantine.sources[0].databases[0];
+    assert!(check.verification.verified(), "{:?}", check.verification);
+    let list = town.repo.list_snapshots().unwrap();
+    assert!(drill
+        .clean_up(&town.config, &list, SnapshotChoice::Latest)
+        .is_empty());
+}
+
+fn has_deltas(repo: &Repository) -> bool {
+    let index = repo.index();
+    let any = index.blobs().any(|(id, _)| index.has_delta_copy(id));
+    any
+}
