@@ -41,7 +41,10 @@ use crate::supervise::{
     feed_tool, locate, read_password, run_tool, start_dump, tables_of, ManifestBase, Tool,
 };
 use crate::{Connection, DbError, Dump, DumpManifest, DumpOptions, Engine, Replace, Verification};
+use batch::InsertBatcher;
 use std::io::Read;
+
+mod batch;
 
 /// The server's own databases: never listed, never dropped.
 const SYSTEM: [&str; 4] = ["information_schema", "mysql", "performance_schema", "sys"];
@@ -201,10 +204,14 @@ impl Engine for MariaDb {
                 Replace::Existing => self.drop_database(database)?,
             }
         }
-        self.query(
+        let created = self.query(
             database,
-            &format!("CREATE DATABASE {}", identifier(database)),
+            &format!(
+                "CREATE DATABASE {}; SELECT @@max_allowed_packet",
+                identifier(database)
+            ),
         )?;
+        let max_allowed_packet = created.last().and_then(|v| v.parse().ok());
         // The dump has one INSERT a row (so that nights deduplicate): in
         // autocommit mode each would be its own transaction, several times
         // slower to load. Statements are grouped into transactions instead
@@ -214,7 +221,10 @@ impl Engine for MariaDb {
             .arg("--connect-timeout=30")
             .arg("--init-command=SET autocommit=0")
             .arg(format!("--database={database}"));
-        let mut dump = std::io::Read::chain(dump, &b"\nCOMMIT;\n"[..]);
+        // One-row INSERTs also cost the server a statement each: they are
+        // merged into multi-row ones on the way (batch.rs).
+        let batched = InsertBatcher::new(dump, batch::limit_for(max_allowed_packet));
+        let mut dump = batched.chain(&b"\nCOMMIT;\n"[..]);
         let loaded = feed_tool(&client, &mut dump);
         if loaded.is_err() {
             // Partly loaded (DDL commits as it goes): dropped, so that
