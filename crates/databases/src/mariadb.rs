@@ -30,7 +30,12 @@
 //! **A restore** creates the database and runs the `mariadb` client on the
 //! dump, which stops at the first error (no `--force`). MariaDB commits DDL
 //! as it goes, so a failed restore is not rolled back by the server: the
-//! half-loaded database is dropped instead, so nothing looks restored.
+//! half-loaded database is dropped instead, so nothing looks restored. On
+//! its way to the client, the dump's consecutive one-row `INSERT`s of a
+//! table are merged into multi-row ones of at most 1 MiB (`batch.rs`), the
+//! shape mariadb-dump gives by default, which the server loads about three
+//! times faster. The dump stored stays one row a line, and a restore by
+//! hand (`mariadb db < dump.sql`) gives the same database, only slower.
 //!
 //! The password reaches the tools as `MYSQL_PWD`, never on their command
 //! line; the client's `--connect-timeout=30` makes an unreachable server
