@@ -158,8 +158,8 @@ impl<R: Read> InsertBatcher<R> {
         match single_row_insert(&line).filter(|_| !self.in_delimiter_block) {
             Some(prefix) => self.add_row(&line, prefix),
             None => {
-                if line.starts_with(b"DELIMITER ") {
-                    self.in_delimiter_block = line != b"DELIMITER ;";
+                if let Some(delimiter) = delimiter_command(&line) {
+                    self.in_delimiter_block = delimiter != b";";
                 }
                 self.close_open();
                 self.ready.extend_from_slice(&line);
@@ -227,6 +227,16 @@ impl<R: Read> Read for InsertBatcher<R> {
             self.step()?;
         }
     }
+}
+
+/// The new delimiter when `line` is the client's `DELIMITER` command
+/// (which the client takes in any case, with any blanks around it).
+fn delimiter_command(line: &[u8]) -> Option<&[u8]> {
+    let command = line.get(..10)?;
+    if !command.eq_ignore_ascii_case(b"delimiter ") {
+        return None;
+    }
+    Some(line.get(10..)?.trim_ascii())
 }
 
 /// When `line` is exactly ``INSERT INTO `name` VALUES (...);`` with one
@@ -427,13 +437,24 @@ mod tests {
             END ;;\n\
             DELIMITER ;\n\
             INSERT INTO `t` VALUES (3);\n\
-            INSERT INTO `t` VALUES (4);\n";
+            INSERT INTO `t` VALUES (4);\n\
+            delimiter $$ \n\
+            INSERT INTO `t` VALUES (5);\n\
+            INSERT INTO `t` VALUES (6);\n\
+            Delimiter  ; \n\
+            INSERT INTO `t` VALUES (7);\n\
+            INSERT INTO `t` VALUES (8);\n";
         let expected = "DELIMITER ;;\n\
             INSERT INTO `t` VALUES (1);\n\
             INSERT INTO `t` VALUES (2);\n\
             END ;;\n\
             DELIMITER ;\n\
-            INSERT INTO `t` VALUES (3),(4);\n";
+            INSERT INTO `t` VALUES (3),(4);\n\
+            delimiter $$ \n\
+            INSERT INTO `t` VALUES (5);\n\
+            INSERT INTO `t` VALUES (6);\n\
+            Delimiter  ; \n\
+            INSERT INTO `t` VALUES (7),(8);\n";
         assert_eq!(all_ways(input, DEFAULT_LIMIT), expected);
     }
 
