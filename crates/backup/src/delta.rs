@@ -39,6 +39,10 @@ const ANCHOR_LEN: usize = 64;
 /// row among its last bytes would otherwise hide where it ends.
 const END_ANCHOR_OFFSETS: [usize; 4] = [0, 512, 4096, 32 * 1024];
 
+/// How much shorter than the old chunk it starts like a new chunk must be
+/// for the old chunk's rest to be expected in the next one.
+const REST_MIN: usize = 4096;
+
 /// How many samples of a new chunk are looked for in old ones, and their
 /// length: long enough not to be found by chance in other rows.
 const SAMPLES: usize = 7;
@@ -169,8 +173,16 @@ impl<'r> DeltaBasis<'r> {
             let Some(old) = self.read_old(place) else {
                 continue;
             };
-            if same_rows(data, &old.data) {
+            if same_end(data, &old.data) {
                 self.move_cursor(place + 1);
+                return Some(old);
+            }
+            if same_start(data, &old.data) {
+                // A chunk shorter than the old one it starts like (a change
+                // made a new boundary): the rest of the old one comes next
+                // and should still find it.
+                let rest_to_come = data.len() + REST_MIN < old.data.len();
+                self.move_cursor(if rest_to_come { place } else { place + 1 });
                 return Some(old);
             }
             let shared = samples
@@ -181,9 +193,11 @@ impl<'r> DeltaBasis<'r> {
                 best = Some((place, shared));
             }
         }
+        // Where the new chunk ends within that old one is unknown: the
+        // cursor stays on it, and the end search of the next chunk moves on.
         let (place, _) = best?;
         let old = self.read_old(place)?;
-        self.move_cursor(place + 1);
+        self.move_cursor(place);
         Some(old)
     }
 
@@ -223,11 +237,17 @@ fn samples(data: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// Whether two chunks start or end with the same bytes: content-defined
-/// boundaries that survived a change mark versions of the same rows.
-fn same_rows(new: &[u8], old: &[u8]) -> bool {
+/// Whether two chunks start with the same bytes: a content-defined
+/// boundary both versions share, so versions of the same rows.
+fn same_start(new: &[u8], old: &[u8]) -> bool {
     let n = ANCHOR_LEN.min(new.len()).min(old.len());
-    n > 0 && (new[..n] == old[..n] || new[new.len() - n..] == old[old.len() - n..])
+    n > 0 && new[..n] == old[..n]
+}
+
+/// Whether two chunks end with the same bytes.
+fn same_end(new: &[u8], old: &[u8]) -> bool {
+    let n = ANCHOR_LEN.min(new.len()).min(old.len());
+    n > 0 && new[new.len() - n..] == old[old.len() - n..]
 }
 
 #[cfg(test)]
@@ -236,15 +256,15 @@ mod tests {
 
     #[test]
     fn chunks_that_share_a_boundary_are_versions_of_the_same_rows() {
-        let old = b"COPY actes FROM stdin;\n1\tDupont\n2\tMartin\n".repeat(4);
+        let old = b"COPY actes FROM stdin;\n1\tDupont\n2\tMartin\n".repeat(8);
         let mut changed = old.clone();
-        changed[30] = b'X';
-        assert!(same_rows(&changed, &old));
-        let mut end_changed = old.clone();
-        let last = end_changed.len() - 1;
-        end_changed[0] = b'x';
-        end_changed[last] = b'x';
-        assert!(!same_rows(&end_changed, &old));
-        assert!(!same_rows(b"", &old));
+        changed[150] = b'X';
+        assert!(same_start(&changed, &old) && same_end(&changed, &old));
+        let mut ends_changed = old.clone();
+        let last = ends_changed.len() - 1;
+        ends_changed[0] = b'x';
+        ends_changed[last] = b'x';
+        assert!(!same_start(&ends_changed, &old) && !same_end(&ends_changed, &old));
+        assert!(!same_start(b"", &old) && !same_end(b"", &old));
     }
 }
