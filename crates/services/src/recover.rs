@@ -110,7 +110,7 @@ impl ServiceRunner for RepositoryRunner<'_> {
                 Some(bytes as f64 / restore_rate(source))
             })
             .sum::<f64>();
-        Some(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
+        Duration::try_from_secs_f64(seconds).ok()
     }
 
     fn restore(&self, service: &str, progress: &ServiceProgress) -> Result<RestoreOutcome, String> {

@@ -156,7 +156,8 @@ pub trait ServiceRunner: HealthContext {
     /// How long restoring `service` should take, judged before restoring
     /// it (from what it will restore, never by reading it), for the order
     /// services start in; none when the runner cannot tell (it then weighs
-    /// one second). Only the estimates' proportions matter much.
+    /// one second). Their proportions matter most; a restore running past
+    /// its estimate is expected to end at any moment.
     fn estimate(&self, _service: &str) -> Option<Duration> {
         None
     }
