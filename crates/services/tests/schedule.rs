@@ -253,7 +253,7 @@ fn reference_town() -> (Plan, BTreeMap<String, u32>) {
         ("water", 6),
         ("pay", 10),
         ("portal", 1),
-        ("canteen", 2),
+        ("canteen", 3),
         ("shares", 2),
     ];
     let sizes = sizes.iter().map(|(n, s)| (n.to_string(), *s)).collect();
