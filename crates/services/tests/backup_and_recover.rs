@@ -200,6 +200,51 @@ fn a_drill_restores_every_service_into_scratch_places_verifies_them_and_cleans_u
 }
 
 #[test]
+fn a_service_is_estimated_from_its_snapshots_bytes_weighed_by_their_kind() {
+    let town = Town::new("dn: dc=saint-exemple\n");
+    let bytes_of = |list: &reprise_repo::SnapshotList, source: &str| -> u64 {
+        let tag = format!("source={source}");
+        list.snapshots
+            .iter()
+            .filter(|(_, s)| s.tags.contains(&tag))
+            .filter_map(|(_, s)| s.summary.as_ref().map(|m| m.total_bytes))
+            .sum()
+    };
+    let estimates = |list: &reprise_repo::SnapshotList| {
+        let runner = RepositoryRunner {
+            repo: &town.repo,
+            list,
+            config: &town.config,
+            choice: SnapshotChoice::Latest,
+            destination: Destination::recovery(None, Replace::Never),
+        };
+        ["cantine", "partages", "ghost"].map(|s| runner.estimate(s))
+    };
+    let before = town.repo.list_snapshots().unwrap();
+    let zero = Some(std::time::Duration::ZERO);
+    assert_eq!(
+        estimates(&before),
+        [zero, zero, None],
+        "nothing to restore yet"
+    );
+
+    for (source, outcome) in town.back_up_all() {
+        assert!(outcome.is_ok(), "{source}: {outcome:?}");
+    }
+    let list = town.repo.list_snapshots().unwrap();
+    let [cantine, partages, ghost] = estimates(&list);
+    assert_eq!(ghost, None);
+    let (cantine, partages) = (cantine.unwrap(), partages.unwrap());
+    // Seconds a byte: an SQLite database reloads five times slower than
+    // files are written (20 against 100 MiB/s).
+    let per_byte = |estimate: std::time::Duration, source: &str| {
+        estimate.as_secs_f64() / bytes_of(&list, source) as f64
+    };
+    let ratio = per_byte(cantine, "cantine-db") / per_byte(partages, "partages");
+    assert!((ratio - 5.0).abs() < 0.01, "{ratio}");
+}
+
+#[test]
 fn a_recovery_never_writes_over_an_existing_database_and_brings_a_lost_one_back() {
     let town = Town::new("dn: dc=saint-exemple\n");
     for (source, outcome) in town.back_up_all() {
@@ -264,49 +309,4 @@ fn a_command_that_writes_nothing_fails_its_source_and_writes_no_snapshot() {
             .all(|(_, o)| o.is_ok()),
         "the other sources are backed up all the same: {outcomes:?}"
     );
-}
-
-#[test]
-fn a_service_is_estimated_from_its_snapshots_bytes_weighed_by_their_kind() {
-    let town = Town::new("dn: dc=saint-exemple\n");
-    let bytes_of = |list: &reprise_repo::SnapshotList, source: &str| -> u64 {
-        let tag = format!("source={source}");
-        list.snapshots
-            .iter()
-            .filter(|(_, s)| s.tags.contains(&tag))
-            .filter_map(|(_, s)| s.summary.as_ref().map(|m| m.total_bytes))
-            .sum()
-    };
-    let estimates = |list: &reprise_repo::SnapshotList| {
-        let runner = RepositoryRunner {
-            repo: &town.repo,
-            list,
-            config: &town.config,
-            choice: SnapshotChoice::Latest,
-            destination: Destination::recovery(None, Replace::Never),
-        };
-        ["cantine", "partages", "ghost"].map(|s| runner.estimate(s))
-    };
-    let before = town.repo.list_snapshots().unwrap();
-    let zero = Some(std::time::Duration::ZERO);
-    assert_eq!(
-        estimates(&before),
-        [zero, zero, None],
-        "nothing to restore yet"
-    );
-
-    for (source, outcome) in town.back_up_all() {
-        assert!(outcome.is_ok(), "{source}: {outcome:?}");
-    }
-    let list = town.repo.list_snapshots().unwrap();
-    let [cantine, partages, ghost] = estimates(&list);
-    assert_eq!(ghost, None);
-    let (cantine, partages) = (cantine.unwrap(), partages.unwrap());
-    // Seconds a byte: an SQLite database reloads five times slower than
-    // files are written (20 against 100 MiB/s).
-    let per_byte = |estimate: std::time::Duration, source: &str| {
-        estimate.as_secs_f64() / bytes_of(&list, source) as f64
-    };
-    let ratio = per_byte(cantine, "cantine-db") / per_byte(partages, "partages");
-    assert!((ratio - 5.0).abs() < 0.01, "{ratio}");
 }
