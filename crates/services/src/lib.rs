@@ -42,5 +42,6 @@ pub enum ServiceError {
 }
 pub mod health;
 pub mod journal;
+mod order;
 pub mod report;
 pub mod schedule;

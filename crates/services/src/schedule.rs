@@ -3,9 +3,12 @@
 //! [`run`] restores the services of a [`Plan`] through a [`ServiceRunner`]
 //! the caller implements (it knows which snapshot to restore and where),
 //! and owns everything else: a service starts only when every service it
-//! depends on is up (restored and healthy); among services ready to start
-//! the most urgent (lowest priority number, then name) goes first; at most
-//! `parallel` restores run at once; a service that fails takes its
+//! depends on is up (restored and healthy); at most `parallel` restores
+//! run at once (a service's health checks do not hold a slot); which ready
+//! service takes a free slot is [`crate::order`]'s choice: the most urgent
+//! services (the lowest priority number, and what they depend on) first,
+//! then whatever lets the whole recovery end soonest by the runner's
+//! estimates ([`ServiceRunner::estimate`]); a service that fails takes its
 //! dependents down with it ("not started") while independent branches go
 //! on. With a [`Journal`], services an interrupted run brought up are
 //! checked again and kept. The result is a [`RecoveryReport`].
@@ -22,6 +25,7 @@ use crate::config::{Config, HealthCheck, RecoveryConfig};
 use crate::graph::{Graph, GraphError};
 use crate::health::{wait_healthy, HealthContext, HealthOutcome, HealthResult};
 use crate::journal::{Journal, JournaledService};
+use crate::order::{Now, Order};
 use crate::report::{
     seconds_between, RecoveryReport, RestoreOutcome, RunKind, ServiceReport, SourceReport, Status,
 };
@@ -148,6 +152,15 @@ pub trait ServiceRunner: HealthContext {
     /// Restores every source of `service`, reporting bytes to `progress`.
     /// An error says why, for the report and the dependents' "not started".
     fn restore(&self, service: &str, progress: &ServiceProgress) -> Result<RestoreOutcome, String>;
+
+    /// How long restoring `service` should take, judged before restoring
+    /// it (from what it will restore, never by reading it), for the order
+    /// services start in; none when the runner cannot tell (it then weighs
+    /// one second). Their proportions matter most; a restore running past
+    /// its estimate is expected to end at any moment.
+    fn estimate(&self, _service: &str) -> Option<Duration> {
+        None
+    }
 }
 
 /// A service's restore progress, updated by the runner and readable from
@@ -414,7 +427,8 @@ pub fn run(
     options: RunOptions,
     observer: &mut dyn Observer,
 ) -> RecoveryReport {
-    let mut run = Coordinator::new(plan, options);
+    let order = Order::new(plan, |name| runner.estimate(name));
+    let mut run = Coordinator::new(plan, order, options);
     let (send, receive) = mpsc::channel();
     std::thread::scope(|scope| loop {
         while let Some(name) = run.next_ready() {
@@ -518,9 +532,23 @@ fn checked_health(
     })
 }
 
+/// Where a service is, for [`Order::next`].
+fn now_of(track: &Track) -> Now {
+    match &track.phase {
+        Phase::Waiting => Now::Waiting,
+        Phase::Restoring(progress) => Now::Restoring {
+            elapsed: progress.started.elapsed(),
+        },
+        Phase::Checking => Now::Checking,
+        Phase::Done(status) if status.is_up() => Now::Up,
+        Phase::Done(_) => Now::Out,
+    }
+}
+
 /// The scheduler's state, on the thread that called [`run`].
 struct Coordinator<'a> {
     plan: &'a Plan,
+    order: Order,
     options: RunOptions,
     tracks: BTreeMap<String, Track>,
     clock: Instant,
@@ -533,7 +561,7 @@ struct Coordinator<'a> {
 }
 
 impl<'a> Coordinator<'a> {
-    fn new(plan: &'a Plan, options: RunOptions) -> Coordinator<'a> {
+    fn new(plan: &'a Plan, order: Order, options: RunOptions) -> Coordinator<'a> {
         let run_started_at = Utc::now();
         let started_at = options
             .journal
@@ -556,6 +584,7 @@ impl<'a> Coordinator<'a> {
             .collect();
         Coordinator {
             plan,
+            order,
             options,
             tracks,
             clock: Instant::now(),
@@ -571,22 +600,19 @@ impl<'a> Coordinator<'a> {
         self.restoring + self.checking
     }
 
-    fn is_up(&self, name: &str) -> bool {
-        matches!(self.tracks.get(name), Some(Track { phase: Phase::Done(s), .. }) if s.is_up())
-    }
-
-    /// The most urgent waiting service whose dependencies are all up, when
-    /// a restore may start.
+    /// The service to start now, if any: see [`crate::order`].
     fn next_ready(&self) -> Option<String> {
         if self.restoring >= self.options.parallel.max(1) {
             return None;
         }
-        self.plan
-            .services()
-            .filter(|s| matches!(self.tracks.get(&s.name), Some(t) if matches!(t.phase, Phase::Waiting)))
-            .filter(|s| s.depends_on.iter().all(|d| self.is_up(d)))
-            .min_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)))
-            .map(|s| s.name.clone())
+        let now: Vec<Now> = self
+            .order
+            .names()
+            .iter()
+            .map(|name| self.tracks.get(name).map_or(Now::Out, now_of))
+            .collect();
+        let next = self.order.next(&now, self.options.parallel)?;
+        self.order.names().get(next).cloned()
     }
 
     fn start(&mut self, name: &str, observer: &mut dyn Observer) -> Worker {

@@ -1,5 +1,6 @@
 //! The scheduler with a runner that records what it was asked, in order:
-//! dependencies respected, priorities among ready services, the bound on
+//! dependencies respected, the order among ready services (urgent first,
+//! then the critical path, by the runner's estimates), the bound on
 //! parallel restores, failures and the dependents they stop, health checks
 //! that never pass, and resuming through the journal.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -52,6 +53,8 @@ struct Recorder {
     active: AtomicUsize,
     most_active: AtomicUsize,
     up: Mutex<BTreeMap<String, usize>>,
+    /// Services in the order the scheduler started them.
+    starts: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -66,11 +69,13 @@ impl Recorder {
     }
 
     fn observer(&self) -> impl FnMut(&Event) + '_ {
-        move |event| {
-            if let Event::Healthy { service, .. } = event {
+        move |event| match event {
+            Event::Healthy { service, .. } => {
                 let at = self.tick();
                 self.up.lock().unwrap().insert(service.clone(), at);
             }
+            Event::Started { service, .. } => self.starts.lock().unwrap().push(service.clone()),
+            _ => {}
         }
     }
 }
@@ -86,6 +91,10 @@ struct Runner<'a> {
     overlap: usize,
     /// Each restored service writes its marker file here.
     markers: Option<PathBuf>,
+    /// Restores that take `unit` times their size (and say so in their
+    /// estimate); the others take no time and give no estimate.
+    sizes: BTreeMap<String, u32>,
+    unit: Duration,
 }
 
 impl<'a> Runner<'a> {
@@ -96,6 +105,8 @@ impl<'a> Runner<'a> {
             panicking: BTreeSet::new(),
             overlap: 1,
             markers: None,
+            sizes: BTreeMap::new(),
+            unit: Duration::from_millis(100),
         }
     }
 }
@@ -111,8 +122,15 @@ impl HealthContext for Runner<'_> {
 }
 
 impl ServiceRunner for Runner<'_> {
+    fn estimate(&self, service: &str) -> Option<Duration> {
+        self.sizes.get(service).map(|size| self.unit * *size)
+    }
+
     fn restore(&self, service: &str, progress: &ServiceProgress) -> Result<RestoreOutcome, String> {
         let start = self.record.tick();
+        if let Some(duration) = self.estimate(service) {
+            std::thread::sleep(duration);
+        }
         let active = self.record.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.record.most_active.fetch_max(active, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -214,6 +232,93 @@ fn among_ready_services_the_most_urgent_starts_first_ties_by_name() {
     // The report lists services by priority, then name.
     let names: Vec<&str> = report.services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["bravo", "delta", "charlie", "alpha"]);
+}
+
+/// The reference town's shape, sizes in tenths of a second: `dir` gates
+/// `civil` (the most urgent) and `pay` (the longest chain); `water` is long
+/// and as urgent as `pay`; `canteen` is short and the least urgent.
+fn reference_town() -> (Plan, BTreeMap<String, u32>) {
+    let plan = Plan::new(vec![
+        service("dir", 2, &[], Vec::new()),
+        service("civil", 1, &["dir"], Vec::new()),
+        service("water", 2, &[], Vec::new()),
+        service("pay", 2, &["dir"], Vec::new()),
+        service("portal", 2, &["civil", "water"], Vec::new()),
+        service("canteen", 3, &[], Vec::new()),
+        service("shares", 3, &["dir"], Vec::new()),
+    ]);
+    let sizes = [
+        ("dir", 1),
+        ("civil", 4),
+        ("water", 6),
+        ("pay", 10),
+        ("portal", 1),
+        ("canteen", 3),
+        ("shares", 2),
+    ];
+    let sizes = sizes.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+    (plan, sizes)
+}
+
+#[test]
+fn the_critical_path_starts_as_soon_as_it_can_and_the_urgent_service_still_first() {
+    // By priority alone, water (priority 2) takes the second slot beside
+    // dir; civil then takes dir's slot, and pay, the longest chain, waits
+    // for one of them: 4 + 10 tenths after the start instead of 2 + 10.
+    let (plan, sizes) = reference_town();
+    let record = Recorder::default();
+    let mut runner = Runner::new(&record);
+    runner.sizes = sizes;
+    let report = run(&plan, &runner, options(2), &mut record.observer());
+    assert!(report.ok, "{}", report.to_text());
+    let starts = record.starts.lock().unwrap().clone();
+    assert_eq!(
+        starts[..4],
+        ["dir", "canteen", "civil", "pay"],
+        "{starts:?}"
+    );
+}
+
+#[test]
+fn a_dependency_of_the_most_urgent_service_is_as_urgent_as_it() {
+    // chart heads the longest chain and is more urgent than dir by its own
+    // priority, but civil (priority 1) needs dir: dir goes first.
+    let plan = Plan::new(vec![
+        service("chart", 2, &[], Vec::new()),
+        service("ledger", 2, &["chart"], Vec::new()),
+        service("dir", 3, &[], Vec::new()),
+        service("civil", 1, &["dir"], Vec::new()),
+    ]);
+    let record = Recorder::default();
+    let mut runner = Runner::new(&record);
+    runner.unit = Duration::from_millis(10);
+    runner.sizes = [("chart", 5), ("ledger", 5), ("dir", 1), ("civil", 1)]
+        .iter()
+        .map(|(n, s)| (n.to_string(), *s))
+        .collect();
+    let report = run(&plan, &runner, options(1), &mut record.observer());
+    assert!(report.ok, "{}", report.to_text());
+    assert_eq!(record.started(), ["dir", "civil", "chart", "ledger"]);
+}
+
+#[test]
+fn a_slot_freed_during_a_health_check_is_kept_for_the_urgent_service_behind_it() {
+    // dir's restore ends, its check takes a moment: canteen, ready, must
+    // not take the slot civil (priority 1) needs as soon as dir is up.
+    let plan = Plan::new(vec![
+        service("dir", 2, &[], vec![command(&["sleep", "0.3"])]),
+        service("civil", 1, &["dir"], Vec::new()),
+        service("canteen", 3, &[], Vec::new()),
+    ]);
+    let record = Recorder::default();
+    let report = run(
+        &plan,
+        &Runner::new(&record),
+        options(1),
+        &mut record.observer(),
+    );
+    assert!(report.ok, "{}", report.to_text());
+    assert_eq!(record.started(), ["dir", "civil", "canteen"]);
 }
 
 #[test]
