@@ -73,12 +73,46 @@ fn a_directory_that_is_not_a_repository_exits_10() {
 }
 
 #[test]
+fn init_makes_version_2_unless_asked_for_a_version_1_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    fs::write(&password, "pw\n").unwrap();
+    let init = |name: &str, extra: &[&str]| {
+        let out = reprise()
+            .arg("--repo")
+            .arg(dir.path().join(name))
+            .env("REPRISE_PASSWORD_FILE", &password)
+            .args(["--json", "init"])
+            .args(FAST_KDF)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&out, "reprise init");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let config = fs::read(dir.path().join(name).join("config")).unwrap();
+        let clear = u32::from_le_bytes(config[8..12].try_into().unwrap());
+        (json["format_version"].as_u64(), clear)
+    };
+    assert_eq!(init("v2", &[]), (Some(2), 2));
+    assert_eq!(init("v1", &["--format-version", "1"]), (Some(1), 1));
+    let out = reprise()
+        .arg("--repo")
+        .arg(dir.path().join("v3"))
+        .env("REPRISE_PASSWORD_FILE", &password)
+        .args(["init", "--format-version", "3"])
+        .args(FAST_KDF)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "init --format-version 3");
+}
+
+#[test]
 fn a_repository_of_a_newer_format_exits_1_and_asks_for_an_upgrade() {
     let repo = TestRepo::new();
     let config = repo.repo.join("config");
     let mut bytes = fs::read(&config).unwrap();
     assert_eq!(&bytes[..8], b"REPRISE\0", "config magic");
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 1);
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 2);
     bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
     chmod(&config, 0o644);
     fs::write(&config, &bytes).unwrap();
