@@ -275,22 +275,24 @@ impl Repository {
     /// copy before reporting it damaged. A delta is applied to its base,
     /// read the same way.
     pub fn read_blob(&self, blob_type: BlobType, id: &BlobId) -> Result<Vec<u8>> {
-        self.read_blob_chain(blob_type, id, 0).map(|(data, _)| data)
+        self.read_blob_chain(blob_type, id, &mut Chain::default())
+            .map(|(data, _)| data)
     }
 
     /// Like [`read_blob`](Self::read_blob), also saying how many deltas
     /// had to be applied (0 for a blob stored whole): a writer does not
     /// make a new delta on a base whose chain is already long.
     pub fn read_blob_with_depth(&self, blob_type: BlobType, id: &BlobId) -> Result<(Vec<u8>, u32)> {
-        self.read_blob_chain(blob_type, id, 0)
+        self.read_blob_chain(blob_type, id, &mut Chain::default())
     }
 
-    /// `depth` is how many deltas above this blob are being resolved.
+    /// Reads a blob whose deltas above are `chain.path` (empty for the blob
+    /// asked for), trying each copy.
     fn read_blob_chain(
         &self,
         blob_type: BlobType,
         id: &BlobId,
-        depth: u32,
+        chain: &mut Chain,
     ) -> Result<(Vec<u8>, u32)> {
         let locations = self.index().locations(id);
         let mut last_error = RepoError::BlobNotFound(*id);
@@ -301,7 +303,13 @@ impl Repository {
             let read = self
                 .read_stored_blob(&pack, loc.offset, loc.sealed_len)
                 .and_then(|sealed| {
-                    self.open_and_verify_at(blob_type, id, &pack, &sealed, loc.raw_len, depth)
+                    let stored = Stored {
+                        pack: &pack,
+                        sealed: &sealed,
+                        raw_len: loc.raw_len,
+                        delta: Some(loc.delta),
+                    };
+                    self.open_and_verify_at(blob_type, id, stored, chain)
                 });
             match read {
                 Ok(data) => return Ok(data),
@@ -348,7 +356,13 @@ impl Repository {
         sealed: &[u8],
         raw_len: u32,
     ) -> Result<Vec<u8>> {
-        self.open_and_verify_at(blob_type, id, pack, sealed, raw_len, 0)
+        let stored = Stored {
+            pack,
+            sealed,
+            raw_len,
+            delta: None,
+        };
+        self.open_and_verify_at(blob_type, id, stored, &mut Chain::default())
             .map(|(data, _)| data)
     }
 
@@ -358,11 +372,15 @@ impl Repository {
         &self,
         blob_type: BlobType,
         id: &BlobId,
-        pack: &reprise_format::PackId,
-        sealed: &[u8],
-        raw_len: u32,
-        depth: u32,
+        stored: Stored<'_>,
+        chain: &mut Chain,
     ) -> Result<(Vec<u8>, u32)> {
+        let Stored {
+            pack,
+            sealed,
+            raw_len,
+            delta,
+        } = stored;
         let damaged = |reason: String| RepoError::BlobDamaged {
             id: *id,
             pack: *pack,
@@ -370,26 +388,59 @@ impl Repository {
         };
         let frame = open_frame(&self.key, blob_type, id, sealed, raw_len as usize)
             .map_err(|e| damaged(e.to_string()))?;
-        let (data, chain) = match frame {
+        let is_delta = matches!(frame, Frame::Delta { .. });
+        if delta.is_some_and(|flagged| flagged != is_delta) {
+            // Prune keeps bases by the index's flag: a delta it does not
+            // flag could lose its base, so it is not trusted.
+            return Err(damaged(
+                "its frame and its index entry disagree on whether it is a delta".into(),
+            ));
+        }
+        let (data, depth) = match frame {
             Frame::Whole(data) => (data, 0),
             Frame::Delta { base, payload } => {
-                if depth >= DELTA_DEPTH_MAX {
-                    return Err(damaged(format!(
-                        "its chain of deltas is longer than {DELTA_DEPTH_MAX} (a loop?)"
-                    )));
-                }
-                let (base_data, chain) = self
-                    .read_blob_chain(BlobType::Data, &base, depth + 1)
-                    .map_err(|e| damaged(format!("its base {base} cannot be read: {e}")))?;
-                let data = apply_delta(&payload, &base_data, raw_len as usize)
+                let base_data = self.read_base(id, &base, chain).map_err(|reason| {
+                    damaged(format!("its base {base} cannot be read: {reason}"))
+                })?;
+                let data = apply_delta(&payload, &base_data.0, raw_len as usize)
                     .map_err(|e| damaged(e.to_string()))?;
-                (data, chain + 1)
+                (data, base_data.1 + 1)
             }
         };
         if blob_type.id_of(&self.key, &data) != *id || data.len() != raw_len as usize {
             return Err(damaged("content does not match its id".into()));
         }
-        Ok((data, chain))
+        Ok((data, depth))
+    }
+
+    /// Reads the base of the delta `id`, refusing a chain too long or that
+    /// loops back, and a base that already failed in this read (so copies
+    /// at every level cannot multiply the work).
+    fn read_base(
+        &self,
+        id: &BlobId,
+        base: &BlobId,
+        chain: &mut Chain,
+    ) -> std::result::Result<(Vec<u8>, u32), String> {
+        if chain.path.len() as u32 >= DELTA_DEPTH_MAX {
+            return Err(format!(
+                "the chain of deltas is longer than {DELTA_DEPTH_MAX}"
+            ));
+        }
+        if base == id || chain.path.contains(base) {
+            return Err("the chain of deltas loops back on itself".into());
+        }
+        if let Some(reason) = chain.failed.get(base) {
+            return Err(reason.clone());
+        }
+        chain.path.push(*id);
+        let read = self.read_blob_chain(BlobType::Data, base, chain);
+        chain.path.pop();
+        read.map_err(|e| {
+            let reason = e.to_string();
+            chain.failed.insert(*base, reason.clone());
+            reason
+        })
     }
 
     /// The base a delta copy of `id` names (opening one copy the index
@@ -424,6 +475,24 @@ impl Repository {
         let bytes = self.read_blob(BlobType::Tree, id)?;
         Tree::from_json(&bytes).map_err(|e| RepoError::format(format!("tree {id}"), e))
     }
+}
+
+/// A stored copy of a blob: its pack, its sealed bytes, its plaintext
+/// length and whether its index entry says it is a delta (unknown when the
+/// caller read it from a pack range rather than through the index).
+struct Stored<'a> {
+    pack: &'a reprise_format::PackId,
+    sealed: &'a [u8],
+    raw_len: u32,
+    delta: Option<bool>,
+}
+
+/// What one read has seen of a blob's chain of deltas: the deltas being
+/// resolved above the current one, and the bases that failed with why.
+#[derive(Default)]
+struct Chain {
+    path: Vec<BlobId>,
+    failed: std::collections::HashMap<BlobId, String>,
 }
 
 /// One copy of the config, as `check` reports it.
