@@ -68,6 +68,9 @@ pub struct PruneReport {
     pub backups_running: usize,
     /// Those backups, oldest first: what holds `held_by_running` back.
     pub running: Vec<RunningBackup>,
+    /// Unreferenced packs kept because a delta in a pack that stays needs
+    /// a base in them (format version 2).
+    pub held_as_bases: Vec<PackId>,
     pub deleted: Vec<PackId>,
     pub deleted_bytes: u64,
     /// Packs the storage refused to delete yet, with the lock's end.
@@ -146,6 +149,7 @@ pub fn prune(
         if without_grace && nothing_running {
             deletable.append(&mut report.marked.clone());
         }
+        report.held_as_bases = reachable::keep_delta_bases(repo, &mut deletable)?;
         report.deleted_bytes = deletable.iter().filter_map(|p| sizes.get(p)).sum();
         report.deleted = deletable;
         return Ok(report);
@@ -157,6 +161,7 @@ pub fn prune(
             hold_or_delete_just_marked(repo, &snapshots, &mut deletable, &mut report)?;
         }
     }
+    report.held_as_bases = reachable::keep_delta_bases(repo, &mut deletable)?;
     delete_packs(repo, &deletable, &sizes, &mut report)?;
     for name in finished {
         // Only tidiness: a leftover started mark costs a few bytes.

@@ -12,7 +12,8 @@ use reprise_crypto::KdfParams;
 use reprise_format::blob::DELTA_DEPTH_WRITTEN_MAX;
 use reprise_format::{BlobId, BlobType, SnapshotId};
 use reprise_maintenance::{prune, PruneOptions};
-use reprise_repo::{InitOptions, Repository};
+use reprise_repo::reachable::keep_delta_bases;
+use reprise_repo::{BlobSaver, DeltaBase, InitOptions, Repository};
 use reprise_storage::{Backend, LocalBackend, ObjectKind};
 use std::path::Path;
 use std::sync::Arc;
@@ -228,4 +229,38 @@ fn a_version_1_repository_stores_no_delta() {
     repo.load_index().unwrap();
     assert_eq!(delta_blobs(&repo), 0);
     assert!(read_back(&repo, &second).0 == dump(1));
+}
+
+#[test]
+fn a_pack_holding_the_base_of_a_delta_in_a_pack_that_stays_is_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path(), 2);
+    repo.load_index().unwrap();
+    let base = dump(0);
+    let changed = dump(1);
+    // The base and the delta in packs of their own, as two backups would.
+    let saver = BlobSaver::new(&repo);
+    let (base_id, _) = saver.save(BlobType::Data, &base).unwrap();
+    saver.finish(Vec::new()).unwrap();
+    let saver = BlobSaver::new(&repo);
+    let delta_id = BlobType::Data.id_of(repo.key(), &changed);
+    let on = DeltaBase {
+        id: base_id,
+        data: &base,
+    };
+    saver.save_delta(delta_id, &changed, &on).unwrap();
+    saver.finish(Vec::new()).unwrap();
+    let pack_of = |id: &BlobId| repo.index().locations(id)[0].0;
+    let (base_pack, delta_pack) = (pack_of(&base_id), pack_of(&delta_id));
+    assert!(repo.index().has_delta_copy(&delta_id));
+
+    // The delta's pack stays (some snapshot, or a running backup, needs
+    // it): its base's pack may not go.
+    let mut deletable = vec![base_pack];
+    let kept = keep_delta_bases(&repo, &mut deletable).unwrap();
+    assert_eq!((kept, deletable), (vec![base_pack], vec![]));
+    // Both going: both may go.
+    let mut deletable = vec![base_pack, delta_pack];
+    assert!(keep_delta_bases(&repo, &mut deletable).unwrap().is_empty());
+    assert_eq!(deletable.len(), 2);
 }

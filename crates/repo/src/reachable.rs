@@ -77,3 +77,55 @@ pub fn packs_holding(repo: &Repository, blobs: &HashSet<BlobId>) -> HashSet<Pack
         .filter_map(|(_, loc)| index.pack_id(loc.pack))
         .collect()
 }
+
+/// Takes out of `deletable` every pack holding the only copies of a base
+/// that a delta in a pack that stays needs (and, in turn, what those packs'
+/// deltas need), and returns them. The deltas need not be referenced by
+/// any snapshot: a backup running now may have deduplicated against one.
+pub fn keep_delta_bases(repo: &Repository, deletable: &mut Vec<PackId>) -> Result<Vec<PackId>> {
+    let mut going: HashSet<PackId> = deletable.iter().copied().collect();
+    let mut kept = Vec::new();
+    let mut checked: HashSet<BlobId> = HashSet::new();
+    loop {
+        let deltas: Vec<BlobId> = {
+            let index = repo.index();
+            let staying: HashSet<BlobId> = index
+                .all_locations()
+                .filter(|(id, loc)| {
+                    loc.delta
+                        && !checked.contains(*id)
+                        && index.pack_id(loc.pack).is_some_and(|p| !going.contains(&p))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            staying.into_iter().collect()
+        };
+        if deltas.is_empty() {
+            break;
+        }
+        checked.extend(deltas.iter().copied());
+        let bases: Vec<Option<BlobId>> = deltas
+            .par_iter()
+            .map(|id| repo.delta_base(id))
+            .collect::<Result<_>>()?;
+        let index = repo.index();
+        let mut newly_kept = Vec::new();
+        for base in bases.into_iter().flatten() {
+            let copies = index.locations(&base);
+            if copies.iter().any(|(pack, _)| !going.contains(pack)) {
+                continue;
+            }
+            for (pack, _) in copies {
+                if going.remove(&pack) {
+                    newly_kept.push(pack);
+                }
+            }
+        }
+        if newly_kept.is_empty() {
+            break;
+        }
+        kept.extend(newly_kept);
+    }
+    deletable.retain(|pack| going.contains(pack));
+    Ok(kept)
+}

@@ -179,7 +179,9 @@ impl<'r> BlobSaver<'r> {
         let key = self.repo.key();
         let level = self.repo.config().zstd_level;
         let mut sealed = Vec::with_capacity(data.len() + 64);
-        if let Some(base) = base.filter(|_| blob_type == BlobType::Data) {
+        // Never a delta in a version-1 repository: its readers know none.
+        let deltas_allowed = blob_type == BlobType::Data && self.repo.config().version >= 2;
+        if let Some(base) = base.filter(|_| deltas_allowed) {
             let delta = seal_delta_blob(key, id, data, &base.id, base.data, level, &mut sealed)
                 .map_err(|e| RepoError::format(format!("blob {id}"), e))?;
             if delta.is_some() {

@@ -120,6 +120,17 @@ pub fn run(g: &GlobalOptions, args: &PruneArgs) -> Result<u8> {
 /// Names the backups that keep packs from being deleted: the reason is a
 /// start without an end, not the grace period.
 fn print_held(report: &PruneReport) {
+    if !report.held_as_bases.is_empty() {
+        println!(
+            "{} kept: deltas in packs that stay are stored against blobs in {}",
+            output::count(
+                report.held_as_bases.len() as u64,
+                "unreferenced pack is",
+                "unreferenced packs are"
+            ),
+            output::agree(report.held_as_bases.len() as u64, "it", "them")
+        );
+    }
     if report.held_by_running.is_empty() {
         return;
     }
