@@ -74,11 +74,12 @@ pub(crate) struct DeltaBasis<'r> {
 }
 
 impl<'r> DeltaBasis<'r> {
-    /// The basis for a stream whose previous version had chunks `old`;
-    /// `None` when there is nothing to compress against or the repository
-    /// is too old to hold deltas.
+    /// The basis for a stream whose previous version had chunks `old`
+    /// (none on the first night: its chunks are then stored whole, at a
+    /// dump's compression level); `None` when the repository is too old to
+    /// hold deltas.
     pub(crate) fn new(repo: &'r Repository, old: Vec<BlobId>) -> Option<Self> {
-        if old.is_empty() || repo.config().version < DELTA_FORMAT_VERSION {
+        if repo.config().version < DELTA_FORMAT_VERSION {
             return None;
         }
         let mut places = HashMap::with_capacity(old.len());
@@ -155,7 +156,12 @@ impl<'r> DeltaBasis<'r> {
                 if cut < rest.len() {
                     return Some((place, cut));
                 }
-                break;
+                // This old chunk ends where the new one does: the new one
+                // holds nothing of the old chunks after it, and an end of
+                // theirs found in it is a repeated text (a dump's
+                // boilerplate), not a boundary. Looking further would skip
+                // this chunk and those between.
+                return None;
             }
         }
         None
@@ -185,20 +191,38 @@ impl<'r> DeltaBasis<'r> {
                 self.move_cursor(if rest_to_come { place } else { place + 1 });
                 return Some(old);
             }
-            let shared = samples
-                .iter()
-                .filter(|s| memchr::memmem::find(&old.data, s).is_some())
-                .count();
+            let shared = shared_samples(&samples, &old.data);
             if shared > best.map_or(0, |(_, n)| n) {
                 best = Some((place, shared));
             }
         }
         // Where the new chunk ends within that old one is unknown: the
         // cursor stays on it, and the end search of the next chunk moves on.
-        let (place, _) = best?;
+        let Some((place, _)) = best else {
+            return self.base_behind(&samples);
+        };
         let old = self.read_old(place)?;
         self.move_cursor(place);
         Some(old)
+    }
+
+    /// The old chunk just behind the cursor that holds most of `samples`,
+    /// for a new chunk nothing ahead resembles: the cursor went too far (a
+    /// text repeated in the dump taken for a boundary) and must not cost
+    /// the rest of the stream its bases. The cursor does not move back.
+    fn base_behind(&mut self, samples: &[&[u8]]) -> Option<Arc<OldChunk>> {
+        let mut best: Option<(usize, usize)> = None;
+        for place in self.cursor.saturating_sub(WINDOW)..self.cursor {
+            let Some(old) = self.read_old(place) else {
+                continue;
+            };
+            let shared = shared_samples(samples, &old.data);
+            if shared > best.map_or(0, |(_, n)| n) {
+                best = Some((place, shared));
+            }
+        }
+        let (place, _) = best?;
+        self.read_old(place)
     }
 
     fn move_cursor(&mut self, to: usize) {
@@ -237,6 +261,14 @@ fn samples(data: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// How many of `samples` occur in `old`.
+fn shared_samples(samples: &[&[u8]], old: &[u8]) -> usize {
+    samples
+        .iter()
+        .filter(|s| memchr::memmem::find(old, s).is_some())
+        .count()
+}
+
 /// Whether two chunks start with the same bytes: a content-defined
 /// boundary both versions share, so versions of the same rows.
 fn same_start(new: &[u8], old: &[u8]) -> bool {
@@ -253,6 +285,96 @@ fn same_end(new: &[u8], old: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reprise_crypto::KdfParams;
+    use reprise_repo::{BlobSaver, InitOptions};
+    use reprise_storage::MemoryBackend;
+
+    fn repo() -> Repository {
+        let options = InitOptions {
+            kdf: KdfParams {
+                memory_kib: 8 * 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            ..InitOptions::default()
+        };
+        let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", &options).unwrap();
+        repo.load_index().unwrap();
+        repo
+    }
+
+    /// Stores `chunks` as last night's version of a stream; their ids.
+    fn old_version(repo: &Repository, chunks: &[&[u8]]) -> Vec<BlobId> {
+        let saver = BlobSaver::new(repo);
+        let ids = chunks
+            .iter()
+            .map(|c| saver.save(BlobType::Data, c).unwrap().0)
+            .collect();
+        saver.finish(Vec::new()).unwrap();
+        ids
+    }
+
+    /// Rows of a table, `from` to `to`.
+    fn rows(from: u32, to: u32) -> Vec<u8> {
+        (from..to)
+            .flat_map(|i| {
+                format!(
+                    "{i}\tabonne {}\tfacture d'eau n° {}\n",
+                    i * 7 % 1000,
+                    i * 13
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    /// A text every table's section of a dump repeats.
+    const BOILERPLATE: &[u8] =
+        b"\n--\n-- Name: t; Type: TABLE DATA; Schema: public; Owner: mairie\n--\n\n";
+
+    #[test]
+    fn a_repeated_text_near_a_later_chunks_end_does_not_skip_the_chunks_between() {
+        // Old chunk 0: rows with the boilerplate in their middle; chunk 1:
+        // other rows, the boilerplate 512 bytes before its end, where
+        // its end is also looked for.
+        let mut first = rows(0, 200);
+        first.extend_from_slice(BOILERPLATE);
+        first.extend_from_slice(&rows(200, 400));
+        let mut second = rows(400, 600);
+        second.extend_from_slice(BOILERPLATE);
+        second.extend_from_slice(&rows(600, 700)[..512]);
+        let repo = repo();
+        let ids = old_version(&repo, &[&first, &second]);
+        // Tonight's chunk 0: one row changed, same boundaries.
+        let changed =
+            String::from_utf8(first.clone())
+                .unwrap()
+                .replacen("abonne 700", "abonne 701", 1);
+        let mut basis = DeltaBasis::new(&repo, ids.clone()).unwrap();
+        let pieces = basis.plan(changed.as_bytes());
+        assert_eq!(pieces.len(), 1, "not cut");
+        assert_eq!(pieces[0].1.as_ref().map(|b| b.id), Some(ids[0]));
+        assert_eq!(basis.cursor, 1);
+    }
+
+    #[test]
+    fn a_chunk_like_none_ahead_of_the_cursor_takes_its_base_behind_it() {
+        let (first, second) = (rows(0, 300), rows(300, 600));
+        let repo = repo();
+        let ids = old_version(&repo, &[&first, &second]);
+        let mut basis = DeltaBasis::new(&repo, ids.clone()).unwrap();
+        // The cursor went to the end (the second chunk came first, moved).
+        basis.passed(&ids[1]);
+        let changed = String::from_utf8(first)
+            .unwrap()
+            .replacen("abonne 700", "abonne 701", 1);
+        let pieces = basis.plan(&changed.as_bytes()[100..]);
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(pieces[0].1.as_ref().map(|b| b.id), Some(ids[0]));
+        assert_eq!(basis.cursor, 2, "the cursor does not move back");
+        // Nothing like it anywhere: no base.
+        assert!(basis.plan(&rows(5000, 5300))[0].1.is_none());
+    }
 
     #[test]
     fn chunks_that_share_a_boundary_are_versions_of_the_same_rows() {

@@ -122,18 +122,13 @@ fn save_ranges_as_deltas(
         .map(|(range, id, base)| {
             let chunk = &data[range];
             let id = id.unwrap_or_else(|| BlobType::Data.id_of(key, chunk));
-            let saved = match base {
-                Some(old) => ctx.saver.save_delta(
-                    id,
-                    chunk,
-                    &DeltaBase {
-                        id: old.id,
-                        data: &old.data,
-                    },
-                ),
-                None => ctx.saver.save_with_id(BlobType::Data, id, chunk),
-            };
-            saved.map(|(id, _)| id)
+            let base = base.as_ref().map(|old| DeltaBase {
+                id: old.id,
+                data: &old.data,
+            });
+            ctx.saver
+                .save_dump_chunk(id, chunk, base.as_ref())
+                .map(|(id, _)| id)
         })
         .collect()
 }

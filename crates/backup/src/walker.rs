@@ -486,9 +486,9 @@ fn save_stream(
     node.ctime_ns = now;
     node.links = 1;
     let reader = open().map_err(failed)?;
-    let basis = before
-        .filter(|_| delta)
-        .and_then(|node| DeltaBasis::new(ctx.repo, node.content));
+    let basis = delta
+        .then(|| DeltaBasis::new(ctx.repo, before.map(|n| n.content).unwrap_or_default()))
+        .flatten();
     let (content, size, stats) = save_reader(ctx, reader, 0, basis).map_err(failed)?;
     if size == 0 && !allow_empty {
         return Err(BackupError::EmptyStream { name: label });

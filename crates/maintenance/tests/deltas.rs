@@ -248,7 +248,9 @@ fn a_pack_holding_the_base_of_a_delta_in_a_pack_that_stays_is_not_deleted() {
         id: base_id,
         data: &base,
     };
-    saver.save_delta(delta_id, &changed, &on).unwrap();
+    saver
+        .save_dump_chunk(delta_id, &changed, Some(&on))
+        .unwrap();
     saver.finish(Vec::new()).unwrap();
     let pack_of = |id: &BlobId| repo.index().locations(id)[0].0;
     let (base_pack, delta_pack) = (pack_of(&base_id), pack_of(&delta_id));
@@ -263,4 +265,40 @@ fn a_pack_holding_the_base_of_a_delta_in_a_pack_that_stays_is_not_deleted() {
     let mut deletable = vec![base_pack, delta_pack];
     assert!(keep_delta_bases(&repo, &mut deletable).unwrap().is_empty());
     assert_eq!(deletable.len(), 2);
+}
+
+#[test]
+fn a_dump_is_compressed_at_the_dump_level_in_a_faster_repository() {
+    // The same dump, as a dump and as a file, each into a repository of
+    // its own at zstd level 1.
+    let sealed_size = |as_dump: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path().join("repo")));
+        let options = InitOptions {
+            kdf: KdfParams {
+                memory_kib: 8 * 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            zstd_level: 1,
+            ..InitOptions::default()
+        };
+        let repo = Repository::init(backend, b"pw", &options).unwrap();
+        repo.load_index().unwrap();
+        let data = dump(0);
+        let id = BlobType::Data.id_of(repo.key(), &data);
+        let saver = BlobSaver::new(&repo);
+        if as_dump {
+            saver.save_dump_chunk(id, &data, None).unwrap();
+        } else {
+            saver.save_with_id(BlobType::Data, id, &data).unwrap();
+        }
+        saver.finish(Vec::new()).unwrap().bytes_added
+    };
+    let (plain, as_dump) = (sealed_size(false), sealed_size(true));
+    // Measured: 2.5 % smaller on these very regular rows (4 % on the bench's).
+    assert!(
+        as_dump * 100 < plain * 99,
+        "a dump took {as_dump} bytes, the same bytes as a file {plain}"
+    );
 }
