@@ -389,6 +389,13 @@ impl Repository {
         let frame = open_frame(&self.key, blob_type, id, sealed, raw_len as usize)
             .map_err(|e| damaged(e.to_string()))?;
         let is_delta = matches!(frame, Frame::Delta { .. });
+        if is_delta && self.config.version < 2 {
+            // Version 1 has no deltas (FORMAT.md §7.1): its prune keeps no
+            // bases, so a delta there cannot be trusted to stay readable.
+            return Err(damaged(
+                "it is a delta, which a version-1 repository cannot hold".into(),
+            ));
+        }
         if delta.is_some_and(|flagged| flagged != is_delta) {
             // Prune keeps bases by the index's flag: a delta it does not
             // flag could lose its base, so it is not trusted.

@@ -360,3 +360,49 @@ fn a_loop_of_deltas_is_refused_not_followed_forever() {
     let err = reopened.read_blob(BlobType::Data, &a).unwrap_err();
     assert!(err.to_string().contains("loops back"), "{err}");
 }
+
+#[test]
+fn a_delta_in_a_version_1_repository_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path().join("repo")));
+    let options = InitOptions {
+        format_version: 1,
+        ..options()
+    };
+    let repo = Repository::init(Arc::clone(&backend), b"pw", &options).unwrap();
+    let base = reprise_sample::random_bytes(16 * 1024, 1);
+    let base_id = save_all(&repo, std::slice::from_ref(&base))[0];
+    // A client holding the key writes a well-formed delta anyway: version 1
+    // readers know none, and its prune would not keep the base.
+    let mut changed = base.clone();
+    changed[100] ^= 1;
+    let id = BlobType::Data.id_of(repo.key(), &changed);
+    let mut pack = Vec::new();
+    let len = reprise_format::blob::seal_delta_blob(
+        repo.key(),
+        &id,
+        &changed,
+        &base_id,
+        &base,
+        3,
+        &mut pack,
+    )
+    .unwrap()
+    .unwrap();
+    let mut header = PackHeader::default();
+    header.entries.push(PackEntry {
+        blob_type: BlobType::Data,
+        id,
+        offset: 0,
+        sealed_len: len as u32,
+        raw_len: changed.len() as u32,
+        delta: true,
+    });
+    header.append_to(repo.key(), &mut pack).unwrap();
+    let name = hex::encode(reprise_crypto::storage_hash(&pack));
+    backend.write_once(ObjectKind::Pack, &name, &pack).unwrap();
+    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
+    reopened.load_index().unwrap();
+    let err = reopened.read_blob(BlobType::Data, &id).unwrap_err();
+    assert!(err.to_string().contains("version-1"), "{err}");
+}
