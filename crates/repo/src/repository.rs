@@ -390,7 +390,7 @@ impl Repository {
             .map_err(|e| damaged(e.to_string()))?;
         let is_delta = matches!(frame, Frame::Delta { .. });
         if is_delta && self.config.version < 2 {
-            // Version 1 has no deltas (FORMAT.md §7.1): its prune keeps no
+            // Version 1 has no deltas (FORMAT.md §7.2): its prune keeps no
             // bases, so a delta there cannot be trusted to stay readable.
             return Err(damaged(
                 "it is a delta, which a version-1 repository cannot hold".into(),
