@@ -439,6 +439,52 @@ fn backup_from_stdin_dumps_back_the_same_bytes() {
     );
 }
 
+/// `pg_dump | reprise backup --stdin` every night: a night whose changed
+/// rows are scattered over the whole dump costs about those rows (stored
+/// as deltas against the night before), not the dump again.
+#[test]
+fn a_dump_on_standard_input_with_scattered_changes_costs_its_changes() {
+    let repo = TestRepo::new();
+    let night = |n: u64| -> Vec<u8> {
+        (0..60_000u64)
+            .flat_map(|row| {
+                let changed = if row % 100 == 7 { n } else { 0 };
+                format!(
+                    "{row}\tabonne {}\t{}.{:02}\tfacture d'eau\n",
+                    row % 997,
+                    row * changed % 1000,
+                    row % 100
+                )
+                .into_bytes()
+            })
+            .collect()
+    };
+    let mut added = Vec::new();
+    for n in 0..2 {
+        let out = repo
+            .cmd()
+            .args(["backup", "--stdin", "--stdin-filename", "db.sql", "--json"])
+            .write_stdin(night(n))
+            .output()
+            .unwrap();
+        assert_success(&out, "backup --stdin");
+        added.push(parse_json(&out.stdout)["bytes_added"].as_u64().unwrap());
+    }
+    assert!(
+        added[1] * 10 < added[0],
+        "1 % of the rows changed: the second night added {} bytes, the first {}",
+        added[1],
+        added[0]
+    );
+    let out = repo
+        .cmd()
+        .args(["dump", "latest", "/db.sql"])
+        .output()
+        .unwrap();
+    assert_success(&out, "dump");
+    assert!(out.stdout == night(1), "the second night reads back");
+}
+
 /// `(exit 3) | reprise backup --stdin` used to write a 0-byte snapshot,
 /// verdict clean, exit 0: a failed dump looked like a good backup.
 #[test]

@@ -39,6 +39,10 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
             Box::new(std::io::stdin()),
         );
         stdin.allow_empty = args.allow_empty;
+        // Standard input is most often a database dump (`pg_dump | reprise
+        // backup --stdin`): stored as a dump, as deltas against the same
+        // name in the parent snapshot.
+        stdin.delta = true;
         vec![stdin]
     } else {
         Vec::new()
