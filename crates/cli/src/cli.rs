@@ -378,6 +378,12 @@ pub struct BackupArgs {
     /// most often a program that failed before writing anything)
     #[arg(long, requires = "stdin")]
     pub allow_empty: bool,
+    /// Store standard input as a plain-text database dump: what changed
+    /// since the parent snapshot's file of the same name as deltas against
+    /// it (a night whose changed rows are scattered costs about those rows),
+    /// compressed at zstd level 3 at least
+    #[arg(long, requires = "stdin")]
+    pub stdin_delta: bool,
     /// Read every file, even those the previous snapshot shows unchanged
     #[arg(long)]
     pub force: bool,

@@ -439,7 +439,7 @@ fn backup_from_stdin_dumps_back_the_same_bytes() {
     );
 }
 
-/// `pg_dump | reprise backup --stdin` every night: a night whose changed
+/// `pg_dump | reprise backup --stdin --stdin-delta` every night: a night whose changed
 /// rows are scattered over the whole dump costs about those rows (stored
 /// as deltas against the night before), not the dump again.
 #[test]
@@ -463,7 +463,14 @@ fn a_dump_on_standard_input_with_scattered_changes_costs_its_changes() {
     for n in 0..2 {
         let out = repo
             .cmd()
-            .args(["backup", "--stdin", "--stdin-filename", "db.sql", "--json"])
+            .args([
+                "backup",
+                "--stdin",
+                "--stdin-delta",
+                "--stdin-filename",
+                "db.sql",
+                "--json",
+            ])
             .write_stdin(night(n))
             .output()
             .unwrap();

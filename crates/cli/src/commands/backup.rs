@@ -39,10 +39,9 @@ pub fn run(g: &GlobalOptions, args: &BackupArgs) -> Result<u8> {
             Box::new(std::io::stdin()),
         );
         stdin.allow_empty = args.allow_empty;
-        // Standard input is most often a database dump (`pg_dump | reprise
-        // backup --stdin`): stored as a dump, as deltas against the same
-        // name in the parent snapshot.
-        stdin.delta = true;
+        // Opt-in: finding bases costs time on every changed chunk, which a
+        // stream of other bytes (a compressed archive) would pay for nothing.
+        stdin.delta = args.stdin_delta;
         vec![stdin]
     } else {
         Vec::new()
