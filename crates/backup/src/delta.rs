@@ -170,12 +170,11 @@ impl<'r> DeltaBasis<'r> {
     /// The old chunk a new chunk should be compressed against, if any:
     /// the first near the cursor that shares a boundary with it, else the
     /// one that holds most of its samples (a boundary that moved, rows
-    /// added at a table's end), else none.
+    /// added at a table's end), ahead of the cursor, then just behind it;
+    /// else none.
     fn base_for(&mut self, data: &[u8]) -> Option<Arc<OldChunk>> {
-        let end = self.old.len().min(self.cursor + WINDOW);
-        let mut best: Option<(usize, usize)> = None;
-        let samples = samples(data);
-        for place in self.cursor..end {
+        let ahead = self.cursor..self.old.len().min(self.cursor + WINDOW);
+        for place in ahead.clone() {
             let Some(old) = self.read_old(place) else {
                 continue;
             };
@@ -191,38 +190,41 @@ impl<'r> DeltaBasis<'r> {
                 self.move_cursor(if rest_to_come { place } else { place + 1 });
                 return Some(old);
             }
-            let shared = shared_samples(&samples, &old.data);
-            if shared > best.map_or(0, |(_, n)| n) {
-                best = Some((place, shared));
-            }
         }
-        // Where the new chunk ends within that old one is unknown: the
-        // cursor stays on it, and the end search of the next chunk moves on.
-        let Some((place, _)) = best else {
-            return self.base_behind(&samples);
-        };
-        let old = self.read_old(place)?;
-        self.move_cursor(place);
-        Some(old)
+        let samples = samples(data);
+        if let Some(place) = self.most_samples(ahead, &samples) {
+            // Where the new chunk ends within that old one is unknown: the
+            // cursor stays on it, and the end search of the next chunk
+            // moves on.
+            self.move_cursor(place);
+            return self.read_old(place);
+        }
+        // Nothing ahead resembles it: the cursor may have gone too far (a
+        // text repeated in the dump taken for a boundary), which must not
+        // cost the rest of the stream its bases. The cursor does not move
+        // back.
+        let behind = self.cursor.saturating_sub(WINDOW)..self.cursor;
+        let place = self.most_samples(behind, &samples)?;
+        self.read_old(place)
     }
 
-    /// The old chunk just behind the cursor that holds most of `samples`,
-    /// for a new chunk nothing ahead resembles: the cursor went too far (a
-    /// text repeated in the dump taken for a boundary) and must not cost
-    /// the rest of the stream its bases. The cursor does not move back.
-    fn base_behind(&mut self, samples: &[&[u8]]) -> Option<Arc<OldChunk>> {
+    /// The old chunk among `places` that holds most of `samples` (at
+    /// least one).
+    fn most_samples(&mut self, places: Range<usize>, samples: &[&[u8]]) -> Option<usize> {
         let mut best: Option<(usize, usize)> = None;
-        for place in self.cursor.saturating_sub(WINDOW)..self.cursor {
+        for place in places {
             let Some(old) = self.read_old(place) else {
                 continue;
             };
-            let shared = shared_samples(samples, &old.data);
+            let shared = samples
+                .iter()
+                .filter(|s| memchr::memmem::find(&old.data, s).is_some())
+                .count();
             if shared > best.map_or(0, |(_, n)| n) {
                 best = Some((place, shared));
             }
         }
-        let (place, _) = best?;
-        self.read_old(place)
+        best.map(|(place, _)| place)
     }
 
     fn move_cursor(&mut self, to: usize) {
@@ -259,14 +261,6 @@ fn samples(data: &[u8]) -> Vec<&[u8]> {
             data.get(start..start + SAMPLE_LEN)
         })
         .collect()
-}
-
-/// How many of `samples` occur in `old`.
-fn shared_samples(samples: &[&[u8]], old: &[u8]) -> usize {
-    samples
-        .iter()
-        .filter(|s| memchr::memmem::find(old, s).is_some())
-        .count()
 }
 
 /// Whether two chunks start with the same bytes: a content-defined

@@ -329,6 +329,22 @@ fn objects_listed_then_deleted_meanwhile_are_skipped() {
     }
 }
 
+/// Stores `pack` (its blobs, sealed by hand) under `header`, as a client
+/// holding the key could; the repository reopened with it indexed.
+fn with_crafted_pack(
+    repo: &Repository,
+    backend: &Arc<dyn Backend>,
+    mut pack: Vec<u8>,
+    header: &PackHeader,
+) -> Repository {
+    header.append_to(repo.key(), &mut pack).unwrap();
+    let name = hex::encode(reprise_crypto::storage_hash(&pack));
+    backend.write_once(ObjectKind::Pack, &name, &pack).unwrap();
+    let reopened = Repository::open(Arc::clone(backend), b"pw").unwrap();
+    reopened.load_index().unwrap();
+    reopened
+}
+
 #[test]
 fn a_loop_of_deltas_is_refused_not_followed_forever() {
     let (_d, backend, repo) = new_repo();
@@ -351,11 +367,7 @@ fn a_loop_of_deltas_is_refused_not_followed_forever() {
             delta: true,
         });
     }
-    header.append_to(repo.key(), &mut pack).unwrap();
-    let name = hex::encode(reprise_crypto::storage_hash(&pack));
-    backend.write_once(ObjectKind::Pack, &name, &pack).unwrap();
-    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
-    reopened.load_index().unwrap();
+    let reopened = with_crafted_pack(&repo, &backend, pack, &header);
     assert!(reopened.index().has_delta_copy(&a));
     let err = reopened.read_blob(BlobType::Data, &a).unwrap_err();
     assert!(err.to_string().contains("loops back"), "{err}");
@@ -398,11 +410,7 @@ fn a_delta_in_a_version_1_repository_is_refused() {
         raw_len: changed.len() as u32,
         delta: true,
     });
-    header.append_to(repo.key(), &mut pack).unwrap();
-    let name = hex::encode(reprise_crypto::storage_hash(&pack));
-    backend.write_once(ObjectKind::Pack, &name, &pack).unwrap();
-    let reopened = Repository::open(Arc::clone(&backend), b"pw").unwrap();
-    reopened.load_index().unwrap();
+    let reopened = with_crafted_pack(&repo, &backend, pack, &header);
     let err = reopened.read_blob(BlobType::Data, &id).unwrap_err();
     assert!(err.to_string().contains("version-1"), "{err}");
 }
