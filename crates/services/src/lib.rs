@@ -7,7 +7,8 @@
 //! (`graph`) and runs recoveries and drills: `schedule` brings services
 //! back in that order through a caller's `ServiceRunner`, `health` tells
 //! when each is up, `journal` lets an interrupted run resume, and `report`
-//! is what the run measured.
+//! is what the run measured; `pace` learns from past drills how long each
+//! service takes to restore, for the order.
 
 pub mod backup;
 pub mod config;
@@ -43,5 +44,6 @@ pub enum ServiceError {
 pub mod health;
 pub mod journal;
 mod order;
+pub mod pace;
 pub mod report;
 pub mod schedule;

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use reprise_databases::{Engine, Replace};
 use reprise_repo::{Repository, SnapshotList};
-use reprise_restore::RestoreProgress;
 
 use crate::config::{Config, SourceConfig};
 use crate::engines;
 use crate::health::HealthContext;
+use crate::pace::Pace;
 use crate::report::{DatabaseCheck, RestoreOutcome, SourceOutcome};
 use crate::restore::{
     choose_snapshots, restore_service, Destination, SnapshotChoice, SourceRestored,
@@ -33,6 +33,8 @@ pub struct RepositoryRunner<'a> {
     pub config: &'a Config,
     pub choice: SnapshotChoice,
     pub destination: Destination,
+    /// Restore rates past drills measured, for the order services start in.
+    pub pace: Pace,
 }
 
 impl HealthContext for RepositoryRunner<'_> {
@@ -93,10 +95,13 @@ impl RepositoryRunner<'_> {
 }
 
 impl ServiceRunner for RepositoryRunner<'_> {
-    /// The chosen snapshots' bytes at a typical restore rate for their
-    /// source's kind ([`restore_rate`]): a database is loaded statement by
-    /// statement and verified, files are written as they are.
+    /// The chosen snapshots' bytes at the rate the last drill of the
+    /// service measured ([`Pace`]); without one, at a typical rate for each
+    /// source's kind ([`restore_rate`]).
     fn estimate(&self, service: &str) -> Option<Duration> {
+        if let Some(learned) = self.pace.estimate(service, self.planned_bytes(service)) {
+            return Some(learned);
+        }
         let service = self.config.services.get(service)?;
         let seconds = service
             .sources
@@ -122,28 +127,25 @@ impl ServiceRunner for RepositoryRunner<'_> {
             service,
             self.choice,
             &self.destination,
-            &RestoreProgress::default(),
+            progress.restoring(),
         )
         .map_err(|e| e.to_string())?;
+        progress.finish();
         let sources = restored.into_iter().map(outcome_of).collect::<Vec<_>>();
-        for source in &sources {
-            progress.add(source.bytes);
-        }
         Ok(RestoreOutcome { sources })
     }
 }
 
 /// Bytes a second a restore of `source` typically reaches, verification
-/// included (reprise's database figures on a two-core machine): only their
-/// proportions matter, for the order services start in. MariaDB is
-/// restored one INSERT a row; PostgreSQL through COPY.
+/// included, before any drill measured it (reprise's database figures of
+/// bench/RESULTS.md, 2026-12-04, on a two-core machine): only their
+/// proportions matter, for the order services start in.
 fn restore_rate(source: &SourceConfig) -> f64 {
     const MIB: f64 = 1024.0 * 1024.0;
     match source {
         SourceConfig::Files { .. } | SourceConfig::Command { .. } => 100.0 * MIB,
-        SourceConfig::Sqlite { .. } => 20.0 * MIB,
-        SourceConfig::Postgres { .. } => 15.0 * MIB,
-        SourceConfig::Mariadb { .. } => 4.0 * MIB,
+        SourceConfig::Sqlite { .. } | SourceConfig::Postgres { .. } => 40.0 * MIB,
+        SourceConfig::Mariadb { .. } => 25.0 * MIB,
     }
 }
 

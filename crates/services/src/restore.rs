@@ -210,12 +210,19 @@ impl SnapshotToRestore<'_> {
                 (self.restore_files(repo, destination, progress)?, None)
             }
             (Some(_), None) => return Err(self.damaged("it names no database (no database= tag)")),
-            (Some(SourceConfig::Command { .. }), Some(file)) => {
-                (self.restore_command(repo, config, file, destination)?, None)
-            }
+            (Some(SourceConfig::Command { .. }), Some(file)) => (
+                self.restore_command(repo, config, file, destination, progress)?,
+                None,
+            ),
             (Some(source_config), Some(database)) => {
-                let (name, verification) =
-                    self.restore_database(repo, config, source_config, database, destination)?;
+                let (name, verification) = self.restore_database(
+                    repo,
+                    config,
+                    source_config,
+                    database,
+                    destination,
+                    progress,
+                )?;
                 (name, Some(verification))
             }
             (None, _) => return Err(ServiceError::UnknownSource(self.source.to_owned())),
@@ -259,6 +266,7 @@ impl SnapshotToRestore<'_> {
         source_config: &SourceConfig,
         database: &str,
         destination: &Destination,
+        progress: &RestoreProgress,
     ) -> Result<(String, Verification), ServiceError> {
         let server = destination.server.as_deref();
         let engine = engines::for_source_on(config, self.source, server)?.engine();
@@ -271,7 +279,7 @@ impl SnapshotToRestore<'_> {
         let name = (destination.rename)(self.source, source_config, database);
         let manifest = self.manifest(repo, database)?;
         let dump = self.file(repo, &dump_file(database))?;
-        let mut reader = FileReader::new(repo, &dump)?;
+        let mut reader = Counted::new(FileReader::new(repo, &dump)?, progress);
         engine.restore(&name, &mut reader, destination.replace)?;
         let verification = engine.verify(&name, &manifest)?;
         Ok((name, verification))
@@ -285,9 +293,10 @@ impl SnapshotToRestore<'_> {
         config: &Config,
         file: &str,
         destination: &Destination,
+        progress: &RestoreProgress,
     ) -> Result<String, ServiceError> {
         let node = self.file(repo, file)?;
-        let mut reader = FileReader::new(repo, &node)?;
+        let mut reader = Counted::new(FileReader::new(repo, &node)?, progress);
         if !destination.run_commands {
             std::io::copy(&mut reader, &mut std::io::sink())
                 .map_err(|e| self.damaged(&format!("{file} cannot be read back: {e}")))?;
@@ -333,5 +342,28 @@ impl SnapshotToRestore<'_> {
             name: self.source.to_owned(),
             what: what.to_owned(),
         }
+    }
+}
+
+/// A dump read from the repository, its bytes counted into the restore's
+/// progress as the database or the restore program takes them.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a RestoreProgress,
+}
+
+impl<'a, R> Counted<'a, R> {
+    fn new(inner: R, progress: &'a RestoreProgress) -> Self {
+        Counted { inner, progress }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress
+            .bytes_done
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
     }
 }

@@ -20,6 +20,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use reprise_restore::RestoreProgress;
 
 use crate::config::{Config, HealthCheck, RecoveryConfig};
 use crate::graph::{Graph, GraphError};
@@ -170,12 +171,18 @@ pub struct ServiceProgress {
     started: Instant,
     done: AtomicU64,
     total: AtomicU64,
+    /// What the restore of files or of a database's dump counts as it
+    /// goes, so the service's progress moves within each source.
+    restoring: RestoreProgress,
 }
 
 /// A reading of [`ServiceProgress`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProgressView {
+    /// Never more than `bytes_total` once that is known.
     pub bytes_done: u64,
+    /// Files written so far (databases count none).
+    pub files_done: u64,
     /// Zero while unknown.
     pub bytes_total: u64,
     pub elapsed: Duration,
@@ -189,12 +196,27 @@ impl ServiceProgress {
             started: Instant::now(),
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
+            restoring: RestoreProgress::default(),
         }
+    }
+
+    /// The counters a restore updates as it writes; they add to [`add`].
+    ///
+    /// [`add`]: ServiceProgress::add
+    pub fn restoring(&self) -> &RestoreProgress {
+        &self.restoring
     }
 
     /// Sets how many bytes the restore will write in all.
     pub fn set_total(&self, bytes: u64) {
         self.total.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The restore is over: all of the total is done, whatever was counted
+    /// (a database's manifest is read, not restored).
+    pub fn finish(&self) {
+        self.done
+            .store(self.total.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// Counts `bytes` more as written.
@@ -203,8 +225,16 @@ impl ServiceProgress {
     }
 
     pub fn view(&self) -> ProgressView {
-        let bytes_done = self.done.load(Ordering::Relaxed);
         let bytes_total = self.total.load(Ordering::Relaxed);
+        let counted =
+            self.done.load(Ordering::Relaxed) + self.restoring.bytes_done.load(Ordering::Relaxed);
+        // The total is the snapshots' size, and a database restore also
+        // reads its manifest: never show more than all of it.
+        let bytes_done = if bytes_total > 0 {
+            counted.min(bytes_total)
+        } else {
+            counted
+        };
         let elapsed = self.started.elapsed();
         let eta = (bytes_done > 0 && bytes_total > 0).then(|| {
             let left = bytes_total.saturating_sub(bytes_done) as f64;
@@ -213,6 +243,7 @@ impl ServiceProgress {
         });
         ProgressView {
             bytes_done,
+            files_done: self.restoring.files_done.load(Ordering::Relaxed),
             bytes_total,
             elapsed,
             eta,
@@ -288,9 +319,11 @@ impl Event {
                 let eta = view
                     .eta
                     .map(|e| format!(", about {} left", human_duration(e.as_secs_f64())));
+                let files = (view.files_done > 0).then(|| format!(" in {} files", view.files_done));
                 format!(
-                    "{service}: {} bytes restored{}{}",
+                    "{service}: {} bytes restored{}{}{}",
                     view.bytes_done,
+                    files.unwrap_or_default(),
                     percent.unwrap_or_default(),
                     eta.unwrap_or_default()
                 )
@@ -979,5 +1012,27 @@ mod tests {
         assert!(view.eta.is_some());
         progress.add(750);
         assert_eq!(progress.view().eta, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_restore_moves_its_service_progress_as_it_writes_never_past_the_total() {
+        let progress = ServiceProgress::new();
+        progress.set_total(1000);
+        progress.add(100);
+        progress
+            .restoring()
+            .bytes_done
+            .fetch_add(400, Ordering::Relaxed);
+        progress
+            .restoring()
+            .files_done
+            .fetch_add(3, Ordering::Relaxed);
+        let view = progress.view();
+        assert_eq!((view.bytes_done, view.files_done), (500, 3));
+        progress
+            .restoring()
+            .bytes_done
+            .fetch_add(900, Ordering::Relaxed);
+        assert_eq!(progress.view().bytes_done, 1000);
     }
 }

@@ -11,6 +11,7 @@ use reprise_repo::browse::list_then_index;
 use reprise_repo::SnapshotList;
 use reprise_services::config::{Config, HealthCheck};
 use reprise_services::journal::Journal;
+use reprise_services::pace::Pace;
 use reprise_services::recover::{Drill, RepositoryRunner};
 use reprise_services::report::{RecoveryReport, RunKind};
 use reprise_services::restore::{choose_snapshots, Destination, SnapshotChoice};
@@ -47,6 +48,7 @@ pub fn recover(g: &GlobalOptions, args: &RecoverArgs) -> Result<u8> {
         config: &config,
         choice,
         destination,
+        pace: pace_of(&repo),
     };
     let report = run(&plan, &runner, options, &mut live_display(g));
     if report.ok {
@@ -91,6 +93,7 @@ pub fn drill(g: &GlobalOptions, args: &DrillArgs) -> Result<u8> {
         config: &config,
         choice,
         destination,
+        pace: pace_of(&repo),
     };
     let report = run(&plan, &runner, options, &mut live_display(g));
     let record = serde_json::to_value(&report)?;
@@ -101,6 +104,17 @@ pub fn drill(g: &GlobalOptions, args: &DrillArgs) -> Result<u8> {
     print_report(g, &report, args.html.as_deref())?;
     saved.context("the drill ran, but its record could not be stored in the repository")?;
     Ok(if report.ok { exit::OK } else { exit::FATAL })
+}
+
+/// What past drills measured, for the order; without it the order guesses
+/// from each source's kind, so a failure to read it is only a warning.
+fn pace_of(repo: &reprise_repo::Repository) -> Pace {
+    Pace::of_repository(repo).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: cannot read the past drills' restore times ({e}): the order guesses them"
+        );
+        Pace::default()
+    })
 }
 
 fn choice_of(args: &RecoverArgs) -> Result<SnapshotChoice> {

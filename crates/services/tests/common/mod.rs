@@ -27,6 +27,7 @@ use reprise_repo::{InitOptions, Repository};
 use reprise_services::backup::{back_up_services, SourceRun};
 use reprise_services::config::Config;
 use reprise_services::journal::Journal;
+use reprise_services::pace::Pace;
 use reprise_services::recover::{Drill, RepositoryRunner};
 use reprise_services::report::{RecoveryReport, RunKind, ServiceReport, Status};
 use reprise_services::restore::{Destination, SnapshotChoice};
@@ -266,6 +267,7 @@ impl Town {
             config: &self.config,
             choice: SnapshotChoice::Latest,
             destination,
+            pace: Pace::of_repository(&self.repo).unwrap(),
         };
         let plan = Plan::from_config(&self.config, services).unwrap();
         let mut options = RunOptions::new(kind, &self.config.recovery);

@@ -18,6 +18,7 @@ use reprise_databases::{Connection, Engine, Postgres, Replace};
 use reprise_repo::Repository;
 use reprise_services::backup::back_up_services;
 use reprise_services::config::Config;
+use reprise_services::pace::Pace;
 use reprise_services::recover::{Drill, RepositoryRunner};
 use reprise_services::report::{RecoveryReport, RunKind};
 use reprise_services::restore::SnapshotChoice;
@@ -186,6 +187,7 @@ fn drill(repo: &Repository, config: &Config) -> Result<(RecoveryReport, String)>
         config,
         choice: SnapshotChoice::Latest,
         destination: drill.destination(),
+        pace: Pace::of_repository(repo)?,
     };
     let plan = Plan::from_config(config, &[])?;
     let mut options = RunOptions::new(RunKind::Drill, &config.recovery);
