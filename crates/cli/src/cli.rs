@@ -145,6 +145,10 @@ pub enum Command {
     /// List, show, confirm and resolve ransomware incidents
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// The town's public service-status page: show it, set a service's state,
+    /// write incident messages, export it as static files
+    #[command(subcommand)]
+    Status(StatusCommand),
     /// Find every version of files matching a pattern across snapshots
     Find(FindArgs),
     /// Write a file (or a directory, as tar) from a snapshot to standard output
@@ -207,8 +211,10 @@ pub struct RecoverArgs {
     /// Forget an interrupted recovery instead of resuming it
     #[arg(long)]
     pub restart: bool,
-    /// Where the recovery's journal is kept, so that it resumes after an
-    /// interruption (default: ~/.local/state/reprise/recover)
+    /// Where the recovery's journal and live state are kept, so that it
+    /// resumes after an interruption and the status page follows it
+    /// (default: the configuration's [recovery] state_dir, else
+    /// ~/.local/state/reprise/recover)
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Also write the report as an HTML page
@@ -267,6 +273,55 @@ pub enum IncidentCommand {
         /// Why, for the record (e.g. "restored in place, share checked")
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StatusCommand {
+    /// Show the public page as citizens see it (the newest of the operator's
+    /// word and a running recovery's, per service)
+    Show,
+    /// Set what the public page says of a service
+    Set {
+        /// A public service of the configuration
+        service: String,
+        /// operational, degraded_performance, partial_outage, major_outage or
+        /// under_maintenance
+        state: String,
+    },
+    /// Open a public incident with its first message; prints its id
+    Open {
+        /// The incident's title on the page
+        #[arg(long)]
+        title: String,
+        /// none, minor, major or critical
+        #[arg(long, default_value = "major")]
+        impact: String,
+        /// A public service it affects (repeat for several)
+        #[arg(long = "service", value_name = "SERVICE")]
+        services: Vec<String>,
+        /// The first message, for citizens
+        #[arg(long)]
+        message: String,
+    },
+    /// Add a message to a public incident, moving it to a stage
+    Update {
+        /// The incident's id (`reprise status show` lists them)
+        id: String,
+        /// investigating, identified, monitoring or resolved
+        #[arg(long)]
+        stage: String,
+        #[arg(long)]
+        message: String,
+    },
+    /// Write the public page (French, English, Statuspage JSON) into a
+    /// directory, for a web server that reprise does not control
+    Export {
+        /// The directory to write (created if missing)
+        dir: PathBuf,
+        /// The address the page will be published at, for the JSON
+        #[arg(long, default_value = "")]
+        url: String,
     },
 }
 

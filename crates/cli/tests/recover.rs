@@ -84,6 +84,11 @@ health = [{{ type = "tcp", host = "127.0.0.1", port = 1 }}]
 [recovery]
 health_timeout = "5s"
 drill_dir = "{root}/drill"
+state_dir = "{root}/recover-state"
+
+[web]
+town = "Saint-Exemple"
+data_dir = "{root}/web"
 "#,
         root = root.display()
     )
@@ -170,6 +175,109 @@ fn recover_brings_back_a_lost_database_after_what_it_depends_on_and_never_overwr
 
     let out = recover(&["--replace"]);
     assert_success(&out, "recover --replace over the live database");
+}
+
+/// The public state of `public_name` in `reprise status show --json`.
+fn public_state(town: &Town, public_name: &str) -> String {
+    let out = town
+        .cmd()
+        .args(["status", "show", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out, "status show");
+    let summary = parse_json(&out.stdout);
+    summary["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == public_name)
+        .unwrap_or_else(|| panic!("{public_name} not in {summary:#}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_public_status_page_follows_a_recovery_and_the_operator() {
+    let town = Town::new();
+    assert_success(
+        &town.cmd().args(["backup", "--all"]).output().unwrap(),
+        "backup --all",
+    );
+    let status = |args: &[&str]| town.cmd().arg("status").args(args).output().unwrap();
+    assert_eq!(public_state(&town, "Cantine scolaire"), "operational");
+    assert_success(&status(&["set", "cantine", "major_outage"]), "status set");
+    assert_success(
+        &status(&["set", "partages", "degraded_performance"]),
+        "status set",
+    );
+    let out = status(&[
+        "open",
+        "--title",
+        "Cantine indisponible",
+        "--service",
+        "cantine",
+        "--message",
+        "Les inscriptions reviennent dans l'heure.",
+    ]);
+    assert_success(&out, "status open");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(id.len(), 12, "{id}");
+    assert_eq!(public_state(&town, "Cantine scolaire"), "major_outage");
+
+    // A recovery that fails leaves the service down on the page.
+    let out = town.cmd().args(["recover", "cantine"]).output().unwrap();
+    assert_exit(&out, 1, "recover over the live database");
+    assert_eq!(public_state(&town, "Cantine scolaire"), "major_outage");
+
+    // One that succeeds brings it back by itself, and leaves alone what it
+    // did not recover.
+    fs::remove_file(town.path("cantine.sqlite")).unwrap();
+    let out = town
+        .cmd()
+        .args(["recover", "cantine", "--restart"])
+        .output()
+        .unwrap();
+    assert_success(&out, "recover of a lost database");
+    assert!(town.path("recover-state/live.json").exists());
+    assert_eq!(public_state(&town, "Cantine scolaire"), "operational");
+    assert_eq!(public_state(&town, "Partages"), "degraded_performance");
+
+    assert_success(
+        &status(&[
+            "update",
+            &id,
+            "--stage",
+            "resolved",
+            "--message",
+            "Tout est rétabli.",
+        ]),
+        "status update",
+    );
+    let export = town.path("public");
+    let out = town
+        .cmd()
+        .args(["status", "export"])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_success(&out, "status export");
+    let html = fs::read_to_string(export.join("index.html")).unwrap();
+    assert!(
+        html.contains("Cantine scolaire") && html.contains("Résolu"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Annuaire</span> <span class=\"badge major"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&town.repo.path().display().to_string()),
+        "no path of the town on its public page"
+    );
+    let out = status(&["open", "--title", "x", "--message", "voir /srv/partages"]);
+    assert_exit(&out, 1, "a message naming a path");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("path"));
 }
 
 #[test]

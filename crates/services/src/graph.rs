@@ -122,6 +122,7 @@ mod tests {
                     sources: Vec::new(),
                     health: Vec::new(),
                     target: None,
+                    public: true,
                 };
                 (name.to_string(), service)
             })

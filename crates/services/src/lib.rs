@@ -6,7 +6,8 @@
 //! how fast it must be back. From it this crate derives the recovery order
 //! (`graph`) and runs recoveries and drills: `schedule` brings services
 //! back in that order through a caller's `ServiceRunner`, `health` tells
-//! when each is up, `journal` lets an interrupted run resume, and `report`
+//! when each is up, `journal` lets an interrupted run resume, `live` lets another process
+//! follow it, and `report`
 //! is what the run measured; `pace` learns from past drills how long each
 //! service takes to restore, for the order.
 
@@ -43,6 +44,7 @@ pub enum ServiceError {
 }
 pub mod health;
 pub mod journal;
+pub mod live;
 mod order;
 pub mod pace;
 pub mod report;

@@ -933,6 +933,7 @@ mod tests {
                     sources: Vec::new(),
                     health: Vec::new(),
                     target: None,
+                    public: true,
                 };
                 (name.to_string(), service)
             })

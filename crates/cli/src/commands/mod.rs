@@ -24,6 +24,7 @@ mod serve;
 mod services;
 mod snapshots;
 mod stats;
+mod status;
 
 use crate::cli::{Cli, Command, FilterArgs};
 use anyhow::{Context, Result};
@@ -46,6 +47,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Diff(a) => diff::run(g, a),
         Command::Detect(a) => detect::run(g, a),
         Command::Incident(c) => incident::run(g, c),
+        Command::Status(c) => status::run(g, c),
         Command::Find(a) => find::run(g, a),
         Command::Dump(a) => dump::run(g, a),
         Command::Restore(a) => restore::run(g, a),

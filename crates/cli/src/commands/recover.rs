@@ -2,7 +2,7 @@
 //! dependency order by the recovery engine (`reprise_services::schedule`),
 //! for real or into scratch places, with the report at the end.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
@@ -11,6 +11,7 @@ use reprise_repo::browse::list_then_index;
 use reprise_repo::SnapshotList;
 use reprise_services::config::{Config, HealthCheck};
 use reprise_services::journal::Journal;
+use reprise_services::live::LiveWriter;
 use reprise_services::pace::Pace;
 use reprise_services::recover::{Drill, RepositoryRunner};
 use reprise_services::report::{RecoveryReport, RunKind};
@@ -29,7 +30,10 @@ pub fn recover(g: &GlobalOptions, args: &RecoverArgs) -> Result<u8> {
     let list = list_then_index(&repo)?.snapshots;
     let plan = Plan::from_config(&config, &args.services)?;
     let destination = Destination::recovery(args.target_root.clone(), replace_of(args.replace));
-    let state = state_dir(args.state_dir.as_deref());
+    let state = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| config.recovery.state_dir());
     let identity = identity(&plan, &list, &config, choice, &destination);
     if args.restart {
         Journal::discard(&state)?;
@@ -50,7 +54,15 @@ pub fn recover(g: &GlobalOptions, args: &RecoverArgs) -> Result<u8> {
         destination,
         pace: pace_of(&repo),
     };
-    let report = run(&plan, &runner, options, &mut live_display(g));
+    let mut live = LiveWriter::new(&state, RunKind::Recover, &plan.names());
+    let mut display = live_display(g);
+    let report = run(&plan, &runner, options, &mut |event: &Event| {
+        live.observe(event);
+        display(event);
+    });
+    if let Some(problem) = live.finish() {
+        eprintln!("warning: {problem}");
+    }
     if report.ok {
         Journal::discard(&state)?;
     }
@@ -151,22 +163,6 @@ fn replace_of(replace: bool) -> Replace {
     } else {
         Replace::Never
     }
-}
-
-/// Where `recover` keeps its journal: `--state-dir`, else
-/// `$XDG_STATE_HOME/reprise/recover`, else `~/.local/state/reprise/recover`,
-/// else `/var/lib/reprise/recover`.
-fn state_dir(given: Option<&Path>) -> PathBuf {
-    if let Some(dir) = given {
-        return dir.to_path_buf();
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
-    base.map_or_else(
-        || PathBuf::from("/var/lib/reprise/recover"),
-        |b| b.join("reprise/recover"),
-    )
 }
 
 /// What makes two runs the same recovery: the services, the snapshots

@@ -14,14 +14,21 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::model::{Config, RecoveryConfig};
+use super::model::{Config, RecoveryConfig, WebConfig};
 
 /// The largest configuration file read: a town's file is a few KiB, and a
 /// larger one is the wrong file (a dump, a log) given by mistake.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The sections of the file, in the order the documentation gives them.
-const SECTIONS: [&str; 5] = ["repositories", "servers", "sources", "services", "recovery"];
+const SECTIONS: [&str; 6] = [
+    "repositories",
+    "servers",
+    "sources",
+    "services",
+    "recovery",
+    "web",
+];
 
 /// How serious a problem is: errors make the file unusable (`config check`
 /// exits 1), warnings deserve a look, notes only inform.
@@ -283,6 +290,11 @@ impl SectionReader<'_> {
                 "recovery" => {
                     config.recovery = self
                         .entry::<RecoveryConfig>(value, &["recovery"], "[recovery]")
+                        .unwrap_or_default()
+                }
+                "web" => {
+                    config.web = self
+                        .entry::<WebConfig>(value, &["web"], "[web]")
                         .unwrap_or_default()
                 }
                 _ => self.problems.push(Problem::error(

@@ -24,6 +24,8 @@ pub struct Config {
     pub services: BTreeMap<String, ServiceConfig>,
     #[serde(default)]
     pub recovery: RecoveryConfig,
+    #[serde(default)]
+    pub web: WebConfig,
 }
 
 /// A repository and how to unlock it.
@@ -149,6 +151,13 @@ pub struct ServiceConfig {
     /// The recovery time objective ("30m", "4h").
     #[serde(default, deserialize_with = "duration::optional")]
     pub target: Option<Duration>,
+    /// Listed on the public status page (by its public name only).
+    #[serde(default = "default_public")]
+    pub public: bool,
+}
+
+fn default_public() -> bool {
+    true
 }
 
 fn default_priority() -> u32 {
@@ -205,6 +214,9 @@ pub struct RecoveryConfig {
     /// Where drills restore files (default: a directory under the system's
     /// temporary directory).
     pub drill_dir: Option<PathBuf>,
+    /// Where `recover` keeps its journal and its live state, which the
+    /// status page follows (default: [`RecoveryConfig::state_dir`]).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for RecoveryConfig {
@@ -214,7 +226,46 @@ impl Default for RecoveryConfig {
             health_timeout: default_health_timeout(),
             drill_server: None,
             drill_dir: None,
+            state_dir: None,
         }
+    }
+}
+
+impl RecoveryConfig {
+    /// `state_dir`, or `$XDG_STATE_HOME/reprise/recover`,
+    /// `~/.local/state/reprise/recover`, `/var/lib/reprise/recover` (the
+    /// first whose variable is set).
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
+        base.map_or_else(
+            || PathBuf::from("/var/lib/reprise/recover"),
+            |b| b.join("reprise/recover"),
+        )
+    }
+}
+
+/// Settings of the public status page and the operator's dashboard.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// The town's name, the status page's title ("Saint-Exemple").
+    pub town: Option<String>,
+    /// Where the dashboard keeps what the operator publishes (service
+    /// states, incident messages), its jobs and its sessions (default
+    /// `/var/lib/reprise/web`).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl WebConfig {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/lib/reprise/web"))
     }
 }
 
