@@ -145,6 +145,9 @@ pub enum Command {
     /// List, show, confirm and resolve ransomware incidents
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Print the repository's metrics in the Prometheus text format (for a
+    /// textfile collector; `reprise web` serves the same at /metrics)
+    Metrics,
     /// The town's public service-status page: show it, set a service's state,
     /// write incident messages, export it as static files
     #[command(subcommand)]

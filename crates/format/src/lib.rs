@@ -26,7 +26,7 @@ pub use config::{
 pub use id::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
 pub use incident::{IncidentEvent, IncidentFile, IncidentRecord, IncidentState};
 pub use index::{IndexFile, IndexPack};
-pub use mark::{DamagedCopy, Mark, MarkBody};
+pub use mark::{CheckRecord, DamagedCopy, Mark, MarkBody};
 pub use pack::{PackEntry, PackHeader};
 pub use sealed::{JsonObject, SealedObject};
 pub use snapshot::{DetectionSummary, Snapshot, SnapshotSummary};

@@ -77,6 +77,23 @@ pub enum MarkBody {
         drill: String,
         report: serde_json::Value,
     },
+    /// A `check` ran to its end (revision 2.1): how much it read and what
+    /// it found, so that the dashboard and the metrics tell how recently
+    /// every byte was verified.
+    Check(CheckRecord),
+}
+
+/// What one `check` covered and found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// The share of the packs whose every blob was read and verified: 0
+    /// for a check of the structure only, 100 for `--read-data`.
+    pub read_data_percent: f64,
+    pub snapshots: u64,
+    pub packs: u64,
+    pub packs_read: u64,
+    /// Problems found (each a finding of severity "error").
+    pub errors: u64,
 }
 
 /// One bad copy of a blob.

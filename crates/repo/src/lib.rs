@@ -39,7 +39,7 @@ pub use budget::WalkBudget;
 pub use error::RepoError;
 pub use index::{read_pack_header, BlobLocation, Index, IndexLoadReport, INDEX_BYTES_PER_BLOB};
 pub use keys::{hostname, username, DamagedKey, KeyInfo};
-pub use marks::{MarkList, StoredDrill, StoredIncident, StoredMark};
+pub use marks::{MarkList, StoredCheck, StoredDrill, StoredIncident, StoredMark};
 pub use patterns::{PathPatterns, PatternError};
 pub use repair::IndexRepair;
 pub use repository::{

@@ -3,7 +3,7 @@
 
 use crate::{keys, RepoError, Repository, Result};
 use chrono::Utc;
-use reprise_format::{IncidentRecord, Mark, MarkBody, PackId, OBJECT_VERSION};
+use reprise_format::{CheckRecord, IncidentRecord, Mark, MarkBody, PackId, OBJECT_VERSION};
 use reprise_storage::ObjectKind;
 use std::time::SystemTime;
 
@@ -34,7 +34,8 @@ impl MarkList {
                 | MarkBody::Started { .. }
                 | MarkBody::Ended { .. }
                 | MarkBody::Incident(_)
-                | MarkBody::Drill { .. } => &[],
+                | MarkBody::Drill { .. }
+                | MarkBody::Check(_) => &[],
             })
             .copied()
     }
@@ -90,6 +91,39 @@ impl MarkList {
     }
 }
 
+impl MarkList {
+    /// The check records, oldest first by when the storage received them
+    /// (the writer's clock where the storage keeps no time).
+    pub fn check_records(&self) -> Vec<StoredCheck> {
+        let mut checks: Vec<StoredCheck> = self
+            .marks
+            .iter()
+            .filter_map(|m| match &m.mark.body {
+                MarkBody::Check(record) => Some(StoredCheck {
+                    stored: m
+                        .stored
+                        .map(chrono::DateTime::<Utc>::from)
+                        .unwrap_or(m.mark.time),
+                    hostname: m.mark.hostname.clone(),
+                    record: record.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        checks.sort_by_key(|c| c.stored);
+        checks
+    }
+}
+
+/// A check's record with when the storage received it and the host that
+/// ran the check.
+#[derive(Debug, Clone)]
+pub struct StoredCheck {
+    pub stored: chrono::DateTime<Utc>,
+    pub hostname: String,
+    pub record: CheckRecord,
+}
+
 /// A drill's record with when the storage received it and the host that
 /// ran the drill.
 #[derive(Debug, Clone)]
@@ -116,6 +150,11 @@ impl Repository {
             drill: drill.to_owned(),
             report,
         })
+    }
+
+    /// Writes a check's record.
+    pub fn save_check_record(&self, record: CheckRecord) -> Result<String> {
+        self.save_mark(MarkBody::Check(record))
     }
 
     /// Writes an incident record.
@@ -204,7 +243,8 @@ impl Repository {
                 MarkBody::Started { .. }
                 | MarkBody::Ended { .. }
                 | MarkBody::Incident(_)
-                | MarkBody::Drill { .. } => {}
+                | MarkBody::Drill { .. }
+                | MarkBody::Check(_) => {}
             }
         }
     }

@@ -47,6 +47,7 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     let report = reprise_check::run(&repo, &options, &progress)?;
     drop(ticker);
     mark_damaged(g, &repo, &report);
+    record_check(g, &repo, &options, &report);
     if g.json {
         let mut doc = serde_json::to_value(&report)?;
         // The snapshot a finding affects is under `snapshot_id`, like every
@@ -104,6 +105,34 @@ pub fn run(g: &GlobalOptions, args: &CheckArgs) -> Result<u8> {
     } else {
         exit::FATAL
     })
+}
+
+/// Records what this check covered and found, for the dashboard and the
+/// metrics (how long since every byte was read). A repository this client
+/// may not write to is still checked; the record is only missing.
+fn record_check(
+    g: &GlobalOptions,
+    repo: &reprise_repo::Repository,
+    options: &CheckOptions,
+    report: &reprise_check::CheckReport,
+) {
+    let read_data_percent = match (options.read_data, options.read_data_percent) {
+        (false, _) => 0.0,
+        (true, None) => 100.0,
+        (true, Some(percent)) => percent,
+    };
+    let record = reprise_format::CheckRecord {
+        read_data_percent,
+        snapshots: report.snapshots,
+        packs: report.packs,
+        packs_read: report.packs_read,
+        errors: report.errors() as u64,
+    };
+    if let Err(e) = repo.save_check_record(record) {
+        if !g.quiet {
+            eprintln!("warning: the check's record could not be stored ({e}); the check itself is complete");
+        }
+    }
 }
 
 /// Records the blob copies found damaged in a mark, so that the next backup

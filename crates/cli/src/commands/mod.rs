@@ -16,6 +16,7 @@ mod init;
 mod key;
 mod locks;
 mod ls;
+mod metrics;
 mod prune;
 mod recover;
 mod repair;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Detect(a) => detect::run(g, a),
         Command::Incident(c) => incident::run(g, c),
         Command::Status(c) => status::run(g, c),
+        Command::Metrics => metrics::run(g),
         Command::Find(a) => find::run(g, a),
         Command::Dump(a) => dump::run(g, a),
         Command::Restore(a) => restore::run(g, a),
