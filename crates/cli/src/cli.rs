@@ -145,6 +145,8 @@ pub enum Command {
     /// List, show, confirm and resolve ransomware incidents
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Run the operator's dashboard and the public status page over HTTPS
+    Web(WebArgs),
     /// Print the repository's metrics in the Prometheus text format (for a
     /// textfile collector; `reprise web` serves the same at /metrics)
     Metrics,
@@ -277,6 +279,23 @@ pub enum IncidentCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct WebArgs {
+    /// The address to listen on (default: [web] listen, else 0.0.0.0:8443)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    #[command(subcommand)]
+    pub command: Option<WebCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebCommand {
+    /// Print the Argon2id hash of a password for [[web.accounts]]
+    /// password_hash (asked on the terminal, or read from standard input)
+    HashPassword,
 }
 
 #[derive(Subcommand, Debug)]

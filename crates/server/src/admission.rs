@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// The open connections.
-pub(crate) struct Admission {
+pub struct Admission {
     max: usize,
     per_address: usize,
     state: Mutex<Slots>,
@@ -38,13 +38,13 @@ struct Slots {
 
 /// Why a connection is not taken.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// Its address already has all the connections it may have.
     AddressFull,
 }
 
 /// An admitted connection's slot, given back when dropped.
-pub(crate) struct Slot {
+pub struct Slot {
     admission: Arc<Admission>,
     id: u64,
     address: IpAddr,

@@ -49,12 +49,13 @@ pub(crate) struct AuditEntry {
     pub bytes: Option<u64>,
 }
 
-/// A line as written: the chain link first, then the entry.
+/// A line as written: the chain link first, then the entry (a request of
+/// the repository server, or an operator's action on the dashboard).
 #[derive(Serialize)]
-struct Line<'a> {
+struct Line<'a, T: Serialize> {
     prev: &'a str,
     #[serde(flatten)]
-    entry: &'a AuditEntry,
+    entry: &'a T,
 }
 
 #[derive(Debug)]
@@ -65,7 +66,7 @@ struct Tail {
 }
 
 #[derive(Debug)]
-pub(crate) struct AuditLog {
+pub struct AuditLog {
     path: PathBuf,
     tail: Mutex<Tail>,
 }
@@ -89,7 +90,7 @@ impl AuditLog {
     /// Appends a line, then syncs it to disk when `sync`. Blocking. On
     /// error the chain stays where it was: the next line links to the last
     /// one written whole.
-    pub fn append(&self, entry: &AuditEntry, sync: bool) -> std::io::Result<()> {
+    pub fn append<T: Serialize>(&self, entry: &T, sync: bool) -> std::io::Result<()> {
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
         let line = serde_json::to_vec(&Line {
             prev: &tail.last,

@@ -23,7 +23,7 @@
 //! - `serve`, `admission`: the listener, TLS handshakes and connections,
 //!   and which connections are taken when they are many; `send_deadline`
 //!   drops a client that stops taking what it is sent.
-mod admission;
+pub mod admission;
 pub mod audit;
 mod body;
 pub mod config;
@@ -31,10 +31,10 @@ mod http;
 mod quota;
 pub mod range;
 pub mod route;
-mod send_deadline;
+pub mod send_deadline;
 mod serve;
 mod store;
-mod tls;
+pub mod tls;
 pub mod token;
 
 pub use config::{Config, Role, TokenEntry};

@@ -16,7 +16,7 @@ use tokio::time::Sleep;
 
 /// A stream whose writes fail once they have been blocked for `limit`.
 #[derive(Debug)]
-pub(crate) struct SendDeadline<S> {
+pub struct SendDeadline<S> {
     inner: S,
     limit: Duration,
     /// Running while writes are blocked; reset by any progress.

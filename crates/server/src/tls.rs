@@ -1,5 +1,6 @@
-//! The server's certificate: the administrator's, or a self-signed one
-//! generated on first start into `data_dir/tls/`.
+//! A server's certificate: the administrator's, or a self-signed one
+//! generated on first start into a directory of the server's (`data_dir/tls/`
+//! for `reprise serve`; the dashboard of `reprise web` uses the same code).
 //!
 //! A generated certificate is valid for the listen address, this machine's
 //! host name, `localhost`, `127.0.0.1`, `::1` and `tls_names`. Clients trust
@@ -9,6 +10,7 @@
 use crate::{Config, ServerError};
 use std::fs;
 use std::io::Write;
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,19 +19,49 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 
 /// The TLS settings and, for a generated certificate, its file.
-pub(crate) struct Tls {
+pub struct Tls {
     pub config: Arc<ServerConfig>,
     pub generated_cert: Option<PathBuf>,
 }
 
+/// Where a server's certificate comes from.
+#[derive(Debug, Clone)]
+pub struct CertificateSource {
+    /// The administrator's certificate chain and key, when both are given.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Where a self-signed pair is generated and kept otherwise.
+    pub dir: PathBuf,
+    /// The address the server listens on (named in the certificate unless
+    /// unspecified).
+    pub listen: IpAddr,
+    /// Extra DNS names or addresses for a generated certificate.
+    pub names: Vec<String>,
+    /// The generated certificate's common name ("reprise server").
+    pub common_name: String,
+}
+
 pub(crate) fn load_or_generate(config: &Config) -> Result<Tls, ServerError> {
-    let (cert, key, generated) = match (&config.tls_cert, &config.tls_key) {
+    load_or_generate_from(&CertificateSource {
+        cert: config.tls_cert.clone(),
+        key: config.tls_key.clone(),
+        dir: config.tls_dir(),
+        listen: config.listen.ip(),
+        names: config.tls_names.clone(),
+        common_name: "reprise server".into(),
+    })
+}
+
+/// The TLS settings of `source`: its given pair, or the pair generated
+/// into its directory on the first start and reused after.
+pub fn load_or_generate_from(source: &CertificateSource) -> Result<Tls, ServerError> {
+    let (cert, key, generated) = match (&source.cert, &source.key) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone(), false),
         _ => {
-            let dir = config.tls_dir();
+            let dir = &source.dir;
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
             if !cert.exists() || !key.exists() {
-                generate(config, &dir, &cert, &key)?;
+                generate(source, dir, &cert, &key)?;
             }
             (cert, key, true)
         }
@@ -65,16 +97,16 @@ fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, ServerError> {
 }
 
 /// The names a generated certificate is valid for.
-fn names(config: &Config) -> Vec<String> {
+fn names(source: &CertificateSource) -> Vec<String> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    let ip = config.listen.ip();
+    let ip = source.listen;
     if !ip.is_unspecified() {
         names.push(ip.to_string());
     }
     if let Some(host) = host_name() {
         names.push(host);
     }
-    names.extend(config.tls_names.iter().cloned());
+    names.extend(source.names.iter().cloned());
     names.sort();
     names.dedup();
     names
@@ -91,12 +123,17 @@ fn host_name() -> Option<String> {
     .then(|| name.to_ascii_lowercase())
 }
 
-fn generate(config: &Config, dir: &Path, cert: &Path, key: &Path) -> Result<(), ServerError> {
-    let mut params = rcgen::CertificateParams::new(names(config))
+fn generate(
+    source: &CertificateSource,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<(), ServerError> {
+    let mut params = rcgen::CertificateParams::new(names(source))
         .map_err(|e| ServerError::Tls(format!("certificate names: {e}")))?;
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "reprise server");
+        .push(rcgen::DnType::CommonName, source.common_name.as_str());
     let pair = rcgen::KeyPair::generate().map_err(|e| ServerError::Tls(e.to_string()))?;
     let signed = params
         .self_signed(&pair)
@@ -148,7 +185,15 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(key_mode & 0o777, 0o600);
-        assert!(names(&config).contains(&"backup.mairie.example".to_string()));
+        let source = CertificateSource {
+            cert: None,
+            key: None,
+            dir: config.tls_dir(),
+            listen: config.listen.ip(),
+            names: config.tls_names.clone(),
+            common_name: "reprise server".into(),
+        };
+        assert!(names(&source).contains(&"backup.mairie.example".to_string()));
     }
 
     #[test]

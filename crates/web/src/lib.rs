@@ -3,8 +3,10 @@
 //! `status` is the town's public service-status page: the operator's
 //! board, the page assembled from it and from a running recovery, its HTML
 //! in French and English, its Statuspage-compatible JSON and its static
-//! export. `metrics` is the repository's state for Prometheus. The
-//! dashboard comes next to them.
+//! export. `overview` is what is protected, clean and rehearsed, which
+//! `metrics` gives Prometheus and `server` (`reprise web`) the operator.
 
 pub mod metrics;
+pub mod overview;
+pub mod server;
 pub mod status;

@@ -1,9 +1,10 @@
 //! `/metrics`: the repository's state in the Prometheus (OpenMetrics) text
 //! format, for the monitoring a town already runs.
 //!
-//! A scrape lists objects and reads snapshots and marks, all small; it
-//! never reads a pack nor loads the index, so it stays cheap however large
-//! the repository (restic's exporters run `check` on every scrape).
+//! A scrape is an [`Overview`]: it lists objects and reads snapshots and
+//! marks, all small; it never reads a pack nor loads the index, so it stays
+//! cheap however large the repository (restic's exporters run `check` on
+//! every scrape).
 //!
 //! Per source (its `source=` tag, else its host and paths): the last
 //! backup's time, duration, detection verdict, bytes added and files
@@ -13,7 +14,6 @@
 //! snapshots, open incidents, and the age of its last check and of its
 //! last full check (`check --read-data`).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, Utc};
@@ -21,10 +21,9 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use reprise_format::Snapshot;
-use reprise_repo::{MarkList, RepoError, Repository};
-use reprise_services::report::RecoveryReport;
-use reprise_storage::ObjectKind;
+use reprise_repo::Repository;
+
+use crate::overview::{Overview, OverviewError};
 
 /// The verdicts a backup's detection gives; each source has a gauge of each,
 /// 1 for its last backup's.
@@ -37,28 +36,29 @@ type Value = Gauge<f64, AtomicU64>;
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error(transparent)]
-    Repo(#[from] RepoError),
-    #[error(transparent)]
-    Storage(#[from] reprise_storage::StorageError),
+    Overview(#[from] OverviewError),
     #[error("cannot write the metrics: {0}")]
     Encode(#[from] std::fmt::Error),
 }
 
+/// The content type of [`scrape`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// The metrics of `repo` now, as OpenMetrics text.
 pub fn scrape(repo: &Repository) -> Result<String, MetricsError> {
-    let snapshots = repo.list_snapshots()?;
-    let marks = repo.list_marks()?;
+    render(&Overview::gather(repo)?)
+}
+
+/// The metrics of an overview already gathered.
+pub fn render(overview: &Overview) -> Result<String, MetricsError> {
     let mut registry = Registry::with_prefix("reprise");
-    sources(&mut registry, &snapshots.snapshots, &marks);
-    drills(&mut registry, &marks);
-    repository(&mut registry, repo, &snapshots.snapshots, &marks)?;
+    sources(&mut registry, overview);
+    drills(&mut registry, overview);
+    repository(&mut registry, overview);
     let mut text = String::new();
     encode(&mut text, &registry)?;
     Ok(text)
 }
-
-/// The content type of [`scrape`]'s text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A family of gauges registered under `name`, filled by the caller.
 fn family(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Value> {
@@ -84,32 +84,15 @@ fn seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-/// The source a snapshot belongs to: its `source=` tag, else its host and
-/// paths (a plain `reprise backup`).
-fn source_of(snapshot: &Snapshot) -> String {
-    snapshot
-        .tags
-        .iter()
-        .find_map(|t| t.strip_prefix("source="))
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}:{}", snapshot.hostname, snapshot.paths.join(",")))
+fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
 }
 
-fn sources(
-    registry: &mut Registry,
-    snapshots: &[(reprise_format::SnapshotId, Snapshot)],
-    marks: &MarkList,
-) {
-    let mut newest: BTreeMap<String, &Snapshot> = BTreeMap::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, snapshot) in snapshots {
-        let source = source_of(snapshot);
-        *counts.entry(source.clone()).or_default() += 1;
-        let entry = newest.entry(source).or_insert(snapshot);
-        if snapshot.time > entry.time {
-            *entry = snapshot;
-        }
-    }
+fn sources(registry: &mut Registry, overview: &Overview) {
     let time = family(
         registry,
         "source_last_backup_timestamp_seconds",
@@ -145,52 +128,30 @@ fn sources(
         "source_incident_open",
         "1 while a ransomware incident is open on the source",
     );
-    for (source, snapshot) in &newest {
-        let of = labels(&[("source", source)]);
-        time.get_or_create(&of).set(seconds(snapshot.time));
-        if let Some(summary) = &snapshot.summary {
-            duration.get_or_create(&of).set(summary.duration_s);
-            added.get_or_create(&of).set(summary.bytes_added as f64);
+    for s in &overview.sources {
+        let of = labels(&[("source", &s.source)]);
+        time.get_or_create(&of).set(seconds(s.last_backup));
+        if let Some(d) = s.duration_seconds {
+            duration.get_or_create(&of).set(d);
         }
-        let detection = snapshot.detection.as_ref();
-        flagged
-            .get_or_create(&of)
-            .set(detection.map_or(0.0, |d| d.flagged_files as f64));
-        let said = detection.map_or("", |d| d.verdict.as_str());
+        if let Some(b) = s.bytes_added {
+            added.get_or_create(&of).set(b as f64);
+        }
+        flagged.get_or_create(&of).set(s.flagged_files as f64);
         for v in VERDICTS {
             verdict
-                .get_or_create(&labels(&[("source", source), ("verdict", v)]))
-                .set(if said == v { 1.0 } else { 0.0 });
+                .get_or_create(&labels(&[("source", &s.source), ("verdict", v)]))
+                .set(flag(s.verdict == v));
         }
-        count
-            .get_or_create(&of)
-            .set(counts.get(source).copied().unwrap_or(0) as f64);
-        open.get_or_create(&of).set(0.0);
+        count.get_or_create(&of).set(s.snapshots as f64);
+        open.get_or_create(&of).set(flag(s.incident_open));
     }
-    for incident in open_incidents(snapshots, marks) {
-        open.get_or_create(&labels(&[("source", &incident)]))
-            .set(1.0);
+    for source in &overview.open_incidents {
+        open.get_or_create(&labels(&[("source", source)])).set(1.0);
     }
 }
 
-/// The source of each open incident.
-fn open_incidents(
-    snapshots: &[(reprise_format::SnapshotId, Snapshot)],
-    marks: &MarkList,
-) -> Vec<String> {
-    reprise_detect::incident::fold(&marks.incident_records())
-        .into_iter()
-        .filter(|i| i.closed.is_none())
-        .map(|i| {
-            i.opened_by
-                .and_then(|id| snapshots.iter().find(|(s, _)| *s == id))
-                .map(|(_, s)| source_of(s))
-                .unwrap_or_else(|| format!("{}:{}", i.hostname, i.paths.join(",")))
-        })
-        .collect()
-}
-
-fn drills(registry: &mut Registry, marks: &MarkList) {
+fn drills(registry: &mut Registry, overview: &Overview) {
     let time = family(
         registry,
         "service_last_drill_timestamp_seconds",
@@ -216,76 +177,40 @@ fn drills(registry: &mut Registry, marks: &MarkList) {
         "service_last_drill_up",
         "1 if the service came up in its last drill, else 0",
     );
-    let mut last: BTreeMap<String, (DateTime<Utc>, reprise_services::report::ServiceReport)> =
-        BTreeMap::new();
-    for stored in marks.drill_records() {
-        let Ok(report) = serde_json::from_value::<RecoveryReport>(stored.report) else {
-            continue;
-        };
-        for service in report.services {
-            last.insert(service.name.clone(), (stored.stored, service));
+    for d in &overview.drills {
+        let of = labels(&[("service", &d.service)]);
+        time.get_or_create(&of).set(seconds(d.when));
+        up.get_or_create(&of).set(flag(d.report.status.is_up()));
+        if let Some(s) = d.report.up_after_seconds {
+            rto.get_or_create(&of).set(s);
         }
-    }
-    for (name, (when, service)) in &last {
-        let of = labels(&[("service", name)]);
-        time.get_or_create(&of).set(seconds(*when));
-        up.get_or_create(&of)
-            .set(if service.status.is_up() { 1.0 } else { 0.0 });
-        if let Some(seconds) = service.up_after_seconds {
-            rto.get_or_create(&of).set(seconds);
+        if let Some(s) = d.report.target_seconds {
+            target.get_or_create(&of).set(s);
         }
-        if let Some(seconds) = service.target_seconds {
-            target.get_or_create(&of).set(seconds);
-        }
-        met.get_or_create(&of).set(
-            if service.target_met == Some(false) || !service.status.is_up() {
-                0.0
-            } else {
-                1.0
-            },
-        );
+        met.get_or_create(&of).set(flag(d.met()));
     }
 }
 
-fn repository(
-    registry: &mut Registry,
-    repo: &Repository,
-    snapshots: &[(reprise_format::SnapshotId, Snapshot)],
-    marks: &MarkList,
-) -> Result<(), MetricsError> {
-    let mut size = 0u64;
-    for kind in [
-        ObjectKind::Pack,
-        ObjectKind::Index,
-        ObjectKind::Snapshot,
-        ObjectKind::Mark,
-    ] {
-        size = repo
-            .backend()
-            .list(kind)?
-            .iter()
-            .fold(size, |total, o| total.saturating_add(o.size));
-    }
+fn repository(registry: &mut Registry, overview: &Overview) {
     single(
         registry,
         "repository_size_bytes",
         "Bytes the repository's objects take in its storage",
-        size as f64,
+        overview.size_bytes as f64,
     );
     single(
         registry,
         "repository_snapshots",
         "Snapshots in the repository",
-        snapshots.len() as f64,
+        overview.snapshots as f64,
     );
     single(
         registry,
         "incidents_open",
         "Ransomware incidents open in the repository",
-        open_incidents(snapshots, marks).len() as f64,
+        overview.open_incidents.len() as f64,
     );
-    let checks = marks.check_records();
-    if let Some(last) = checks.last() {
+    if let Some(last) = &overview.last_check {
         single(
             registry,
             "check_last_timestamp_seconds",
@@ -305,11 +230,7 @@ fn repository(
             last.record.errors as f64,
         );
     }
-    if let Some(full) = checks
-        .iter()
-        .rev()
-        .find(|c| c.record.read_data_percent >= 100.0)
-    {
+    if let Some(full) = &overview.last_full_check {
         single(
             registry,
             "check_last_full_timestamp_seconds",
@@ -317,5 +238,4 @@ fn repository(
             seconds(full.stored),
         );
     }
-    Ok(())
 }

@@ -26,6 +26,7 @@ mod services;
 mod snapshots;
 mod stats;
 mod status;
+mod web;
 
 use crate::cli::{Cli, Command, FilterArgs};
 use anyhow::{Context, Result};
@@ -50,6 +51,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Incident(c) => incident::run(g, c),
         Command::Status(c) => status::run(g, c),
         Command::Metrics => metrics::run(g),
+        Command::Web(a) => web::run(g, a),
         Command::Find(a) => find::run(g, a),
         Command::Dump(a) => dump::run(g, a),
         Command::Restore(a) => restore::run(g, a),

@@ -256,12 +256,48 @@ pub struct WebConfig {
     /// The town's name, the status page's title ("Saint-Exemple").
     pub town: Option<String>,
     /// Where the dashboard keeps what the operator publishes (service
-    /// states, incident messages), its jobs and its sessions (default
-    /// `/var/lib/reprise/web`).
+    /// states, incident messages), its certificate and its audit log
+    /// (default `/var/lib/reprise/web`).
     pub data_dir: Option<PathBuf>,
+    /// The address `reprise web` listens on (default `0.0.0.0:8443`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The administrator's certificate chain and key (PEM); without them a
+    /// self-signed pair is generated into `data_dir/tls`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS names or addresses for a generated certificate.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+    /// Who may log in to the dashboard.
+    #[serde(default)]
+    pub accounts: Vec<WebAccount>,
+    /// A file holding the bearer token Prometheus sends for `/metrics`.
+    pub metrics_token_file: Option<PathBuf>,
+    /// A session ends after this long without a request (default "1h").
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub session_idle: Option<Duration>,
+}
+
+/// An operator's account on the dashboard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebAccount {
+    pub name: String,
+    /// An Argon2id hash in the PHC format, as `reprise web hash-password`
+    /// prints it: never the password itself.
+    pub password_hash: String,
 }
 
 impl WebConfig {
+    pub fn listen(&self) -> std::net::SocketAddr {
+        self.listen
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 8443)))
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        self.session_idle.unwrap_or(Duration::from_secs(3600))
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()

@@ -1,0 +1,330 @@
+//! The operator's pages, rendered from askama templates
+//! (`templates/operator/`), which escape everything they are given: no
+//! script, forms only, so they work in any browser and under a strict
+//! content security policy.
+
+use askama::Template;
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use reprise_services::config::Config;
+
+use super::auth::Session;
+use crate::overview::Overview;
+use crate::status::model::{Impact, IncidentStage, ServiceState};
+use crate::status::page::PublicPage;
+use crate::status::Lang;
+
+/// A backup older than this is stale.
+const STALE_BACKUP_HOURS: i64 = 26;
+/// No drill for this long is stale.
+const STALE_DRILL_DAYS: i64 = 31;
+/// No check that read every byte for this long is stale.
+const STALE_FULL_CHECK_DAYS: i64 = 35;
+
+#[derive(Template)]
+#[template(path = "operator/message.html")]
+struct MessagePage<'a> {
+    title: String,
+    message: &'a str,
+}
+
+/// A page that only says what happened.
+pub(crate) fn message_page(status: StatusCode, message: &str) -> String {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    MessagePage { title, message }
+        .render()
+        .unwrap_or_else(|_| message.to_owned())
+}
+
+#[derive(Template)]
+#[template(path = "operator/login.html")]
+struct LoginPage<'a> {
+    town: &'a str,
+    refusal: Option<&'a str>,
+}
+
+pub(crate) fn login(town: &str, refusal: Option<&str>) -> String {
+    LoginPage { town, refusal }
+        .render()
+        .unwrap_or_else(|e| format!("cannot render the login page: {e}"))
+}
+
+/// How long ago `t` was, in words.
+pub(crate) fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = now.signed_duration_since(t);
+    let when = t.format("%Y-%m-%d %H:%M UTC");
+    if d < Duration::zero() {
+        return format!("{when} (in the future: check this machine's clock)");
+    }
+    let ago = if d.num_minutes() < 2 {
+        "just now".to_owned()
+    } else if d.num_hours() < 2 {
+        format!("{} minutes ago", d.num_minutes())
+    } else if d.num_days() < 2 {
+        format!("{} hours ago", d.num_hours())
+    } else {
+        format!("{} days ago", d.num_days())
+    };
+    format!("{ago} ({when})")
+}
+
+fn human_seconds(s: f64) -> String {
+    let s = s.max(0.0);
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = b as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+struct SourceRow {
+    name: String,
+    age: String,
+    stale: bool,
+    verdict: String,
+    verdict_bad: bool,
+    flagged: u64,
+    snapshots: u64,
+    incident: bool,
+}
+
+struct ServiceRow {
+    priority: u32,
+    name: String,
+    public_name: String,
+    public_state: String,
+    last_drill: String,
+    drill_stale: bool,
+    rto: String,
+    target: String,
+    met: String,
+    missed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "operator/overview.html")]
+struct OverviewPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    open_incidents: usize,
+    public_headline: &'static str,
+    sources: Vec<SourceRow>,
+    services: Vec<ServiceRow>,
+    size: String,
+    snapshots: u64,
+    last_check: String,
+    check_bad: bool,
+    last_full_check: String,
+    full_check_stale: bool,
+    now: String,
+}
+
+pub(crate) fn overview(
+    config: &Config,
+    session: &Session,
+    overview: &Overview,
+    public: &PublicPage,
+    now: DateTime<Utc>,
+) -> String {
+    let town = config.web.town.as_deref().unwrap_or("reprise");
+    let sources = overview
+        .sources
+        .iter()
+        .map(|s| SourceRow {
+            name: s.source.clone(),
+            age: age(s.last_backup, now),
+            stale: now.signed_duration_since(s.last_backup) > Duration::hours(STALE_BACKUP_HOURS),
+            verdict: if s.verdict.is_empty() {
+                "not judged".into()
+            } else {
+                s.verdict.clone()
+            },
+            verdict_bad: s.verdict == "attack" || s.verdict == "suspicious",
+            flagged: s.flagged_files,
+            snapshots: s.snapshots,
+            incident: s.incident_open,
+        })
+        .collect();
+    let mut services: Vec<ServiceRow> = config
+        .services
+        .iter()
+        .map(|(name, service)| {
+            let drill = overview.drills.iter().find(|d| &d.service == name);
+            let public_state = public
+                .services
+                .iter()
+                .find(|p| p.service == *name)
+                .map_or("not public", |p| p.state.label(Lang::En))
+                .to_owned();
+            ServiceRow {
+                priority: service.priority,
+                name: name.clone(),
+                public_name: service.public_name.clone(),
+                public_state,
+                last_drill: drill.map_or_else(|| "never".to_owned(), |d| age(d.when, now)),
+                drill_stale: drill.is_none_or(|d| {
+                    now.signed_duration_since(d.when) > Duration::days(STALE_DRILL_DAYS)
+                }),
+                rto: drill
+                    .and_then(|d| d.report.up_after_seconds)
+                    .map_or_else(|| "-".to_owned(), human_seconds),
+                target: service
+                    .target
+                    .map_or_else(|| "-".to_owned(), |t| human_seconds(t.as_secs_f64())),
+                met: match drill {
+                    None => "-".to_owned(),
+                    Some(d) if d.met() => "yes".to_owned(),
+                    Some(d) => d.report.status.label(),
+                },
+                missed: drill.is_some_and(|d| !d.met()),
+            }
+        })
+        .collect();
+    services.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    let check = overview.last_check.as_ref();
+    let full = overview.last_full_check.as_ref();
+    OverviewPage {
+        town,
+        account: &session.account,
+        csrf: &session.csrf,
+        open_incidents: overview.open_incidents.len(),
+        public_headline: public.overall.headline(Lang::En),
+        sources,
+        services,
+        size: human_bytes(overview.size_bytes),
+        snapshots: overview.snapshots,
+        last_check: check.map_or_else(
+            || "never".to_owned(),
+            |c| {
+                format!(
+                    "{}: {:.0} % of the data read, {} error(s)",
+                    age(c.stored, now),
+                    c.record.read_data_percent,
+                    c.record.errors
+                )
+            },
+        ),
+        check_bad: check.is_none_or(|c| c.record.errors > 0),
+        last_full_check: full.map_or_else(|| "never".to_owned(), |c| age(c.stored, now)),
+        full_check_stale: full.is_none_or(|c| {
+            now.signed_duration_since(c.stored) > Duration::days(STALE_FULL_CHECK_DAYS)
+        }),
+        now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the overview: {e}"))
+}
+
+struct BoardService {
+    name: String,
+    public_name: String,
+    state_key: &'static str,
+    state_label: &'static str,
+}
+
+struct BoardIncident {
+    id: String,
+    title: String,
+    stage: &'static str,
+    impact: &'static str,
+    /// Stage, message, when; newest first.
+    updates: Vec<(&'static str, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "operator/board.html")]
+struct BoardPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    refusal: Option<&'a str>,
+    headline: &'static str,
+    services: Vec<BoardService>,
+    incidents: Vec<BoardIncident>,
+    states: Vec<(&'static str, &'static str)>,
+    stages: Vec<(&'static str, &'static str)>,
+    /// Key, and whether it is the default choice.
+    impacts: Vec<(&'static str, bool)>,
+}
+
+pub(crate) fn board(
+    config: &Config,
+    session: &Session,
+    public: &PublicPage,
+    refusal: Option<&str>,
+) -> String {
+    BoardPage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        refusal,
+        headline: public.overall.headline(Lang::En),
+        services: public
+            .services
+            .iter()
+            .map(|s| BoardService {
+                name: s.service.clone(),
+                public_name: s.name.clone(),
+                state_key: s.state.key(),
+                state_label: s.state.label(Lang::En),
+            })
+            .collect(),
+        incidents: public
+            .incidents
+            .iter()
+            .map(|shown| {
+                let i = &shown.incident;
+                BoardIncident {
+                    id: i.id.clone(),
+                    title: i.title.clone(),
+                    stage: i.stage().label(Lang::En),
+                    impact: i.impact.key(),
+                    updates: i
+                        .updates
+                        .iter()
+                        .rev()
+                        .map(|u| {
+                            (
+                                u.stage.label(Lang::En),
+                                u.message.clone(),
+                                u.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        states: ServiceState::ALL
+            .iter()
+            .map(|s| (s.key(), s.label(Lang::En)))
+            .collect(),
+        stages: IncidentStage::ALL
+            .iter()
+            .map(|s| (s.key(), s.label(Lang::En)))
+            .collect(),
+        impacts: Impact::ALL
+            .iter()
+            .map(|i| (i.key(), *i == Impact::Major))
+            .collect(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the status board: {e}"))
+}

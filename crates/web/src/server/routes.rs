@@ -1,0 +1,598 @@
+//! The dashboard's addresses and who may use each.
+//!
+//! Public, for anyone: `/` and `/en/` (the status page), `/api/v2/…` (its
+//! Statuspage JSON), `/login`. With a bearer token (`[web]
+//! metrics_token_file`) or a session: `/metrics`. With a session: every
+//! page under `/admin`, and every POST, each of which must carry the
+//! session's CSRF token and come from this origin. Everything answers with
+//! headers that forbid scripts, framing and sniffing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use chrono::Utc;
+use reprise_services::live::LiveRecovery;
+use serde::Serialize;
+
+use super::auth::{same_token, LoginRefusal, Session, COOKIE};
+use super::{pages, Peer, WebState};
+use crate::status::board::NewIncident;
+use crate::status::model::{Impact, IncidentStage, ServiceState};
+use crate::status::page::PublicPage;
+use crate::status::{render_html, statuspage, Lang};
+
+/// Forms are small; anything larger is not the dashboard's.
+const MOST_FORM_BYTES: usize = 64 << 10;
+
+type Shared = State<Arc<WebState>>;
+
+pub(crate) fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(public_fr))
+        .route("/index.html", get(public_fr))
+        .route("/en/", get(public_en))
+        .route("/en/index.html", get(public_en))
+        .route("/api/v2/{file}", get(public_json))
+        .route("/api/v2/incidents/unresolved.json", get(public_unresolved))
+        .route("/metrics", get(metrics))
+        .route("/login", get(login_page).post(log_in))
+        .route("/logout", post(log_out))
+        .route("/admin", get(overview))
+        .route("/admin/status", get(board))
+        .route("/admin/status/set", post(set_state))
+        .route("/admin/status/open", post(open_incident))
+        .route("/admin/status/update", post(update_incident))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MOST_FORM_BYTES))
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(state)
+}
+
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Runs blocking work off the event loop; a panic in it is a 500, never a
+/// dead server.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| {
+        error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server failed on this request",
+        )
+    })
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    (status, pages::message_page(status, message)).into_response()
+}
+
+async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "there is nothing at this address")
+}
+
+// ---------------------------------------------------------------------------
+// The public page.
+
+async fn public_page(state: &Arc<WebState>) -> Result<PublicPage, Response> {
+    let state = Arc::clone(state);
+    blocking(move || {
+        let board = state.board.read().unwrap_or_else(|e| {
+            eprintln!("reprise web: {e}; the public page shows no operator word");
+            Default::default()
+        });
+        // A live state that cannot be read is only a missing hint.
+        let live = LiveRecovery::read(&state.config.recovery.state_dir())
+            .ok()
+            .flatten();
+        PublicPage::assemble(&state.config, &board, live.as_ref(), Utc::now())
+    })
+    .await
+}
+
+fn html(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+async fn public_in(state: Arc<WebState>, lang: Lang, other: &'static str) -> Response {
+    let page = match public_page(&state).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    match render_html(&page, lang, other) {
+        Ok(body) => html(body),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn public_fr(State(state): Shared) -> Response {
+    public_in(state, Lang::Fr, "/en/").await
+}
+
+async fn public_en(State(state): Shared) -> Response {
+    public_in(state, Lang::En, "/").await
+}
+
+async fn public_file(state: Arc<WebState>, name: &str) -> Response {
+    let page = match public_page(&state).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    match statuspage::files(&page, "/")
+        .into_iter()
+        .find(|(n, _)| *n == name)
+    {
+        Some((_, json)) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            ],
+            json.to_string(),
+        )
+            .into_response(),
+        None => error_page(
+            StatusCode::NOT_FOUND,
+            "there is no such file in the status API",
+        ),
+    }
+}
+
+async fn public_json(State(state): Shared, Path(file): Path<String>) -> Response {
+    public_file(state, &file).await
+}
+
+async fn public_unresolved(State(state): Shared) -> Response {
+    public_file(state, "incidents/unresolved.json").await
+}
+
+// ---------------------------------------------------------------------------
+// Who is asking.
+
+/// The session of the request's cookie, if live; proves the connection.
+fn session_of(state: &WebState, headers: &HeaderMap, peer: &Peer) -> Option<(String, Session)> {
+    let cookie = cookie(headers, COOKIE)?;
+    let session = state.auth.session(&cookie)?;
+    peer.slot.prove();
+    Some((cookie, session))
+}
+
+/// The value of cookie `name`. By hand: a request carries `name=value`
+/// pairs only, and the one cookie the dashboard sets is hex.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn to_login() -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response()
+}
+
+fn see(location: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// A POST from another site is refused: browsers say where a request
+/// comes from, and the session's cookie is `SameSite=Strict` besides.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => host.is_some_and(|h| origin == format!("https://{h}")),
+    };
+    site_ok && origin_ok
+}
+
+/// A form's fields; a field given several times keeps every value.
+fn form(body: &Bytes) -> HashMap<String, Vec<String>> {
+    let mut fields: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        fields
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
+    }
+    fields
+}
+
+fn field<'a>(fields: &'a HashMap<String, Vec<String>>, name: &str) -> &'a str {
+    fields
+        .get(name)
+        .and_then(|v| v.first())
+        .map_or("", String::as_str)
+}
+
+/// A state-changing request's session, after its origin and CSRF token.
+// The refusal is the response itself, built once per refused form: boxing
+// it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn operator(
+    state: &WebState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    fields: &HashMap<String, Vec<String>>,
+) -> Result<Session, Response> {
+    let Some((_, session)) = session_of(state, headers, peer) else {
+        return Err(to_login());
+    };
+    if !same_origin(headers) || !same_token(field(fields, "csrf"), &session.csrf) {
+        audit(state, peer, Some(&session.account), "refused_csrf", "");
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "this form is stale or did not come from the dashboard: reload the page and try again",
+        ));
+    }
+    Ok(session)
+}
+
+#[derive(Serialize)]
+struct AuditLine<'a> {
+    time: String,
+    remote: String,
+    account: Option<&'a str>,
+    action: &'a str,
+    detail: &'a str,
+}
+
+/// One line in the audit log, synced: logins and every change.
+fn audit(state: &WebState, peer: &Peer, account: Option<&str>, action: &str, detail: &str) {
+    let line = AuditLine {
+        time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        remote: peer.address.ip().to_string(),
+        account,
+        action,
+        detail,
+    };
+    if let Err(e) = state.audit.append(&line, true) {
+        eprintln!("reprise web: the audit log cannot be written: {e}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Logging in and out.
+
+async fn login_page(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    if session_of(&state, &headers, &peer).is_some() {
+        return see("/admin");
+    }
+    html(pages::login(&town(&state), None))
+}
+
+fn town(state: &WebState) -> String {
+    state
+        .config
+        .web
+        .town
+        .clone()
+        .unwrap_or_else(|| "reprise".into())
+}
+
+async fn log_in(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !same_origin(&headers) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "log in from the dashboard's own page",
+        );
+    }
+    let fields = form(&body);
+    let name = field(&fields, "name").to_owned();
+    let password = field(&fields, "password").to_owned();
+    let checked = Arc::clone(&state);
+    let address = peer.address.ip();
+    let attempt = {
+        let name = name.clone();
+        blocking(move || checked.auth.log_in(address, &name, &password)).await
+    };
+    let outcome = match attempt {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
+    };
+    match outcome {
+        Ok(cookie) => {
+            audit(&state, &peer, Some(&name), "login", "");
+            let set = format!("{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict");
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, "/admin".to_owned()),
+                    (header::SET_COOKIE, set),
+                ],
+            )
+                .into_response()
+        }
+        Err(refusal) => {
+            let (status, action, message) = match refusal {
+                LoginRefusal::Wrong => (
+                    StatusCode::UNAUTHORIZED,
+                    "login_failed",
+                    "wrong name or password",
+                ),
+                LoginRefusal::Throttled => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "login_throttled",
+                    "too many failed logins from here or for this account: wait 15 minutes",
+                ),
+                LoginRefusal::NoRandomness => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "login_failed",
+                    "the server cannot make a session now: try again",
+                ),
+            };
+            audit(&state, &peer, Some(&name), action, "");
+            (status, html(pages::login(&town(&state), Some(message)))).into_response()
+        }
+    }
+}
+
+async fn log_out(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = form(&body);
+    let session = match operator(&state, &headers, &peer, &fields) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Some(cookie) = cookie(&headers, COOKIE) {
+        state.auth.log_out(&cookie);
+    }
+    audit(&state, &peer, Some(&session.account), "logout", "");
+    let clear = format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/login".to_owned()),
+            (header::SET_COOKIE, clear),
+        ],
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Metrics.
+
+async fn metrics(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = match (&state.metrics_token, bearer) {
+        (Some(expected), Some(given)) => same_token(given, expected),
+        _ => false,
+    };
+    if !token_ok && session_of(&state, &headers, &peer).is_none() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token ([web] metrics_token_file) or a session is needed\n",
+        )
+            .into_response();
+    }
+    let scraped = {
+        let state = Arc::clone(&state);
+        blocking(move || crate::metrics::scrape(&state.repo)).await
+    };
+    match scraped {
+        Ok(Ok(text)) => {
+            ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+        }
+        Ok(Err(e)) => error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(response) => response,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The operator's pages.
+
+async fn overview(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let gathered = {
+        let state = Arc::clone(&state);
+        blocking(move || crate::overview::Overview::gather(&state.repo)).await
+    };
+    let page = match public_page(&state).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    match gathered {
+        Ok(Ok(overview)) => html(pages::overview(
+            &state.config,
+            &session,
+            &overview,
+            &page,
+            Utc::now(),
+        )),
+        Ok(Err(e)) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("cannot read the repository: {e}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+async fn board(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let page = match public_page(&state).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    html(pages::board(&state.config, &session, &page, None))
+}
+
+/// Runs a change of the board for the operator, then shows the board again
+/// (with the refusal, if it was refused).
+async fn change_board(
+    state: Arc<WebState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+    action: &'static str,
+    change: impl FnOnce(&WebState, &HashMap<String, Vec<String>>) -> Result<String, String>
+        + Send
+        + 'static,
+) -> Response {
+    let fields = form(&body);
+    let session = match operator(&state, &headers, &peer, &fields) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let done = {
+        let state = Arc::clone(&state);
+        blocking(move || change(&state, &fields)).await
+    };
+    match done {
+        Ok(Ok(detail)) => {
+            audit(&state, &peer, Some(&session.account), action, &detail);
+            see("/admin/status")
+        }
+        Ok(Err(refusal)) => {
+            let page = match public_page(&state).await {
+                Ok(page) => page,
+                Err(response) => return response,
+            };
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                html(pages::board(&state.config, &session, &page, Some(&refusal))),
+            )
+                .into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+async fn set_state(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    change_board(state, peer, headers, body, "status_set", |state, fields| {
+        let service = field(fields, "service");
+        let wanted =
+            ServiceState::parse(field(fields, "state")).ok_or("choose a state from the list")?;
+        state
+            .board
+            .set_state(service, wanted)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{service} {}", wanted.key()))
+    })
+    .await
+}
+
+async fn open_incident(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    change_board(
+        state,
+        peer,
+        headers,
+        body,
+        "incident_open",
+        |state, fields| {
+            let impact =
+                Impact::parse(field(fields, "impact")).ok_or("choose an impact from the list")?;
+            let id = state
+                .board
+                .open_incident(NewIncident {
+                    title: field(fields, "title").to_owned(),
+                    impact,
+                    services: fields.get("service").cloned().unwrap_or_default(),
+                    stage: IncidentStage::Investigating,
+                    message: field(fields, "message").to_owned(),
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(id)
+        },
+    )
+    .await
+}
+
+async fn update_incident(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    change_board(
+        state,
+        peer,
+        headers,
+        body,
+        "incident_update",
+        |state, fields| {
+            let id = field(fields, "id");
+            let stage = IncidentStage::parse(field(fields, "stage"))
+                .ok_or("choose a stage from the list")?;
+            state
+                .board
+                .update_incident(id, stage, field(fields, "message"))
+                .map_err(|e| e.to_string())?;
+            Ok(format!("{id} {}", stage.key()))
+        },
+    )
+    .await
+}

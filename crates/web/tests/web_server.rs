@@ -1,0 +1,413 @@
+//! `reprise web` over real HTTPS: what a stranger gets, logging in,
+//! sessions, CSRF, the throttle on failed logins, the audit log, and
+//! `/metrics` behind its token.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reprise_crypto::KdfParams;
+use reprise_repo::{InitOptions, Repository};
+use reprise_services::config::Config;
+use reprise_storage::LocalBackend;
+use reprise_web::server::auth::{hash_password, MOST_FAILURES};
+use reprise_web::server::{WebHandle, WebServer};
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+
+const PASSWORD: &str = "correct horse battery";
+const METRICS_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+struct Site {
+    dir: tempfile::TempDir,
+    handle: WebHandle,
+    agent: ureq::Agent,
+    base: String,
+}
+
+fn config_text(dir: &Path, hash: &str, idle: &str) -> String {
+    format!(
+        r#"
+[services.etat-civil]
+public_name = "État civil"
+priority = 1
+
+[services.eau]
+public_name = "Facturation de l'eau"
+priority = 2
+
+[recovery]
+state_dir = "{dir}/state"
+
+[web]
+town = "Saint-Exemple"
+data_dir = "{dir}/web"
+metrics_token_file = "{dir}/metrics-token"
+session_idle = "{idle}"
+
+[[web.accounts]]
+name = "marie"
+password_hash = "{hash}"
+"#,
+        dir = dir.display()
+    )
+}
+
+fn site(idle: &str) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("metrics-token"),
+        format!("{METRICS_TOKEN}\n"),
+    )
+    .unwrap();
+    let text = config_text(dir.path(), &hash_password(PASSWORD).unwrap(), idle);
+    let config = Config::parse(&text, Path::new("reprise.toml")).unwrap();
+    let options = InitOptions {
+        kdf: KdfParams {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..InitOptions::default()
+    };
+    let repo = Repository::init(
+        Arc::new(LocalBackend::new(dir.path().join("repo"))),
+        b"pw",
+        &options,
+    )
+    .unwrap();
+    let server = WebServer::bind(config, repo, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+    let cert = server.generated_cert().unwrap().to_path_buf();
+    let base = format!("https://127.0.0.1:{}", server.local_addr().port());
+    let handle = server.spawn().unwrap();
+    Site {
+        dir,
+        handle,
+        agent: agent(&cert),
+        base,
+    }
+}
+
+/// A client that trusts the site's self-signed certificate only, and
+/// follows no redirect.
+fn agent(cert: &Path) -> ureq::Agent {
+    let pem = std::fs::read(cert).unwrap();
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item.unwrap() {
+            PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    ureq::Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&certs))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut response = response.unwrap();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    Answer {
+        status: response.status().as_u16(),
+        headers,
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+impl Site {
+    fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            request = request.header("Cookie", format!("reprise_session={c}"));
+        }
+        answer(request.call())
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            request = request.header("Cookie", format!("reprise_session={c}"));
+        }
+        if let Some(o) = origin {
+            request = request.header("Origin", o);
+        }
+        answer(request.send_form(fields.iter().copied()))
+    }
+
+    /// Logs in; returns the session cookie's value.
+    fn log_in(&self) -> String {
+        let a = self.post(
+            "/login",
+            None,
+            &[("name", "marie"), ("password", PASSWORD)],
+            None,
+        );
+        assert_eq!(a.status, 303, "{}", a.body);
+        let set = a.header("set-cookie").unwrap().to_owned();
+        for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(attribute), "{set}");
+        }
+        set.split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("reprise_session=")
+            .to_owned()
+    }
+
+    fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("web/audit.log")
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let at =
+        page.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    page[at..at + 64].to_owned()
+}
+
+#[test]
+fn a_stranger_gets_the_public_page_and_nothing_else() {
+    let site = site("1h");
+    let home = site.get("/", None);
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Saint-Exemple") && home.body.contains("État civil"));
+    assert!(home
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(site.get("/en/", None).status, 200);
+    let summary = site.get("/api/v2/summary.json", None);
+    assert_eq!(summary.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&summary.body).unwrap();
+    assert_eq!(json["components"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        site.get("/api/v2/incidents/unresolved.json", None).status,
+        200
+    );
+
+    for path in ["/admin", "/admin/status"] {
+        let a = site.get(path, None);
+        assert_eq!(
+            (a.status, a.header("location")),
+            (303, Some("/login")),
+            "{path}"
+        );
+    }
+    let forged = site.get("/admin", Some("00000000000000000000000000000000"));
+    assert_eq!(forged.status, 303, "a made-up cookie is no session");
+    assert_eq!(site.get("/metrics", None).status, 401);
+    let a = site.post(
+        "/admin/status/set",
+        None,
+        &[("service", "eau"), ("state", "major_outage")],
+        None,
+    );
+    assert_eq!(a.status, 303);
+    assert!(
+        !site.get("/", None).body.contains("Panne majeure"),
+        "nothing changed"
+    );
+    assert_eq!(site.get("/etc/passwd", None).status, 404);
+    assert_eq!(site.get("/api/v2/../../web/audit.log", None).status, 404);
+    assert_eq!(site.get("/login", None).status, 200);
+}
+
+#[test]
+fn an_operator_logs_in_changes_the_public_page_with_csrf_and_every_step_is_audited() {
+    let site = site("1h");
+    let wrong = site.post(
+        "/login",
+        None,
+        &[("name", "marie"), ("password", "guess")],
+        None,
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("wrong name or password"));
+    let cookie = site.log_in();
+
+    let overview = site.get("/admin", Some(&cookie));
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(
+        overview.body.contains("Overview")
+            && overview.body.contains("Nothing has been backed up yet")
+    );
+    let board = site.get("/admin/status", Some(&cookie));
+    assert_eq!(board.status, 200);
+    let csrf = csrf_of(&board.body);
+
+    let set = [("service", "eau"), ("state", "major_outage")];
+    let no_token = site.post("/admin/status/set", Some(&cookie), &set, None);
+    assert_eq!(no_token.status, 403);
+    let with_token = [
+        ("service", "eau"),
+        ("state", "major_outage"),
+        ("csrf", csrf.as_str()),
+    ];
+    let elsewhere = site.post(
+        "/admin/status/set",
+        Some(&cookie),
+        &with_token,
+        Some("https://evil.example"),
+    );
+    assert_eq!(elsewhere.status, 403, "another site's form is refused");
+    assert!(!site.get("/", None).body.contains("Panne majeure"));
+    let done = site.post("/admin/status/set", Some(&cookie), &with_token, None);
+    assert_eq!(
+        (done.status, done.header("location")),
+        (303, Some("/admin/status"))
+    );
+    assert!(
+        site.get("/", None).body.contains("Panne majeure"),
+        "the public page follows"
+    );
+
+    let leak = site.post(
+        "/admin/status/open",
+        Some(&cookie),
+        &[
+            ("title", "Panne"),
+            ("impact", "major"),
+            ("service", "eau"),
+            ("message", "le serveur /srv/eau est chiffré"),
+            ("csrf", &csrf),
+        ],
+        None,
+    );
+    assert_eq!(leak.status, 422);
+    assert!(leak.body.contains("looks like a path"), "{}", leak.body);
+    let opened = site.post(
+        "/admin/status/open",
+        Some(&cookie),
+        &[
+            ("title", "Facturation indisponible"),
+            ("impact", "major"),
+            ("service", "eau"),
+            ("message", "Le service revient cet après-midi."),
+            ("csrf", &csrf),
+        ],
+        None,
+    );
+    assert_eq!(opened.status, 303);
+    let public = site.get("/", None).body;
+    assert!(
+        public.contains("Facturation indisponible") && public.contains("revient cet après-midi")
+    );
+
+    let out = site.post("/logout", Some(&cookie), &[("csrf", &csrf)], None);
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        site.get("/admin", Some(&cookie)).status,
+        303,
+        "the session is over"
+    );
+
+    let log = std::fs::read_to_string(site.audit_log()).unwrap();
+    for action in [
+        "login_failed",
+        "\"login\"",
+        "refused_csrf",
+        "status_set",
+        "incident_open",
+        "logout",
+    ] {
+        assert!(log.contains(action), "{action} not in\n{log}");
+    }
+    assert!(!log.contains(PASSWORD), "no password in the log");
+    reprise_server::audit::verify(&site.audit_log()).unwrap();
+}
+
+#[test]
+fn failed_logins_are_throttled_even_for_the_right_password() {
+    let site = site("1h");
+    for _ in 0..MOST_FAILURES {
+        let a = site.post(
+            "/login",
+            None,
+            &[("name", "marie"), ("password", "guess")],
+            None,
+        );
+        assert_eq!(a.status, 401);
+    }
+    let a = site.post(
+        "/login",
+        None,
+        &[("name", "marie"), ("password", PASSWORD)],
+        None,
+    );
+    assert_eq!(a.status, 429);
+    assert!(a.header("set-cookie").is_none());
+    assert!(std::fs::read_to_string(site.audit_log())
+        .unwrap()
+        .contains("login_throttled"));
+}
+
+#[test]
+fn an_idle_session_expires() {
+    let site = site("1s");
+    let cookie = site.log_in();
+    assert_eq!(site.get("/admin", Some(&cookie)).status, 200);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(site.get("/admin", Some(&cookie)).status, 303);
+}
+
+#[test]
+fn metrics_answer_their_bearer_token_or_a_session() {
+    let site = site("1h");
+    let scrape = |token: &str| {
+        answer(
+            site.agent
+                .get(format!("{}/metrics", site.base))
+                .header("Authorization", format!("Bearer {token}"))
+                .call(),
+        )
+    };
+    assert_eq!(scrape("wrong-token-wrong-token").status, 401);
+    let a = scrape(METRICS_TOKEN);
+    assert_eq!(a.status, 200);
+    assert!(a
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    assert!(
+        a.body.contains("reprise_repository_snapshots 0"),
+        "{}",
+        a.body
+    );
+    let cookie = site.log_in();
+    assert_eq!(site.get("/metrics", Some(&cookie)).status, 200);
+    drop(site.handle);
+}
