@@ -37,6 +37,8 @@ pub struct CertificateSource {
     pub listen: IpAddr,
     /// Extra DNS names or addresses for a generated certificate.
     pub names: Vec<String>,
+    /// Whether a generated certificate also names this machine.
+    pub include_host_name: bool,
     /// The generated certificate's common name ("reprise server").
     pub common_name: String,
 }
@@ -48,6 +50,7 @@ pub(crate) fn load_or_generate(config: &Config) -> Result<Tls, ServerError> {
         dir: config.tls_dir(),
         listen: config.listen.ip(),
         names: config.tls_names.clone(),
+        include_host_name: true,
         common_name: "reprise server".into(),
     })
 }
@@ -103,7 +106,7 @@ fn names(source: &CertificateSource) -> Vec<String> {
     if !ip.is_unspecified() {
         names.push(ip.to_string());
     }
-    if let Some(host) = host_name() {
+    if let Some(host) = host_name().filter(|_| source.include_host_name) {
         names.push(host);
     }
     names.extend(source.names.iter().cloned());
@@ -191,6 +194,7 @@ mod tests {
             dir: config.tls_dir(),
             listen: config.listen.ip(),
             names: config.tls_names.clone(),
+            include_host_name: true,
             common_name: "reprise server".into(),
         };
         assert!(names(&source).contains(&"backup.mairie.example".to_string()));

@@ -7,7 +7,8 @@
 //! (`graph`) and runs recoveries and drills: `schedule` brings services
 //! back in that order through a caller's `ServiceRunner`, `health` tells
 //! when each is up, `journal` lets an interrupted run resume, `live` lets another process
-//! follow it, and `report`
+//! follow it, `operation` is a whole recovery or drill as every front end
+//! runs it, and `report`
 //! is what the run measured; `pace` learns from past drills how long each
 //! service takes to restore, for the order.
 
@@ -45,6 +46,7 @@ pub enum ServiceError {
 pub mod health;
 pub mod journal;
 pub mod live;
+pub mod operation;
 mod order;
 pub mod pace;
 pub mod report;

@@ -4,8 +4,10 @@
 //! board, the page assembled from it and from a running recovery, its HTML
 //! in French and English, its Statuspage-compatible JSON and its static
 //! export. `overview` is what is protected, clean and rehearsed, which
-//! `metrics` gives Prometheus and `server` (`reprise web`) the operator.
+//! `metrics` gives Prometheus and `server` (`reprise web`) the operator,
+//! with `jobs`, the drills and recoveries it runs in the background.
 
+pub mod jobs;
 pub mod metrics;
 pub mod overview;
 pub mod server;

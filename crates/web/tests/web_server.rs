@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use reprise_backup::BackupProgress;
 use reprise_crypto::KdfParams;
 use reprise_repo::{InitOptions, Repository};
+use reprise_services::backup::back_up_services;
 use reprise_services::config::Config;
 use reprise_storage::LocalBackend;
 use reprise_web::server::auth::{hash_password, MOST_FAILURES};
@@ -29,6 +31,15 @@ struct Site {
 fn config_text(dir: &Path, hash: &str, idle: &str) -> String {
     format!(
         r#"
+[sources.partages]
+type = "files"
+paths = ["{dir}/partages"]
+
+[services.partages]
+public_name = "Dossiers partagés"
+priority = 3
+sources = ["partages"]
+
 [services.etat-civil]
 public_name = "État civil"
 priority = 1
@@ -39,6 +50,8 @@ priority = 2
 
 [recovery]
 state_dir = "{dir}/state"
+drill_dir = "{dir}/drills"
+health_timeout = "5s"
 
 [web]
 town = "Saint-Exemple"
@@ -55,7 +68,11 @@ password_hash = "{hash}"
 }
 
 fn site(idle: &str) -> Site {
-    let dir = tempfile::tempdir().unwrap();
+    site_in(tempfile::tempdir().unwrap(), idle, false)
+}
+
+/// A site on `dir`; `backed_up`: the share is backed up first.
+fn site_in(dir: tempfile::TempDir, idle: &str, backed_up: bool) -> Site {
     std::fs::write(
         dir.path().join("metrics-token"),
         format!("{METRICS_TOKEN}\n"),
@@ -71,12 +88,34 @@ fn site(idle: &str) -> Site {
         },
         ..InitOptions::default()
     };
-    let repo = Repository::init(
-        Arc::new(LocalBackend::new(dir.path().join("repo"))),
-        b"pw",
-        &options,
-    )
-    .unwrap();
+    let backend = || Arc::new(LocalBackend::new(dir.path().join("repo")));
+    let repo = match Repository::open(backend(), b"pw") {
+        Ok(repo) => repo,
+        Err(_) => Repository::init(backend(), b"pw", &options).unwrap(),
+    };
+    if backed_up && repo.list_snapshots().unwrap().snapshots.is_empty() {
+        std::fs::create_dir_all(dir.path().join("partages/compta")).unwrap();
+        std::fs::write(
+            dir.path().join("partages/compta/budget.ods"),
+            b"budget 2027",
+        )
+        .unwrap();
+        let runs = back_up_services(
+            &repo,
+            &config,
+            &["partages".into()],
+            "srv",
+            &BackupProgress::default(),
+        );
+        for run in &runs {
+            assert!(
+                run.outcome.is_ok(),
+                "{}: {:?}",
+                run.source,
+                run.outcome.as_ref().err()
+            );
+        }
+    }
     let server = WebServer::bind(config, repo, Some("127.0.0.1:0".parse().unwrap())).unwrap();
     let cert = server.generated_cert().unwrap().to_path_buf();
     let base = format!("https://127.0.0.1:{}", server.local_addr().port());
@@ -145,7 +184,7 @@ impl Site {
     fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         if let Some(c) = cookie {
-            request = request.header("Cookie", format!("reprise_session={c}"));
+            request = request.header("Cookie", format!("__Host-reprise_session={c}"));
         }
         answer(request.call())
     }
@@ -159,7 +198,7 @@ impl Site {
     ) -> Answer {
         let mut request = self.agent.post(format!("{}{path}", self.base));
         if let Some(c) = cookie {
-            request = request.header("Cookie", format!("reprise_session={c}"));
+            request = request.header("Cookie", format!("__Host-reprise_session={c}"));
         }
         if let Some(o) = origin {
             request = request.header("Origin", o);
@@ -183,7 +222,7 @@ impl Site {
         set.split(';')
             .next()
             .unwrap()
-            .trim_start_matches("reprise_session=")
+            .trim_start_matches("__Host-reprise_session=")
             .to_owned()
     }
 
@@ -213,7 +252,7 @@ fn a_stranger_gets_the_public_page_and_nothing_else() {
     let summary = site.get("/api/v2/summary.json", None);
     assert_eq!(summary.status, 200);
     let json: serde_json::Value = serde_json::from_str(&summary.body).unwrap();
-    assert_eq!(json["components"].as_array().unwrap().len(), 2);
+    assert_eq!(json["components"].as_array().unwrap().len(), 3);
     assert_eq!(
         site.get("/api/v2/incidents/unresolved.json", None).status,
         200
@@ -410,4 +449,143 @@ fn metrics_answer_their_bearer_token_or_a_session() {
     let cookie = site.log_in();
     assert_eq!(site.get("/metrics", Some(&cookie)).status, 200);
     drop(site.handle);
+}
+
+/// Waits for a job's page to say it ended; returns the page.
+fn job_page_when_done(site: &Site, cookie: &str, location: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let page = site.get(location, Some(cookie));
+        assert_eq!(page.status, 200, "{}", page.body);
+        if !page.body.contains("<strong>running</strong>") {
+            return page.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not end:\n{}",
+            page.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn start(site: &Site, cookie: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+    let csrf = csrf_of(&site.get("/admin/jobs", Some(cookie)).body);
+    let mut all = fields.to_vec();
+    all.push(("csrf", &csrf));
+    site.post(path, Some(cookie), &all, None)
+}
+
+#[test]
+fn a_drill_started_in_the_browser_runs_to_its_end_and_is_recorded() {
+    let site = site_in(tempfile::tempdir().unwrap(), "1h", true);
+    let cookie = site.log_in();
+    let a = start(
+        &site,
+        &cookie,
+        "/admin/jobs/drill",
+        &[("service", "partages")],
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let location = a.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/admin/jobs/"), "{location}");
+    let page = job_page_when_done(&site, &cookie, &location);
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert!(page.contains("partages") && page.contains(">up<"), "{page}");
+    let listed = site.get("/admin/jobs", Some(&cookie)).body;
+    assert!(listed.contains(location.trim_start_matches("/admin/jobs/")));
+    let overview = site.get("/admin", Some(&cookie)).body;
+    assert!(
+        overview.contains("just now"),
+        "the drill shows on the overview:\n{overview}"
+    );
+
+    let refused = start(
+        &site,
+        &cookie,
+        "/admin/jobs/recover",
+        &[("service", "partages"), ("confirm", "yes")],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("type recover"), "{}", refused.body);
+    assert!(std::fs::read_to_string(site.audit_log())
+        .unwrap()
+        .contains("job_start"));
+}
+
+#[test]
+fn a_recovery_started_in_the_browser_moves_the_public_page() {
+    let site = site_in(tempfile::tempdir().unwrap(), "1h", true);
+    let cookie = site.log_in();
+    let csrf = csrf_of(&site.get("/admin/status", Some(&cookie)).body);
+    let down = [
+        ("service", "partages"),
+        ("state", "major_outage"),
+        ("csrf", csrf.as_str()),
+    ];
+    assert_eq!(
+        site.post("/admin/status/set", Some(&cookie), &down, None)
+            .status,
+        303
+    );
+    assert!(site.get("/", None).body.contains("Panne majeure"));
+    std::thread::sleep(Duration::from_millis(20));
+
+    let root = site.dir.path().join("restored");
+    let root_text = root.display().to_string();
+    let a = start(
+        &site,
+        &cookie,
+        "/admin/jobs/recover",
+        &[
+            ("service", "partages"),
+            ("target_root", &root_text),
+            ("confirm", "recover"),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = job_page_when_done(&site, &cookie, a.header("location").unwrap());
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    let restored = root.join(
+        site.dir
+            .path()
+            .join("partages/compta/budget.ods")
+            .strip_prefix("/")
+            .unwrap(),
+    );
+    assert_eq!(std::fs::read(restored).unwrap(), b"budget 2027");
+    let public = site.get("/", None).body;
+    assert!(
+        !public.contains("Panne majeure") && public.contains("Opérationnel"),
+        "{public}"
+    );
+}
+
+#[test]
+fn a_job_cut_off_by_the_servers_end_resumes_when_it_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = site_in(dir, "1h", true);
+    let cookie = first.log_in();
+    // A job the server was running when it stopped: its file says running.
+    let id = "20261204120000-0a1b2c3d";
+    let job_dir = first.dir.path().join("web/jobs").join(id);
+    std::fs::create_dir_all(&job_dir).unwrap();
+    let job = serde_json::json!({
+        "id": id, "spec": {"kind": "drill", "services": ["partages"]}, "account": "marie",
+        "created_at": "2026-12-04T12:00:00Z", "state": "running"
+    });
+    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+    let Site { dir, handle, .. } = first;
+    drop(cookie);
+    handle.stop();
+
+    let second = site_in(dir, "1h", true);
+    let cookie = second.log_in();
+    let page = job_page_when_done(&second, &cookie, &format!("/admin/jobs/{id}"));
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert!(page.contains("resumed 1 time"), "{page}");
+    assert!(
+        page.contains("the server stopped during this job"),
+        "{page}"
+    );
 }

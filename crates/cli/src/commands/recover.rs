@@ -7,16 +7,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use reprise_databases::Replace;
-use reprise_repo::browse::list_then_index;
-use reprise_repo::SnapshotList;
-use reprise_services::config::{Config, HealthCheck};
-use reprise_services::journal::Journal;
-use reprise_services::live::LiveWriter;
-use reprise_services::pace::Pace;
-use reprise_services::recover::{Drill, RepositoryRunner};
-use reprise_services::report::{RecoveryReport, RunKind};
-use reprise_services::restore::{choose_snapshots, Destination, SnapshotChoice};
-use reprise_services::schedule::{run, Event, Plan, RunOptions};
+use reprise_services::operation::{self, DrillRequest, RecoverRequest};
+use reprise_services::report::RecoveryReport;
+use reprise_services::restore::SnapshotChoice;
+use reprise_services::schedule::Event;
 
 use crate::cli::{DrillArgs, GlobalOptions, RecoverArgs};
 use crate::commands::services::{known_services, required_config};
@@ -25,46 +19,21 @@ use crate::{exit, output, repo_open};
 pub fn recover(g: &GlobalOptions, args: &RecoverArgs) -> Result<u8> {
     let config = required_config(g, "recover")?;
     known_services(&config, &args.services)?;
-    let choice = choice_of(args)?;
+    let request = RecoverRequest {
+        services: args.services.clone(),
+        choice: choice_of(args)?,
+        target_root: args.target_root.clone(),
+        replace: replace_of(args.replace),
+        state_dir: args.state_dir.clone(),
+        restart: args.restart,
+    };
     let repo = repo_open::open(g)?;
-    let list = list_then_index(&repo)?.snapshots;
-    let plan = Plan::from_config(&config, &args.services)?;
-    let destination = Destination::recovery(args.target_root.clone(), replace_of(args.replace));
-    let state = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| config.recovery.state_dir());
-    let identity = identity(&plan, &list, &config, choice, &destination);
-    if args.restart {
-        Journal::discard(&state)?;
-    }
-    let journal = Journal::open(&state, &identity, &plan.names()).map_err(|e| {
-        anyhow::Error::new(e).context("run `reprise recover --restart` to start over")
-    })?;
     crate::interrupt::say_on_interrupt(
         "recover was interrupted: run the same command again, it resumes where it stopped",
     );
-    let mut options = RunOptions::new(RunKind::Recover, &config.recovery);
-    options.journal = Some(journal);
-    let runner = RepositoryRunner {
-        repo: &repo,
-        list: &list,
-        config: &config,
-        choice,
-        destination,
-        pace: pace_of(&repo),
-    };
-    let mut live = LiveWriter::new(&state, RunKind::Recover, &plan.names());
-    let mut display = live_display(g);
-    let report = run(&plan, &runner, options, &mut |event: &Event| {
-        live.observe(event);
-        display(event);
-    });
-    if let Some(problem) = live.finish() {
-        eprintln!("warning: {problem}");
-    }
-    if report.ok {
-        Journal::discard(&state)?;
+    let report = operation::recover(&repo, &config, &request, &mut live_display(g))?;
+    for note in &report.notes {
+        eprintln!("warning: {note}");
     }
     print_report(g, &report, args.html.as_deref())?;
     Ok(if report.ok { exit::OK } else { exit::FATAL })
@@ -74,58 +43,28 @@ pub fn drill(g: &GlobalOptions, args: &DrillArgs) -> Result<u8> {
     let config = required_config(g, "drill")?;
     known_services(&config, &args.services)?;
     let repo = repo_open::open(g)?;
-    let list = list_then_index(&repo)?.snapshots;
-    let mut plan = Plan::from_config(&config, &args.services)?;
-    // TCP, HTTP and command checks would reach the live services, not the
-    // scratch copies: a drill runs the SQL checks only.
-    plan.retain_checks(|check| matches!(check, HealthCheck::Sql { .. }));
-    let choice = SnapshotChoice::Latest;
-    let mut drill =
-        Drill::resume_or_start(&config).context("cannot prepare the drill's directory")?;
-    if args.restart {
-        for problem in drill.clean_up(&config, &list, choice) {
-            eprintln!("warning: the interrupted drill left {problem}");
-        }
-        drill = Drill::resume_or_start(&config).context("cannot prepare the drill's directory")?;
-    }
-    let destination = drill.destination();
-    let identity = identity(&plan, &list, &config, choice, &destination);
-    let journal = Journal::open(&drill.journal_dir(), &identity, &plan.names()).map_err(|e| {
-        anyhow::Error::new(e)
-            .context("run `reprise drill --restart` to clean up and start a new drill")
-    })?;
     crate::interrupt::say_on_interrupt(
         "the drill was interrupted: run it again to resume, or with --restart to clean up and start over",
     );
-    let mut options = RunOptions::new(RunKind::Drill, &config.recovery);
-    options.journal = Some(journal);
-    let runner = RepositoryRunner {
-        repo: &repo,
-        list: &list,
-        config: &config,
-        choice,
-        destination,
-        pace: pace_of(&repo),
+    let request = DrillRequest {
+        services: args.services.clone(),
+        restart: args.restart,
     };
-    let report = run(&plan, &runner, options, &mut live_display(g));
-    let record = serde_json::to_value(&report)?;
-    let saved = repo.save_drill_record(&drill.id, record);
-    for problem in drill.clean_up(&config, &list, choice) {
+    let outcome = operation::drill(&repo, &config, &request, &mut live_display(g))?;
+    for problem in &outcome.left_behind {
         eprintln!("warning: could not clean up {problem}");
     }
-    print_report(g, &report, args.html.as_deref())?;
-    saved.context("the drill ran, but its record could not be stored in the repository")?;
-    Ok(if report.ok { exit::OK } else { exit::FATAL })
-}
-
-/// What past drills measured, for the order; without it the order guesses
-/// from each source's kind, so a failure to read it is only a warning.
-fn pace_of(repo: &reprise_repo::Repository) -> Pace {
-    Pace::of_repository(repo).unwrap_or_else(|e| {
-        eprintln!(
-            "warning: cannot read the past drills' restore times ({e}): the order guesses them"
-        );
-        Pace::default()
+    for note in &outcome.report.notes {
+        eprintln!("warning: {note}");
+    }
+    print_report(g, &outcome.report, args.html.as_deref())?;
+    if let Some(e) = outcome.record_error {
+        bail!("the drill ran, but its record could not be stored in the repository: {e}");
+    }
+    Ok(if outcome.report.ok {
+        exit::OK
+    } else {
+        exit::FATAL
     })
 }
 
@@ -163,34 +102,6 @@ fn replace_of(replace: bool) -> Replace {
     } else {
         Replace::Never
     }
-}
-
-/// What makes two runs the same recovery: the services, the snapshots
-/// chosen for their sources, and where they go.
-fn identity(
-    plan: &Plan,
-    list: &SnapshotList,
-    config: &Config,
-    choice: SnapshotChoice,
-    destination: &Destination,
-) -> String {
-    let mut parts = vec![
-        format!("{:?}", destination.target_root),
-        format!("{:?}", destination.replace),
-    ];
-    for service in plan.services() {
-        parts.push(format!("service {}", service.name));
-        let sources = config
-            .services
-            .get(&service.name)
-            .map(|s| s.sources.clone());
-        for source in sources.unwrap_or_default() {
-            for (database, (id, _)) in choose_snapshots(list, &source, choice) {
-                parts.push(format!("{source} {database:?} {id}"));
-            }
-        }
-    }
-    hex::encode(reprise_crypto::storage_hash(parts.join("\n").as_bytes()))
 }
 
 /// Prints the run's events as they come (progress at most every 10 s per

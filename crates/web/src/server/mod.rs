@@ -7,7 +7,8 @@
 //! silent strangers first, deadlines on handshakes, request heads and
 //! stalled writes. Requests go to an axum router (`routes`): public pages
 //! for anyone, `/metrics` for a bearer token or a session, everything else
-//! behind a login (`auth`). Repository reads, board writes and password
+//! behind a login (`auth`); drills and recoveries run as background jobs
+//! (`crate::jobs`), which a restart of the server resumes. Repository reads, board writes and password
 //! checks run on the blocking pool, never on the event loop.
 
 pub mod auth;
@@ -36,6 +37,7 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::jobs::{JobContext, Jobs};
 use crate::status::board::BoardStore;
 use crate::status::privacy::Privacy;
 use auth::Auth;
@@ -74,9 +76,44 @@ pub(crate) struct WebState {
     pub config: Config,
     pub repo: Repository,
     pub board: BoardStore,
+    pub jobs: Arc<Jobs>,
     pub auth: Auth,
     pub audit: AuditLog,
     pub metrics_token: Option<String>,
+    /// When each address's throttled logins were last written to the audit
+    /// log: once per window each, so refused guesses cannot fill the disk.
+    pub throttle_logged:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::time::Instant>>,
+}
+
+impl WebState {
+    /// Whether a throttled login from `address` is the first of its window.
+    pub fn first_throttle(&self, address: std::net::IpAddr) -> bool {
+        let mut logged = self
+            .throttle_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if logged.len() > 10_000 {
+            logged.retain(|_, at| at.elapsed() < auth::FAILURE_WINDOW);
+        }
+        match logged.get(&address) {
+            Some(at) if at.elapsed() < auth::FAILURE_WINDOW => false,
+            _ => {
+                logged.insert(address, std::time::Instant::now());
+                true
+            }
+        }
+    }
+}
+
+impl JobContext for WebState {
+    fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
 }
 
 /// The client's address and its connection's slot, given to every request.
@@ -113,6 +150,9 @@ impl WebServer {
             dir: data_dir.join("tls"),
             listen: addr.ip(),
             names: web.tls_names.clone(),
+            // Every visitor of the public page sees the certificate: it
+            // names no machine unless the configuration says so.
+            include_host_name: false,
             common_name: "reprise dashboard".into(),
         })?;
         let listener = std::net::TcpListener::bind(addr)
@@ -135,6 +175,7 @@ impl WebServer {
             .transpose()?;
         let auth = Auth::new(web.accounts.clone(), web.session_idle()).map_err(WebError::Setup)?;
         let board = BoardStore::new(&data_dir, Privacy::of(&config));
+        let jobs = Arc::new(Jobs::new(&data_dir));
         Ok(WebServer {
             listener,
             local_addr,
@@ -144,9 +185,11 @@ impl WebServer {
                 config,
                 repo,
                 board,
+                jobs,
                 auth,
                 audit,
                 metrics_token,
+                throttle_logged: Default::default(),
             }),
         })
     }
@@ -192,6 +235,13 @@ impl WebServer {
             eprintln!("reprise web: cannot hand the socket to the event loop");
             return;
         };
+        for id in self
+            .state
+            .jobs
+            .resume_interrupted(Arc::clone(&self.state) as Arc<dyn JobContext>)
+        {
+            eprintln!("reprise web: job {id} was cut off when the server stopped: resuming it");
+        }
         let admission = Admission::new(MOST_CONNECTIONS, MOST_CONNECTIONS_PER_ADDRESS);
         let router = routes::router(Arc::clone(&self.state));
         loop {

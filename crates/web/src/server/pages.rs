@@ -8,7 +8,11 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use reprise_services::config::Config;
 
+use reprise_services::live::{LiveRecovery, LiveState};
+use reprise_services::report::RunKind;
+
 use super::auth::Session;
+use crate::jobs::{Job, JobState};
 use crate::overview::Overview;
 use crate::status::model::{Impact, IncidentStage, ServiceState};
 use crate::status::page::PublicPage;
@@ -327,4 +331,176 @@ pub(crate) fn board(
     }
     .render()
     .unwrap_or_else(|e| format!("cannot render the status board: {e}"))
+}
+
+struct JobRow {
+    id: String,
+    kind: &'static str,
+    services: String,
+    account: String,
+    state: &'static str,
+    failed: bool,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/jobs.html")]
+struct JobsPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    refusal: Option<&'a str>,
+    jobs: Vec<JobRow>,
+    /// Name and public name of every service.
+    services: Vec<(String, String)>,
+}
+
+fn kind_label(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Recover => "Recovery",
+        RunKind::Drill => "Drill",
+    }
+}
+
+fn state_label(state: JobState) -> &'static str {
+    match state {
+        JobState::Running => "running",
+        JobState::Succeeded => "succeeded",
+        JobState::Failed => "failed",
+    }
+}
+
+pub(crate) fn jobs(
+    config: &Config,
+    session: &Session,
+    jobs: &[Job],
+    refusal: Option<&str>,
+) -> String {
+    JobsPage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        refusal,
+        jobs: jobs
+            .iter()
+            .map(|j| JobRow {
+                id: j.id.clone(),
+                kind: kind_label(j.spec.kind),
+                services: if j.spec.services.is_empty() {
+                    "all".into()
+                } else {
+                    j.spec.services.join(", ")
+                },
+                account: j.account.clone(),
+                state: state_label(j.state),
+                failed: j.state == JobState::Failed,
+                summary: j.summary.clone(),
+            })
+            .collect(),
+        services: config
+            .services
+            .iter()
+            .map(|(name, s)| (name.clone(), s.public_name.clone()))
+            .collect(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the jobs: {e}"))
+}
+
+struct ProgressRow {
+    name: String,
+    state: &'static str,
+    bad: bool,
+    bytes: String,
+    files: u64,
+    percent: String,
+    eta: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/job.html")]
+struct JobPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    id: &'a str,
+    kind: &'static str,
+    state: &'static str,
+    running: bool,
+    failed: bool,
+    summary: &'a str,
+    created: String,
+    resumed: u32,
+    services: Vec<ProgressRow>,
+    report: Option<String>,
+    log: String,
+}
+
+fn live_label(state: LiveState) -> (&'static str, bool) {
+    match state {
+        LiveState::Waiting => ("waiting", false),
+        LiveState::Restoring => ("restoring", false),
+        LiveState::Checking => ("checking its health", false),
+        LiveState::Up => ("up", false),
+        LiveState::Failed => ("failed", true),
+        LiveState::NotStarted => ("not started", true),
+    }
+}
+
+pub(crate) fn job(
+    config: &Config,
+    session: &Session,
+    job: &Job,
+    live: Option<&LiveRecovery>,
+    log: &str,
+) -> String {
+    let services = live
+        .map(|l| {
+            l.services
+                .iter()
+                .map(|(name, s)| {
+                    let (state, bad) = live_label(s.state);
+                    ProgressRow {
+                        name: name.clone(),
+                        state,
+                        bad,
+                        bytes: if s.bytes_total > 0 {
+                            format!(
+                                "{} of {}",
+                                human_bytes(s.bytes_done),
+                                human_bytes(s.bytes_total)
+                            )
+                        } else {
+                            human_bytes(s.bytes_done)
+                        },
+                        files: s.files_done,
+                        percent: s
+                            .bytes_done
+                            .saturating_mul(100)
+                            .checked_div(s.bytes_total)
+                            .map_or_else(|| "-".into(), |p| format!("{p} %")),
+                        eta: s.eta_seconds.map_or_else(|| "-".into(), human_seconds),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    JobPage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        id: &job.id,
+        kind: kind_label(job.spec.kind),
+        state: state_label(job.state),
+        running: job.state == JobState::Running,
+        failed: job.state == JobState::Failed,
+        summary: &job.summary,
+        created: job.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        resumed: job.resumed,
+        services,
+        report: job.report.as_ref().map(|r| r.to_text()),
+        log: log.to_owned(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the job: {e}"))
 }

@@ -19,10 +19,12 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::Utc;
 use reprise_services::live::LiveRecovery;
+use reprise_services::report::RunKind;
 use serde::Serialize;
 
-use super::auth::{same_token, LoginRefusal, Session, COOKIE};
+use super::auth::{same_token, LoginRefusal, Session, COOKIE, LONGEST_NAME};
 use super::{pages, Peer, WebState};
+use crate::jobs::{JobContext, JobSpec};
 use crate::status::board::NewIncident;
 use crate::status::model::{Impact, IncidentStage, ServiceState};
 use crate::status::page::PublicPage;
@@ -49,6 +51,10 @@ pub(crate) fn router(state: Arc<WebState>) -> Router {
         .route("/admin/status/set", post(set_state))
         .route("/admin/status/open", post(open_incident))
         .route("/admin/status/update", post(update_incident))
+        .route("/admin/jobs", get(jobs))
+        .route("/admin/jobs/drill", post(start_drill))
+        .route("/admin/jobs/recover", post(start_recovery))
+        .route("/admin/jobs/{id}", get(job))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MOST_FORM_BYTES))
         .layer(axum::middleware::map_response(secure_headers))
@@ -240,8 +246,8 @@ fn field<'a>(fields: &'a HashMap<String, Vec<String>>, name: &str) -> &'a str {
 // The refusal is the response itself, built once per refused form: boxing
 // it would only add an allocation.
 #[allow(clippy::result_large_err)]
-fn operator(
-    state: &WebState,
+async fn operator(
+    state: &Arc<WebState>,
     headers: &HeaderMap,
     peer: &Peer,
     fields: &HashMap<String, Vec<String>>,
@@ -250,7 +256,7 @@ fn operator(
         return Err(to_login());
     };
     if !same_origin(headers) || !same_token(field(fields, "csrf"), &session.csrf) {
-        audit(state, peer, Some(&session.account), "refused_csrf", "");
+        audit(state, peer, Some(&session.account), "refused_csrf", "").await;
         return Err(error_page(
             StatusCode::FORBIDDEN,
             "this form is stale or did not come from the dashboard: reload the page and try again",
@@ -260,24 +266,39 @@ fn operator(
 }
 
 #[derive(Serialize)]
-struct AuditLine<'a> {
+struct AuditLine {
     time: String,
     remote: String,
-    account: Option<&'a str>,
-    action: &'a str,
-    detail: &'a str,
+    account: Option<String>,
+    action: &'static str,
+    detail: String,
 }
 
-/// One line in the audit log, synced: logins and every change.
-fn audit(state: &WebState, peer: &Peer, account: Option<&str>, action: &str, detail: &str) {
+/// One line in the audit log, synced, written off the event loop: logins
+/// and every change. Names come from the client: cut and cleaned.
+async fn audit(
+    state: &Arc<WebState>,
+    peer: &Peer,
+    account: Option<&str>,
+    action: &'static str,
+    detail: &str,
+) {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .take(LONGEST_NAME)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
     let line = AuditLine {
         time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         remote: peer.address.ip().to_string(),
-        account,
+        account: account.map(clean),
         action,
-        detail,
+        detail: clean(detail),
     };
-    if let Err(e) = state.audit.append(&line, true) {
+    let state = Arc::clone(state);
+    let written = blocking(move || state.audit.append(&line, true)).await;
+    if let Ok(Err(e)) = written {
         eprintln!("reprise web: the audit log cannot be written: {e}");
     }
 }
@@ -332,7 +353,7 @@ async fn log_in(
     };
     match outcome {
         Ok(cookie) => {
-            audit(&state, &peer, Some(&name), "login", "");
+            audit(&state, &peer, Some(&name), "login", "").await;
             let set = format!("{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict");
             (
                 StatusCode::SEE_OTHER,
@@ -355,13 +376,20 @@ async fn log_in(
                     "login_throttled",
                     "too many failed logins from here or for this account: wait 15 minutes",
                 ),
+                LoginRefusal::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "login_busy",
+                    "the server is checking other logins: try again in a moment",
+                ),
                 LoginRefusal::NoRandomness => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "login_failed",
                     "the server cannot make a session now: try again",
                 ),
             };
-            audit(&state, &peer, Some(&name), action, "");
+            if refusal != LoginRefusal::Throttled || state.first_throttle(peer.address.ip()) {
+                audit(&state, &peer, Some(&name), action, "").await;
+            }
             (status, html(pages::login(&town(&state), Some(message)))).into_response()
         }
     }
@@ -374,14 +402,14 @@ async fn log_out(
     body: Bytes,
 ) -> Response {
     let fields = form(&body);
-    let session = match operator(&state, &headers, &peer, &fields) {
+    let session = match operator(&state, &headers, &peer, &fields).await {
         Ok(session) => session,
         Err(response) => return response,
     };
     if let Some(cookie) = cookie(&headers, COOKIE) {
         state.auth.log_out(&cookie);
     }
-    audit(&state, &peer, Some(&session.account), "logout", "");
+    audit(&state, &peer, Some(&session.account), "logout", "").await;
     let clear = format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
     (
         StatusCode::SEE_OTHER,
@@ -409,6 +437,9 @@ async fn metrics(
         (Some(expected), Some(given)) => same_token(given, expected),
         _ => false,
     };
+    if token_ok {
+        peer.slot.prove();
+    }
     if !token_ok && session_of(&state, &headers, &peer).is_none() {
         return (
             StatusCode::UNAUTHORIZED,
@@ -493,7 +524,7 @@ async fn change_board(
         + 'static,
 ) -> Response {
     let fields = form(&body);
-    let session = match operator(&state, &headers, &peer, &fields) {
+    let session = match operator(&state, &headers, &peer, &fields).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -503,7 +534,7 @@ async fn change_board(
     };
     match done {
         Ok(Ok(detail)) => {
-            audit(&state, &peer, Some(&session.account), action, &detail);
+            audit(&state, &peer, Some(&session.account), action, &detail).await;
             see("/admin/status")
         }
         Ok(Err(refusal)) => {
@@ -594,5 +625,137 @@ async fn update_incident(
             Ok(format!("{id} {}", stage.key()))
         },
     )
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Background jobs: drills and recoveries.
+
+async fn jobs(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let listed = {
+        let state = Arc::clone(&state);
+        blocking(move || state.jobs.list()).await
+    };
+    match listed {
+        Ok(list) => html(pages::jobs(&state.config, &session, &list, None)),
+        Err(response) => response,
+    }
+}
+
+async fn job(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let read = {
+        let state = Arc::clone(&state);
+        blocking(move || {
+            let job = state.jobs.get(&id)?;
+            Some((state.jobs.live(&id), state.jobs.log_tail(&id), job))
+        })
+        .await
+    };
+    match read {
+        Ok(Some((live, log, job))) => html(pages::job(
+            &state.config,
+            &session,
+            &job,
+            live.as_ref(),
+            &log,
+        )),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "there is no such job"),
+        Err(response) => response,
+    }
+}
+
+/// Starts a job for the operator, then shows its page (or the jobs page
+/// with the refusal).
+async fn start_job(
+    state: Arc<WebState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+    spec_of: impl FnOnce(&HashMap<String, Vec<String>>) -> Result<JobSpec, String>,
+) -> Response {
+    let fields = form(&body);
+    let session = match operator(&state, &headers, &peer, &fields).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let started = spec_of(&fields).and_then(|spec| {
+        let context: Arc<dyn JobContext> = Arc::clone(&state) as Arc<dyn JobContext>;
+        state
+            .jobs
+            .start(context, spec, &session.account)
+            .map_err(|e| e.to_string())
+    });
+    match started {
+        Ok(id) => {
+            audit(&state, &peer, Some(&session.account), "job_start", &id).await;
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, format!("/admin/jobs/{id}"))],
+            )
+                .into_response()
+        }
+        Err(refusal) => {
+            let list = state.jobs.list();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                html(pages::jobs(&state.config, &session, &list, Some(&refusal))),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn start_drill(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    start_job(state, peer, headers, body, |fields| {
+        Ok(JobSpec {
+            kind: RunKind::Drill,
+            services: fields.get("service").cloned().unwrap_or_default(),
+            last_clean: false,
+            replace: false,
+            target_root: None,
+        })
+    })
+    .await
+}
+
+async fn start_recovery(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    start_job(state, peer, headers, body, |fields| {
+        if field(fields, "confirm").trim() != "recover" {
+            return Err("type recover in the confirmation field: a recovery writes over live files and databases".into());
+        }
+        let root = field(fields, "target_root").trim();
+        Ok(JobSpec {
+            kind: RunKind::Recover,
+            services: fields.get("service").cloned().unwrap_or_default(),
+            last_clean: field(fields, "last_clean") == "1",
+            replace: field(fields, "replace") == "1",
+            target_root: (!root.is_empty()).then(|| std::path::PathBuf::from(root)),
+        })
+    })
     .await
 }
