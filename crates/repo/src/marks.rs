@@ -95,23 +95,28 @@ impl MarkList {
     /// The check records, oldest first by when the storage received them
     /// (the writer's clock where the storage keeps no time).
     pub fn check_records(&self) -> Vec<StoredCheck> {
-        let mut checks: Vec<StoredCheck> = self
+        let mut checks: Vec<(chrono::DateTime<Utc>, StoredCheck)> = self
             .marks
             .iter()
             .filter_map(|m| match &m.mark.body {
-                MarkBody::Check(record) => Some(StoredCheck {
-                    stored: m
-                        .stored
-                        .map(chrono::DateTime::<Utc>::from)
-                        .unwrap_or(m.mark.time),
-                    hostname: m.mark.hostname.clone(),
-                    record: record.clone(),
-                }),
+                MarkBody::Check(record) => Some((
+                    m.mark.time,
+                    StoredCheck {
+                        stored: m
+                            .stored
+                            .map(chrono::DateTime::<Utc>::from)
+                            .unwrap_or(m.mark.time),
+                        hostname: m.mark.hostname.clone(),
+                        record: record.clone(),
+                    },
+                )),
                 _ => None,
             })
             .collect();
-        checks.sort_by_key(|c| c.stored);
-        checks
+        // Checks received in the same instant of the storage's clock
+        // (one-second file times) keep the order their writers gave.
+        checks.sort_by_key(|(written, c)| (c.stored, *written));
+        checks.into_iter().map(|(_, c)| c).collect()
     }
 }
 

@@ -172,16 +172,24 @@ fn private_shape(token: &str) -> Option<&'static str> {
     if token.len() > 1 && token.starts_with('/') && token[1..].contains(char::is_alphanumeric) {
         return Some("a path");
     }
-    if token.contains('\\') {
+    if token.contains('\\') || is_drive_path(token) {
         return Some("a Windows path");
     }
-    if token.contains('@') && token.split('@').nth(1).is_some_and(|d| d.contains('.')) {
+    if let Some((scheme, _)) = token.split_once("://") {
+        if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+            return Some("a path on a share");
+        }
+    }
+    if token
+        .split_once('@')
+        .is_some_and(|(user, domain)| !user.is_empty() && !domain.is_empty())
+    {
         return Some("an e-mail address");
     }
-    if is_ipv4(token)
-        || (token.matches(':').count() >= 2
-            && token.chars().all(|c| c.is_ascii_hexdigit() || c == ':'))
-    {
+    // Inside URLs, ports, masks and zones too: "10.0.0.12:8080",
+    // "http://10.0.0.12/x", "10.0.0.0/24", "fe80::1%eth0".
+    let pieces = || token.split(|c: char| "/=@%[]".contains(c));
+    if pieces().any(has_ipv4) || pieces().any(is_ipv6) {
         return Some("an IP address");
     }
     if has_identifier(token) {
@@ -190,12 +198,34 @@ fn private_shape(token: &str) -> Option<&'static str> {
     None
 }
 
-fn is_ipv4(token: &str) -> bool {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+fn is_drive_path(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    bytes.len() > 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && bytes[2] == b'/'
+}
+
+/// Four dot-separated numbers of at most three digits, anywhere in `text`.
+fn has_ipv4(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .any(|run| {
+            let parts: Vec<&str> = run.split('.').collect();
+            parts.windows(4).any(|w| {
+                w.iter()
+                    .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+}
+
+/// Two colons or more among hex digits (and a dotted tail), with a `::`
+/// or a hex letter, so that a time ("14:30:00") is not one: an IPv6 address.
+fn is_ipv6(text: &str) -> bool {
+    text.matches(':').count() >= 2
+        && (text.contains("::")
+            || text
+                .chars()
+                .any(|c| c.is_ascii_hexdigit() && c.is_ascii_alphabetic()))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
 }
 
 /// Eight or more hex digits in a row, with both digits and letters: a
@@ -220,6 +250,7 @@ mod tests {
             "Service rétabli 24/7, appelez le 01 23 45 67 89.",
             "Voir https://www.saint-exemple.fr/actualites pour les démarches.",
             "deadbeef décédé", // hex letters only: a word
+            "rétabli à 14:30:00 précises",
         ] {
             assert!(privacy.check_public_text(text).is_ok(), "{text}");
         }
@@ -236,6 +267,14 @@ mod tests {
             "le 10.0.0.12 est tombé",
             "l'adresse fe80::1:2 répond",
             "snapshot 3f2a9c1b restauré",
+            "voir 10.0.0.12:8080",
+            "http://10.0.0.12/gestion",
+            "le réseau 10.0.0.0/24",
+            "C:/Users/marie",
+            "smb://nas01/partages",
+            "fe80::1%eth0",
+            "::ffff:10.0.0.1",
+            "jean.dupont@mairie",
         ] {
             assert!(privacy.check_public_text(text).is_err(), "{text}");
         }
