@@ -623,6 +623,10 @@ pub struct DemoArgs {
     /// Approximate size of the sample share, in MiB
     #[arg(long, default_value_t = 40)]
     pub size_mib: u64,
+    /// Then serve the demo town on the dashboard and the public status page
+    /// (https://127.0.0.1:8443/) with a one-time account, until interrupted
+    #[arg(long)]
+    pub web: bool,
 }
 
 /// `reprise serve --help`: where the full story is, and a deployment in brief.

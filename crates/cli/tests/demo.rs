@@ -103,3 +103,51 @@ fn the_demo_drills_the_service_catalogue_and_prints_its_rto_table() {
         );
     }
 }
+
+#[test]
+fn demo_web_serves_the_demo_town_and_prints_where_and_how_to_log_in() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("demo");
+    let mut child = std::process::Command::new(bin())
+        .args(["demo", "--web", "--size-mib", "1", "--dir"])
+        .arg(&work)
+        .env_remove("REPRISE_REPOSITORY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let mut public = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim_start().strip_prefix("public page: https://") {
+            public = rest.split('/').next().map(str::to_owned);
+            lines.push(line);
+            break;
+        }
+        lines.push(line);
+    }
+    let address = public.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the demo printed no public page:\n{}", lines.join("\n"))
+    });
+    let dashboard = lines
+        .iter()
+        .find(|l| l.contains("dashboard:"))
+        .cloned()
+        .unwrap_or_default();
+    let listening = std::net::TcpStream::connect(&address).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        dashboard.contains("/admin") && dashboard.contains("account demo, password "),
+        "{dashboard}"
+    );
+    assert!(listening, "nothing listens on {address}");
+    assert!(
+        work.join("web/tls/cert.pem").exists(),
+        "a self-signed certificate in the demo's directory"
+    );
+}

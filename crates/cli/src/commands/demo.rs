@@ -19,6 +19,7 @@ mod catalogue;
 mod drill;
 mod postgres;
 mod server;
+mod web;
 
 use crate::cli::{DemoArgs, GlobalOptions};
 use crate::{exit, output};
@@ -326,9 +327,12 @@ pub fn run(g: &GlobalOptions, args: &DemoArgs) -> Result<u8> {
             "  the service catalogue the drill used: {}",
             work.join("services/reprise.toml").display()
         );
-        if args.dir.is_none() {
+        if args.dir.is_none() && !args.web {
             println!("(the demo's temporary directory is removed on exit: use --dir to keep it)");
         }
+    }
+    if args.web {
+        web::serve(repo, &work, g.json)?;
     }
     Ok(exit::OK)
 }
