@@ -399,3 +399,25 @@ fn every_colour_of_the_page_meets_wcag_aa_contrast() {
     }
     assert!(contrast("#777777", "#ffffff") < 4.5, "the check can fail");
 }
+
+#[test]
+fn service_ids_are_salted_per_town_so_names_cannot_be_guessed_from_them() {
+    let config = config();
+    let ids = || {
+        let dir = tempfile::tempdir().unwrap();
+        let board = store(dir.path(), &config).read().unwrap();
+        let page = PublicPage::assemble(&config, &board, None, Utc::now());
+        let again = PublicPage::assemble(
+            &config,
+            &store(dir.path(), &config).read().unwrap(),
+            None,
+            Utc::now(),
+        );
+        assert_eq!(
+            page.services[0].id, again.services[0].id,
+            "stable for one board"
+        );
+        page.services[0].id.clone()
+    };
+    assert_ne!(ids(), ids(), "two boards, two salts");
+}

@@ -74,6 +74,11 @@ impl Incident {
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Board {
+    /// Random, made with the board: mixed into the public ids of services,
+    /// so that nobody can tell a service's configuration name from its id
+    /// by hashing likely names.
+    #[serde(default)]
+    pub salt: String,
     #[serde(default)]
     pub services: BTreeMap<String, SetState>,
     #[serde(default)]
@@ -104,8 +109,23 @@ impl BoardStore {
         }
     }
 
-    /// The board as it is (empty before anything was published).
+    /// The board as it is (empty before anything was published), with its
+    /// salt made and kept on the first read where the directory can be
+    /// written.
     pub fn read(&self) -> Result<Board, StatusError> {
+        let board = self.read_file()?;
+        if !board.salt.is_empty() {
+            return Ok(board);
+        }
+        match self.change(|_| Ok(())) {
+            Ok(()) => self.read_file(),
+            // A reader that may not write (`reprise status show` as another
+            // user) shows the page with unsalted ids rather than nothing.
+            Err(_) => Ok(board),
+        }
+    }
+
+    fn read_file(&self) -> Result<Board, StatusError> {
         let path = self.dir.join(BOARD_FILE);
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -210,7 +230,10 @@ impl BoardStore {
             .open(&lock_path)
             .map_err(|e| StatusError::io(&lock_path, e))?;
         lock.lock().map_err(|e| StatusError::io(&lock_path, e))?;
-        let mut board = self.read()?;
+        let mut board = self.read_file()?;
+        if board.salt.is_empty() {
+            board.salt = new_id()?;
+        }
         edit(&mut board)?;
         self.replace(&board)
     }
@@ -326,7 +349,10 @@ mod tests {
                 .unwrap_err()
         )
         .contains("000000000000"));
-        assert_eq!(board.read().unwrap(), Board::default());
+        let untouched = board.read().unwrap();
+        assert!(untouched.services.is_empty() && untouched.incidents.is_empty());
+        assert_eq!(untouched.salt.len(), 12, "made on the first read");
+        assert_eq!(board.read().unwrap().salt, untouched.salt, "and kept");
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl PublicPage {
                 let (state, since) = newest_state(name, board, live);
                 PublicService {
                     service: (*name).clone(),
-                    id: short_id(&page_id, name),
+                    id: short_id(&format!("{page_id} {}", board.salt), name),
                     name: s.public_name.clone(),
                     state,
                     since,
