@@ -13,7 +13,10 @@
 //! reason. No job is ever silently forgotten.
 //!
 //! One recovery or drill runs at a time: they share the journal and the
-//! scratch names.
+//! scratch names. The thread running a job holds an exclusive lock on its
+//! `runner.lock` for as long as it runs, so a job is never resumed while
+//! something still runs it (a second server on the same directory, or a
+//! stopped server whose job thread has not finished).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -32,6 +35,7 @@ use reprise_services::schedule::{Event, Plan};
 use serde::{Deserialize, Serialize};
 
 const JOB_FILE: &str = "job.json";
+const RUNNER_LOCK: &str = "runner.lock";
 const LOG_FILE: &str = "log.txt";
 /// A job file larger than this is not one of ours.
 const MOST_JOB_BYTES: u64 = 16 << 20;
@@ -148,13 +152,27 @@ impl Jobs {
         };
         self.claim(&job)?;
         let dir = self.dir.join(&id);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        if let Err(e) = write_job(&dir, &job) {
-            self.release(&id);
-            return Err(e);
+        let prepared = std::fs::create_dir_all(&dir)
+            .map_err(io(&dir))
+            .and_then(|()| runner_lock(&dir))
+            .and_then(|lock| {
+                write_job(&dir, &job)?;
+                Ok(lock)
+            });
+        match prepared {
+            Ok(Some(lock)) => {
+                self.spawn(context, job, lock);
+                Ok(id)
+            }
+            Ok(None) => {
+                self.release(&id);
+                Err(JobError::Refused(format!("job {id} is already being run")))
+            }
+            Err(e) => {
+                self.release(&id);
+                Err(e)
+            }
         }
-        self.spawn(context, job);
-        Ok(id)
     }
 
     /// Starts again every job the server's end cut off; returns their ids.
@@ -164,6 +182,19 @@ impl Jobs {
             if job.state != JobState::Running {
                 continue;
             }
+            let dir = self.dir.join(&job.id);
+            let lock = match runner_lock(&dir) {
+                Ok(Some(lock)) => lock,
+                // Still running elsewhere: it ends by itself.
+                Ok(None) => continue,
+                Err(e) => {
+                    eprintln!(
+                        "reprise web: cannot tell whether job {} still runs: {e}",
+                        job.id
+                    );
+                    continue;
+                }
+            };
             if self.claim(&job).is_err() {
                 // Two were running: only one can resume; the other ends.
                 job.state = JobState::Failed;
@@ -179,7 +210,7 @@ impl Jobs {
                 "the server stopped during this job: resuming it",
             );
             resumed.push(job.id.clone());
-            self.spawn(Arc::clone(&context), job);
+            self.spawn(Arc::clone(&context), job, lock);
         }
         resumed
     }
@@ -249,12 +280,14 @@ impl Jobs {
         }
     }
 
-    fn spawn(self: &Arc<Self>, context: Arc<dyn JobContext>, job: Job) {
+    /// Runs `job` on its own thread, which holds `lock` until it ends.
+    fn spawn(self: &Arc<Self>, context: Arc<dyn JobContext>, job: Job, lock: File) {
         let jobs = Arc::clone(self);
         let id = job.id.clone();
         let started = std::thread::Builder::new()
             .name(format!("reprise-job-{id}"))
             .spawn(move || {
+                let _held = lock;
                 let dir = jobs.dir.join(&job.id);
                 let id = job.id.clone();
                 let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -276,6 +309,22 @@ impl Jobs {
             eprintln!("reprise web: cannot start a thread for job {id}: {e}");
             self.release(&id);
         }
+    }
+}
+
+/// The job's runner lock, if nothing else holds it.
+fn runner_lock(dir: &Path) -> Result<Option<File>, JobError> {
+    let path = dir.join(RUNNER_LOCK);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
     }
 }
 

@@ -338,3 +338,30 @@ fn a_job_cut_off_by_the_servers_end_resumes_when_it_starts_again() {
         "{page}"
     );
 }
+
+#[test]
+fn a_job_another_runner_still_holds_is_not_resumed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "20261204120000-0a1b2c3e";
+    let job_dir = dir.path().join("web/jobs").join(id);
+    std::fs::create_dir_all(&job_dir).unwrap();
+    let job = serde_json::json!({
+        "id": id, "spec": {"kind": "drill", "services": ["partages"]}, "account": "marie",
+        "created_at": "2026-12-04T12:00:00Z", "state": "running"
+    });
+    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+    // Something still runs it: it holds the job's runner lock.
+    let held = std::fs::File::create(job_dir.join("runner.lock")).unwrap();
+    held.try_lock().unwrap();
+
+    let site = site_in(dir, "1h", true);
+    let cookie = site.log_in();
+    std::thread::sleep(Duration::from_millis(500));
+    let page = site.get(&format!("/admin/jobs/{id}"), Some(&cookie)).body;
+    assert!(page.contains("<strong>running</strong>"), "{page}");
+    assert!(
+        !page.contains("resuming"),
+        "resumed while another runner held it:\n{page}"
+    );
+    drop(held);
+}
