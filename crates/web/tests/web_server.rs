@@ -365,3 +365,66 @@ fn a_job_another_runner_still_holds_is_not_resumed_twice() {
     );
     drop(held);
 }
+
+#[test]
+fn every_state_changing_request_needs_the_sessions_csrf_token() {
+    let site = site_in(tempfile::tempdir().unwrap(), "1h", true);
+    let cookie = site.log_in();
+    let csrf = csrf_of(&site.get("/admin/jobs", Some(&cookie)).body);
+    let forms: [(&str, Vec<(&str, &str)>); 6] = [
+        ("/logout", vec![]),
+        (
+            "/admin/status/set",
+            vec![("service", "eau"), ("state", "major_outage")],
+        ),
+        (
+            "/admin/status/open",
+            vec![
+                ("title", "Panne"),
+                ("impact", "major"),
+                ("message", "En cours."),
+            ],
+        ),
+        (
+            "/admin/status/update",
+            vec![
+                ("id", "000000000000"),
+                ("stage", "resolved"),
+                ("message", "Fini."),
+            ],
+        ),
+        ("/admin/jobs/drill", vec![("service", "partages")]),
+        (
+            "/admin/jobs/recover",
+            vec![("service", "partages"), ("confirm", "recover")],
+        ),
+    ];
+    for (path, fields) in &forms {
+        let none = site.post(path, Some(&cookie), fields, None);
+        assert_eq!(none.status, 403, "{path} without a token");
+        let mut forged = fields.clone();
+        forged.push((
+            "csrf",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ));
+        assert_eq!(
+            site.post(path, Some(&cookie), &forged, None).status,
+            403,
+            "{path} with a forged token"
+        );
+        let mut right = fields.clone();
+        right.push(("csrf", &csrf));
+        let from_elsewhere = site.post(path, Some(&cookie), &right, Some("https://evil.example"));
+        assert_eq!(from_elsewhere.status, 403, "{path} from another site");
+    }
+    assert!(
+        site.get("/admin", Some(&cookie)).status == 200,
+        "still logged in"
+    );
+    assert!(
+        !site.get("/", None).body.contains("Panne"),
+        "nothing changed"
+    );
+    let jobs = site.get("/admin/jobs", Some(&cookie)).body;
+    assert!(jobs.contains("No job yet"), "no job started:\n{jobs}");
+}
