@@ -16,6 +16,16 @@ pub struct StoredMark {
     pub mark: Mark,
 }
 
+impl StoredMark {
+    /// When the storage received the mark, or its writer's clock where the
+    /// storage keeps no time.
+    pub fn received(&self) -> chrono::DateTime<Utc> {
+        self.stored
+            .map(chrono::DateTime::<Utc>::from)
+            .unwrap_or(self.mark.time)
+    }
+}
+
 /// Every readable mark, and the names of those that could not be read.
 #[derive(Debug, Default)]
 pub struct MarkList {
@@ -51,10 +61,7 @@ impl MarkList {
             .iter()
             .filter_map(|m| match &m.mark.body {
                 MarkBody::Incident(record) => Some(StoredIncident {
-                    stored: m
-                        .stored
-                        .map(chrono::DateTime::<Utc>::from)
-                        .unwrap_or(m.mark.time),
+                    stored: m.received(),
                     hostname: m.mark.hostname.clone(),
                     record: record.clone(),
                 }),
@@ -75,10 +82,7 @@ impl MarkList {
             .iter()
             .filter_map(|m| match &m.mark.body {
                 MarkBody::Drill { drill, report } => Some(StoredDrill {
-                    stored: m
-                        .stored
-                        .map(chrono::DateTime::<Utc>::from)
-                        .unwrap_or(m.mark.time),
+                    stored: m.received(),
                     hostname: m.mark.hostname.clone(),
                     drill: drill.clone(),
                     report: report.clone(),
@@ -102,10 +106,7 @@ impl MarkList {
                 MarkBody::Check(record) => Some((
                     m.mark.time,
                     StoredCheck {
-                        stored: m
-                            .stored
-                            .map(chrono::DateTime::<Utc>::from)
-                            .unwrap_or(m.mark.time),
+                        stored: m.received(),
                         hostname: m.mark.hostname.clone(),
                         record: record.clone(),
                     },

@@ -34,6 +34,8 @@ use reprise_services::restore::SnapshotChoice;
 use reprise_services::schedule::{Event, Plan};
 use serde::{Deserialize, Serialize};
 
+use crate::files::{read_bounded, replace_durably, Bounded};
+
 const JOB_FILE: &str = "job.json";
 const RUNNER_LOCK: &str = "runner.lock";
 const LOG_FILE: &str = "log.txt";
@@ -500,27 +502,19 @@ fn new_id() -> Result<String, JobError> {
 
 fn read_job(dir: &Path) -> Result<Job, JobError> {
     let path = dir.join(JOB_FILE);
-    let file = File::open(&path).map_err(io(&path))?;
-    let mut bytes = Vec::new();
-    file.take(MOST_JOB_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(io(&path))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| JobError::Refused(format!("{} is damaged: {e}", path.display())))
+    let damaged = |why: &dyn std::fmt::Display| {
+        JobError::Refused(format!("{} is damaged: {why}", path.display()))
+    };
+    match read_bounded(&path, MOST_JOB_BYTES).map_err(io(&path))? {
+        Bounded::Read(bytes) => serde_json::from_slice(&bytes).map_err(|e| damaged(&e)),
+        Bounded::TooLarge => Err(damaged(&format!("larger than {MOST_JOB_BYTES} bytes"))),
+        Bounded::Missing => Err(damaged(&"it is missing")),
+    }
 }
 
-/// Replaces the job's file whole, synced, so a crash leaves the old one or
+/// Replaces the job's file whole, durably, so a crash leaves the old one or
 /// the new one.
 fn write_job(dir: &Path, job: &Job) -> Result<(), JobError> {
-    let path = dir.join(JOB_FILE);
-    let temporary = dir.join(format!("{JOB_FILE}.tmp"));
     let json = serde_json::to_vec_pretty(job).map_err(|e| JobError::Refused(e.to_string()))?;
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&temporary)?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &path)?;
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(io(&path))
+    replace_durably(dir, JOB_FILE, &json).map_err(io(&dir.join(JOB_FILE)))
 }

@@ -7,6 +7,7 @@
 //! `metrics` gives Prometheus and `server` (`reprise web`) the operator,
 //! with `jobs`, the drills and recoveries it runs in the background.
 
+mod files;
 pub mod jobs;
 pub mod metrics;
 pub mod overview;

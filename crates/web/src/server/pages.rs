@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use reprise_services::config::Config;
 
 use reprise_services::live::{LiveRecovery, LiveState};
-use reprise_services::report::RunKind;
+use reprise_services::report::{human_duration, RunKind};
 
 use super::auth::Session;
 use crate::jobs::{Job, JobState};
@@ -74,17 +74,6 @@ pub(crate) fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
         format!("{} days ago", d.num_days())
     };
     format!("{ago} ({when})")
-}
-
-fn human_seconds(s: f64) -> String {
-    let s = s.max(0.0);
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
 }
 
 fn human_bytes(b: u64) -> String {
@@ -189,10 +178,10 @@ pub(crate) fn overview(
                 }),
                 rto: drill
                     .and_then(|d| d.report.up_after_seconds)
-                    .map_or_else(|| "-".to_owned(), human_seconds),
+                    .map_or_else(|| "-".to_owned(), human_duration),
                 target: service
                     .target
-                    .map_or_else(|| "-".to_owned(), |t| human_seconds(t.as_secs_f64())),
+                    .map_or_else(|| "-".to_owned(), |t| human_duration(t.as_secs_f64())),
                 met: match drill {
                     None => "-".to_owned(),
                     Some(d) if d.met() => "yes".to_owned(),
@@ -479,7 +468,7 @@ pub(crate) fn job(
                             .saturating_mul(100)
                             .checked_div(s.bytes_total)
                             .map_or_else(|| "-".into(), |p| format!("{p} %")),
-                        eta: s.eta_seconds.map_or_else(|| "-".into(), human_seconds),
+                        eta: s.eta_seconds.map_or_else(|| "-".into(), human_duration),
                     }
                 })
                 .collect()

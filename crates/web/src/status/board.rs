@@ -3,13 +3,11 @@
 //!
 //! Every change is read-modify-write under an exclusive lock on
 //! `status.lock` (the dashboard and `reprise status` may write at once),
-//! and replaces the file whole: written to a temporary file, synced,
-//! renamed over the old one, the directory synced. A crash leaves the old
-//! board or the new one, never half of one.
+//! and replaces the file whole and durably (`crate::files`): a crash
+//! leaves the old board or the new one, never half of one.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -18,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{Impact, IncidentStage, ServiceState};
 use super::privacy::Privacy;
 use super::StatusError;
+use crate::files::{read_bounded, replace_durably, Bounded};
 
 const BOARD_FILE: &str = "status.json";
 const LOCK_FILE: &str = "status.lock";
@@ -127,21 +126,16 @@ impl BoardStore {
 
     fn read_file(&self) -> Result<Board, StatusError> {
         let path = self.dir.join(BOARD_FILE);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Board::default()),
-            Err(e) => return Err(StatusError::io(&path, e)),
+        let text = match read_bounded(&path, MOST_BYTES).map_err(|e| StatusError::io(&path, e))? {
+            Bounded::Missing => return Ok(Board::default()),
+            Bounded::TooLarge => {
+                return Err(StatusError::Damaged {
+                    path,
+                    why: format!("larger than {MOST_BYTES} bytes"),
+                })
+            }
+            Bounded::Read(text) => text,
         };
-        let mut text = Vec::new();
-        file.take(MOST_BYTES + 1)
-            .read_to_end(&mut text)
-            .map_err(|e| StatusError::io(&path, e))?;
-        if text.len() as u64 > MOST_BYTES {
-            return Err(StatusError::Damaged {
-                path,
-                why: format!("larger than {MOST_BYTES} bytes"),
-            });
-        }
         serde_json::from_slice(&text).map_err(|e| StatusError::Damaged {
             path,
             why: e.to_string(),
@@ -240,17 +234,9 @@ impl BoardStore {
 
     fn replace(&self, board: &Board) -> Result<(), StatusError> {
         let path = self.dir.join(BOARD_FILE);
-        let temporary = self.dir.join(format!("{BOARD_FILE}.tmp"));
         let json =
             serde_json::to_vec_pretty(board).map_err(|e| StatusError::io(&path, e.into()))?;
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&temporary)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| StatusError::io(&path, e))
+        replace_durably(&self.dir, BOARD_FILE, &json).map_err(|e| StatusError::io(&path, e))
     }
 }
 
