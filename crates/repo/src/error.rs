@@ -39,6 +39,8 @@ pub enum RepoError {
     },
     #[error("no snapshot matches {0:?}: list them with `reprise snapshots`")]
     SnapshotNotFound(String),
+    #[error("snapshot {id} is damaged: {why} (run `reprise check`)")]
+    SnapshotDamaged { id: String, why: String },
     #[error("{0:?} matches several snapshots: give more digits of the id")]
     AmbiguousSnapshot(String),
     /// `key remove` of the key the repository was opened with.

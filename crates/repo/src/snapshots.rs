@@ -178,6 +178,22 @@ impl Repository {
         Ok(list)
     }
 
+    /// Reads one snapshot by its id, checked against it: one object read,
+    /// where [`Self::list_snapshots`] reads them all.
+    pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let name = id.to_hex();
+        let bytes = match self.backend().read(ObjectKind::Snapshot, &name) {
+            Err(StorageError::NotFound { .. }) => return Err(RepoError::SnapshotNotFound(name)),
+            read => read?,
+        };
+        crate::index::verify_name(&name, &bytes).map_err(|why| RepoError::SnapshotDamaged {
+            id: name.clone(),
+            why,
+        })?;
+        Snapshot::open(self.key(), &bytes)
+            .map_err(|e| RepoError::format(format!("snapshot {name}"), e))
+    }
+
     /// Writes a snapshot: the commit point of a backup.
     pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
         let (id, sealed) = self.seal_snapshot(snapshot)?;

@@ -26,10 +26,12 @@ pub mod last_clean;
 mod metadata;
 mod plan;
 mod quarantine;
+pub mod selection;
 
 pub use last_clean::{overlay_of, quarantine_left_out, recovered_paths, relative_below};
 pub use plan::{Plan, PlannedEntry};
 pub use quarantine::{quarantine, Moved, QuarantineError, QuarantineReport};
+pub use selection::{select, Selection, Versions};
 
 use dirs::{DirIndex, DirState};
 use reprise_format::{Node, NodeKind};

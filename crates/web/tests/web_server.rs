@@ -32,7 +32,15 @@ fn a_stranger_gets_the_public_page_and_nothing_else() {
         200
     );
 
-    for path in ["/admin", "/admin/status"] {
+    for path in [
+        "/admin",
+        "/admin/status",
+        "/admin/snapshots",
+        "/admin/snapshots/0000000000000000000000000000000000000000000000000000000000000000?path=%2F",
+        "/admin/snapshots/0000000000000000000000000000000000000000000000000000000000000000/file?path=%2Fa",
+        "/admin/diff?from=00&to=00",
+        "/admin/jobs",
+    ] {
         let a = site.get(path, None);
         assert_eq!(
             (a.status, a.header("location")),
@@ -371,7 +379,7 @@ fn every_state_changing_request_needs_the_sessions_csrf_token() {
     let site = site_in(tempfile::tempdir().unwrap(), "1h", true);
     let cookie = site.log_in();
     let csrf = csrf_of(&site.get("/admin/jobs", Some(&cookie)).body);
-    let forms: [(&str, Vec<(&str, &str)>); 6] = [
+    let forms: [(&str, Vec<(&str, &str)>); 7] = [
         ("/logout", vec![]),
         (
             "/admin/status/set",
@@ -397,6 +405,17 @@ fn every_state_changing_request_needs_the_sessions_csrf_token() {
         (
             "/admin/jobs/recover",
             vec![("service", "partages"), ("confirm", "recover")],
+        ),
+        (
+            "/admin/jobs/restore",
+            vec![
+                (
+                    "snapshot",
+                    "0000000000000000000000000000000000000000000000000000000000000000",
+                ),
+                ("path", "/"),
+                ("target", "/tmp/reprise-never-restored"),
+            ],
         ),
     ];
     for (path, fields) in &forms {

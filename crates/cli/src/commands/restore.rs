@@ -8,10 +8,10 @@ use crate::progress::{self, Ticker};
 use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_detect::{LastClean, LeftOut};
-use reprise_format::Node;
-use reprise_repo::browse::{list_then_index, resolve_subpath, split_selector};
+use reprise_repo::browse::{list_then_index, split_selector};
 use reprise_repo::{PathPatterns, Repository, WalkBudget};
 use reprise_restore::last_clean::{kinds_in_share, summarise, LastCleanSummary};
+use reprise_restore::selection::{select, Selection, Versions};
 use reprise_restore::{
     overlay_of, quarantine_left_out, recovered_paths, Overwrite, QuarantineReport, RestoreOptions,
     RestoreProgress, RestoreReport,
@@ -44,18 +44,27 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
     };
     let list = list_then_index(&repo)?.snapshots;
     let (id, snapshot) = select_in(&list, selector, &filter_of(&args.filter))?;
-    let last_clean = if args.last_clean {
-        Some(
-            reprise_detect::last_clean_with(&repo, &list, &id, &snapshot, args.all_changed)
-                .with_context(|| {
-                    format!("cannot find the clean versions for snapshot {}", id.short())
-                })?,
-        )
+    let versions = if args.last_clean {
+        Versions::LastClean {
+            all_changed: args.all_changed,
+        }
     } else {
-        None
+        Versions::AsSnapshot
     };
-    let (nodes, base) = restored_nodes(&repo, &snapshot.tree, &subpath, args.in_place.is_some())
-        .with_context(|| format!("in snapshot {}", id.short()))?;
+    let selection = selected(
+        &repo,
+        &list,
+        (&id, &snapshot),
+        &subpath,
+        versions,
+        args.in_place.is_some(),
+    )?;
+    let Selection {
+        nodes,
+        base,
+        last_clean,
+        ..
+    } = selection;
     let quarantine = match (&args.in_place, &last_clean) {
         (Some(_), Some(plan)) => Some(move_to_quarantine(args, &target, plan)?),
         _ => None,
@@ -130,30 +139,38 @@ fn live_share_path(share: &Path) -> Result<PathBuf> {
     Ok(trimmed)
 }
 
-/// The entries to restore and their directory's snapshot path; in place,
-/// the path must be a directory the snapshot holds.
-fn restored_nodes(
+/// What the restore writes; in place, the path must be a directory the
+/// snapshot holds.
+fn selected(
     repo: &Repository,
-    tree: &reprise_format::BlobId,
+    list: &reprise_repo::SnapshotList,
+    (id, snapshot): (&reprise_format::SnapshotId, &reprise_format::Snapshot),
     subpath: &[u8],
+    versions: Versions,
     in_place: bool,
-) -> Result<(Vec<Node>, Vec<u8>)> {
+) -> Result<Selection> {
     let shown = || String::from_utf8_lossy(subpath).into_owned();
-    let at = match resolve_subpath(repo, tree, subpath) {
-        Ok(at) => at,
+    let selection = match select(repo, list, (id, snapshot), subpath, versions) {
+        Ok(selection) => selection,
         Err(reprise_repo::RepoError::PathNotFound(_)) if in_place => bail!(
             "{} is not in the snapshot: --in-place takes a path the snapshot backed up (see `reprise ls SNAPSHOT`)",
             shown()
         ),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "in snapshot {}: cannot find what to restore{}",
+                id.short(),
+                if versions == Versions::AsSnapshot { "" } else { " and its clean versions" }
+            )))
+        }
     };
-    if in_place && at.tree_below(tree).is_none() {
+    if in_place && selection.at.tree_below(&snapshot.tree).is_none() {
         bail!(
             "{} is a file in the snapshot: --in-place takes a directory",
             shown()
         );
     }
-    Ok(at.entries(repo, tree)?)
+    Ok(selection)
 }
 
 /// Moves what the plan leaves out (encrypted copies, notes, replaced

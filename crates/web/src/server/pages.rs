@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use reprise_services::config::Config;
 
 use reprise_services::live::{LiveRecovery, LiveState};
-use reprise_services::report::{human_duration, RunKind};
+use reprise_services::report::human_duration;
 
 use super::auth::Session;
-use crate::jobs::{Job, JobState};
+use crate::jobs::{Job, JobKind, JobState};
 use crate::overview::Overview;
 use crate::status::model::{Impact, IncidentStage, ServiceState};
 use crate::status::page::PublicPage;
@@ -242,6 +242,35 @@ struct BoardIncident {
     updates: Vec<(&'static str, String, String)>,
 }
 
+/// What the incident view shows.
+pub(crate) struct IncidentView<'a> {
+    pub detections: &'a [crate::incidents::DetectionIncident],
+    pub jobs: &'a [Job],
+    pub public: &'a PublicPage,
+}
+
+struct DetectionLine {
+    source: String,
+    status: String,
+    open: bool,
+    since: String,
+    encrypted: usize,
+    notes: usize,
+    waves: usize,
+    attacked: Option<(String, String)>,
+    last_clean: Option<(String, String)>,
+    closed_because: Option<String>,
+}
+
+struct JobLine {
+    id: String,
+    kind: &'static str,
+    subject: String,
+    state: &'static str,
+    failed: bool,
+    summary: String,
+}
+
 #[derive(Template)]
 #[template(path = "operator/board.html")]
 struct BoardPage<'a> {
@@ -249,6 +278,9 @@ struct BoardPage<'a> {
     account: &'a str,
     csrf: &'a str,
     refusal: Option<&'a str>,
+    detections: Vec<DetectionLine>,
+    /// Restores and recoveries started since the oldest open incident.
+    repairs: Vec<JobLine>,
     headline: &'static str,
     services: Vec<BoardService>,
     incidents: Vec<BoardIncident>,
@@ -258,17 +290,69 @@ struct BoardPage<'a> {
     impacts: Vec<(&'static str, bool)>,
 }
 
+fn detection_line(i: &crate::incidents::DetectionIncident, now: DateTime<Utc>) -> DetectionLine {
+    let link =
+        |id: &reprise_format::SnapshotId| (id.short(), format!("/admin/snapshots/{}", id.to_hex()));
+    DetectionLine {
+        source: i.source.clone(),
+        status: i.status.clone(),
+        open: i.open,
+        since: age(i.opened, now),
+        encrypted: i.encrypted,
+        notes: i.notes,
+        waves: i.waves,
+        attacked: i.opened_by.as_ref().map(link),
+        last_clean: i.last_clean.as_ref().map(link),
+        closed_because: i.closed_because.clone(),
+    }
+}
+
+/// Restores and recoveries started since the oldest open incident opened
+/// (since the newest closed one, when none is open), newest first.
+fn repairs(view: &IncidentView) -> Vec<JobLine> {
+    let since = view
+        .detections
+        .iter()
+        .filter(|d| d.open)
+        .map(|d| d.opened)
+        .min()
+        .or_else(|| view.detections.iter().map(|d| d.opened).max());
+    let Some(since) = since else {
+        return Vec::new();
+    };
+    view.jobs
+        .iter()
+        .filter(|j| j.spec.kind != JobKind::Drill && j.created_at >= since)
+        .map(|j| JobLine {
+            id: j.id.clone(),
+            kind: kind_label(j.spec.kind),
+            subject: job_subject(j),
+            state: state_label(j.state),
+            failed: j.state == JobState::Failed,
+            summary: j.summary.clone(),
+        })
+        .collect()
+}
+
 pub(crate) fn board(
     config: &Config,
     session: &Session,
-    public: &PublicPage,
+    view: &IncidentView,
     refusal: Option<&str>,
+    now: DateTime<Utc>,
 ) -> String {
+    let public = view.public;
     BoardPage {
         town: config.web.town.as_deref().unwrap_or("reprise"),
         account: &session.account,
         csrf: &session.csrf,
         refusal,
+        detections: view
+            .detections
+            .iter()
+            .map(|d| detection_line(d, now))
+            .collect(),
+        repairs: repairs(view),
         headline: public.overall.headline(Lang::En),
         services: public
             .services
@@ -344,10 +428,30 @@ struct JobsPage<'a> {
     services: Vec<(String, String)>,
 }
 
-fn kind_label(kind: RunKind) -> &'static str {
+fn kind_label(kind: JobKind) -> &'static str {
     match kind {
-        RunKind::Recover => "Recovery",
-        RunKind::Drill => "Drill",
+        JobKind::Recover => "Recovery",
+        JobKind::Drill => "Drill",
+        JobKind::Restore => "Restore",
+    }
+}
+
+/// What a job works on, in a few words.
+fn job_subject(job: &Job) -> String {
+    match (&job.spec.restore, job.spec.services.is_empty()) {
+        (Some(r), _) => format!(
+            "{}:{} into {}{}",
+            r.snapshot.get(..8).unwrap_or(&r.snapshot),
+            r.path,
+            r.target.display(),
+            if job.spec.last_clean {
+                " (last clean)"
+            } else {
+                ""
+            }
+        ),
+        (None, true) => "all services".into(),
+        (None, false) => job.spec.services.join(", "),
     }
 }
 
@@ -375,11 +479,7 @@ pub(crate) fn jobs(
             .map(|j| JobRow {
                 id: j.id.clone(),
                 kind: kind_label(j.spec.kind),
-                services: if j.spec.services.is_empty() {
-                    "all".into()
-                } else {
-                    j.spec.services.join(", ")
-                },
+                services: job_subject(j),
                 account: j.account.clone(),
                 state: state_label(j.state),
                 failed: j.state == JobState::Failed,
@@ -414,6 +514,7 @@ struct JobPage<'a> {
     csrf: &'a str,
     id: &'a str,
     kind: &'static str,
+    subject: String,
     state: &'static str,
     running: bool,
     failed: bool,
@@ -480,6 +581,7 @@ pub(crate) fn job(
         csrf: &session.csrf,
         id: &job.id,
         kind: kind_label(job.spec.kind),
+        subject: job_subject(job),
         state: state_label(job.state),
         running: job.state == JobState::Running,
         failed: job.state == JobState::Failed,
@@ -492,4 +594,327 @@ pub(crate) fn job(
     }
     .render()
     .unwrap_or_else(|e| format!("cannot render the job: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots.
+
+/// Bytes of a snapshot path as they travel in a link or a form field:
+/// percent-encoded, so names that are not UTF-8 survive.
+pub(crate) fn encode_path(path: &[u8]) -> String {
+    percent_encoding::percent_encode(path, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The other way: a field's text back to the path's bytes.
+pub(crate) fn decode_path(field: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(field).collect()
+}
+
+/// A `Content-Disposition` that saves the file under its name: an ASCII
+/// fallback, and the name itself percent-encoded (RFC 6266).
+pub(crate) fn attachment(name: &[u8]) -> String {
+    let ascii: String = String::from_utf8_lossy(name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        encode_path(String::from_utf8_lossy(name).as_bytes())
+    )
+}
+
+fn verdict_text(verdict: &str) -> (String, bool) {
+    if verdict.is_empty() {
+        ("not judged".into(), false)
+    } else {
+        (
+            verdict.to_owned(),
+            verdict == "attack" || verdict == "suspicious",
+        )
+    }
+}
+
+struct SnapshotLine {
+    id: String,
+    short: String,
+    time: String,
+    host: String,
+    verdict: String,
+    bad: bool,
+    flagged: u64,
+    files: String,
+    size: String,
+    /// The snapshot before it of the same source, to diff with.
+    previous: Option<String>,
+}
+
+struct SourceBlock {
+    name: String,
+    snapshots: Vec<SnapshotLine>,
+}
+
+#[derive(Template)]
+#[template(path = "operator/snapshots.html")]
+struct SnapshotsPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    sources: Vec<SourceBlock>,
+    now: String,
+}
+
+pub(crate) fn snapshots(
+    config: &Config,
+    session: &Session,
+    sources: &[crate::snapshots::SourceSnapshots],
+    now: DateTime<Utc>,
+) -> String {
+    let sources = sources
+        .iter()
+        .map(|source| SourceBlock {
+            name: source.source.clone(),
+            snapshots: source
+                .snapshots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let (verdict, bad) = verdict_text(&s.verdict);
+                    SnapshotLine {
+                        id: s.id.to_hex(),
+                        short: s.id.short(),
+                        time: age(s.time, now),
+                        host: s.hostname.clone(),
+                        verdict,
+                        bad,
+                        flagged: s.flagged_files,
+                        files: s.files.map_or_else(|| "-".into(), |f| f.to_string()),
+                        size: s.bytes.map_or_else(|| "-".into(), human_bytes),
+                        previous: source.snapshots.get(i + 1).map(|p| p.id.to_hex()),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    SnapshotsPage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        sources,
+        now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the snapshots: {e}"))
+}
+
+struct EntryLine {
+    name: String,
+    kind: &'static str,
+    /// A directory's listing or a file's download.
+    href: Option<String>,
+    size: String,
+    modified: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/browse.html")]
+struct BrowsePage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    id: String,
+    short: String,
+    taken: String,
+    verdict: String,
+    bad: bool,
+    path: String,
+    /// The path as the restore form sends it.
+    path_field: String,
+    /// Each component of the path and its listing.
+    crumbs: Vec<(String, String)>,
+    entries: Vec<EntryLine>,
+    total: usize,
+    first: usize,
+    last: usize,
+    previous_page: Option<String>,
+    next_page: Option<String>,
+}
+
+fn kind_word(kind: reprise_format::NodeKind) -> &'static str {
+    use reprise_format::NodeKind;
+    match kind {
+        NodeKind::File => "file",
+        NodeKind::Dir => "directory",
+        NodeKind::Symlink => "symlink",
+        NodeKind::Fifo => "fifo",
+        NodeKind::Socket => "socket",
+        NodeKind::Chardev => "character device",
+        NodeKind::Blockdev => "block device",
+    }
+}
+
+fn listing_href(id: &str, path: &[u8], from: usize) -> String {
+    let mut href = format!("/admin/snapshots/{id}?path={}", encode_path(path));
+    if from > 0 {
+        href.push_str(&format!("&from={from}"));
+    }
+    href
+}
+
+fn crumbs(id: &str, path: &[u8]) -> Vec<(String, String)> {
+    let mut crumbs = vec![("/".to_owned(), listing_href(id, b"/", 0))];
+    let mut so_far = Vec::new();
+    for part in path.split(|b| *b == b'/').filter(|p| !p.is_empty()) {
+        so_far.push(b'/');
+        so_far.extend_from_slice(part);
+        crumbs.push((
+            String::from_utf8_lossy(part).into_owned(),
+            listing_href(id, &so_far, 0),
+        ));
+    }
+    crumbs
+}
+
+pub(crate) fn browse(
+    config: &Config,
+    session: &Session,
+    listing: &crate::snapshots::Listing,
+) -> String {
+    use reprise_format::NodeKind;
+    let id = listing.id.to_hex();
+    let entries = listing
+        .entries
+        .iter()
+        .map(|node| {
+            let path = reprise_repo::walk::join(&listing.path, node.name.as_bytes());
+            EntryLine {
+                name: node.name.display(),
+                kind: kind_word(node.kind),
+                href: match node.kind {
+                    NodeKind::Dir => Some(listing_href(&id, &path, 0)),
+                    NodeKind::File => Some(format!(
+                        "/admin/snapshots/{id}/file?path={}",
+                        encode_path(&path)
+                    )),
+                    _ => None,
+                },
+                size: if node.kind == NodeKind::File {
+                    human_bytes(node.size)
+                } else {
+                    String::new()
+                },
+                modified: DateTime::<Utc>::from_timestamp_nanos(node.mtime_ns)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+            }
+        })
+        .collect();
+    let (verdict, bad) = verdict_text(
+        listing
+            .snapshot
+            .detection
+            .as_ref()
+            .map_or("", |d| d.verdict.as_str()),
+    );
+    let end = listing.offset + listing.entries.len();
+    BrowsePage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        short: listing.id.short(),
+        taken: listing
+            .snapshot
+            .time
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        verdict,
+        bad,
+        path: String::from_utf8_lossy(&listing.path).into_owned(),
+        path_field: encode_path(&listing.path),
+        crumbs: crumbs(&id, &listing.path),
+        entries,
+        total: listing.total,
+        first: (listing.offset + 1).min(end),
+        last: end,
+        previous_page: (listing.offset > 0).then(|| {
+            listing_href(
+                &id,
+                &listing.path,
+                listing.offset.saturating_sub(crate::snapshots::PAGE),
+            )
+        }),
+        next_page: (end < listing.total).then(|| listing_href(&id, &listing.path, end)),
+        id,
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the directory: {e}"))
+}
+
+struct ChangeLine {
+    kind: &'static str,
+    path: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/diff.html")]
+struct DiffPage<'a> {
+    town: &'a str,
+    account: &'a str,
+    csrf: &'a str,
+    from: String,
+    from_time: String,
+    to: String,
+    to_time: String,
+    changes: Vec<ChangeLine>,
+    total: usize,
+    /// Count of each kind of change shown.
+    counts: Vec<(&'static str, usize)>,
+}
+
+pub(crate) fn difference(
+    config: &Config,
+    session: &Session,
+    difference: &crate::snapshots::Difference,
+) -> String {
+    let counts = difference
+        .counts
+        .iter()
+        .map(|(k, n)| (k.name(), *n))
+        .collect();
+    DiffPage {
+        town: config.web.town.as_deref().unwrap_or("reprise"),
+        account: &session.account,
+        csrf: &session.csrf,
+        from: difference.from.0.short(),
+        from_time: difference
+            .from
+            .1
+            .time
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        to: difference.to.0.short(),
+        to_time: difference
+            .to
+            .1
+            .time
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        changes: difference
+            .changes
+            .iter()
+            .map(|c| ChangeLine {
+                kind: c.kind.name(),
+                path: String::from_utf8_lossy(&c.path).into_owned(),
+            })
+            .collect(),
+        total: difference.total,
+        counts,
+    }
+    .render()
+    .unwrap_or_else(|e| format!("cannot render the difference: {e}"))
 }

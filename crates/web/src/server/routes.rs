@@ -19,12 +19,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::Utc;
 use reprise_services::live::LiveRecovery;
-use reprise_services::report::RunKind;
 use serde::Serialize;
 
 use super::auth::{same_token, LoginRefusal, Session, COOKIE, LONGEST_NAME};
 use super::{pages, Peer, WebState};
-use crate::jobs::{JobContext, JobSpec};
+use crate::jobs::{JobContext, JobKind, JobSpec, RestoreSpec};
 use crate::status::board::NewIncident;
 use crate::status::model::{Impact, IncidentStage, ServiceState};
 use crate::status::page::PublicPage;
@@ -54,6 +53,11 @@ pub(crate) fn router(state: Arc<WebState>) -> Router {
         .route("/admin/jobs", get(jobs))
         .route("/admin/jobs/drill", post(start_drill))
         .route("/admin/jobs/recover", post(start_recovery))
+        .route("/admin/jobs/restore", post(start_restore))
+        .route("/admin/snapshots", get(snapshots))
+        .route("/admin/snapshots/{id}", get(browse))
+        .route("/admin/snapshots/{id}/file", get(download))
+        .route("/admin/diff", get(difference))
         .route("/admin/jobs/{id}", get(job))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MOST_FORM_BYTES))
@@ -506,11 +510,49 @@ async fn board(
     let Some((_, session)) = session_of(&state, &headers, &peer) else {
         return to_login();
     };
-    let page = match public_page(&state).await {
+    board_page(&state, &session, None).await
+}
+
+/// The incident view: what detection found, what was started to restore
+/// it, and the board of the public page (with a refusal, if any).
+async fn board_page(state: &Arc<WebState>, session: &Session, refusal: Option<&str>) -> Response {
+    let page = match public_page(state).await {
         Ok(page) => page,
         Err(response) => return response,
     };
-    html(pages::board(&state.config, &session, &page, None))
+    let gathered = {
+        let state = Arc::clone(state);
+        blocking(move || (crate::incidents::gather(&state.repo), state.jobs.list())).await
+    };
+    let (detections, jobs) = match gathered {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let detections = detections.unwrap_or_else(|e| {
+        eprintln!("reprise web: the incidents cannot be read: {e}");
+        Vec::new()
+    });
+    let status = if refusal.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let view = pages::IncidentView {
+        detections: &detections,
+        jobs: &jobs,
+        public: &page,
+    };
+    (
+        status,
+        html(pages::board(
+            &state.config,
+            session,
+            &view,
+            refusal,
+            Utc::now(),
+        )),
+    )
+        .into_response()
 }
 
 /// Runs a change of the board for the operator, then shows the board again
@@ -539,17 +581,7 @@ async fn change_board(
             audit(&state, &peer, Some(&session.account), action, &detail).await;
             see("/admin/status")
         }
-        Ok(Err(refusal)) => {
-            let page = match public_page(&state).await {
-                Ok(page) => page,
-                Err(response) => return response,
-            };
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                html(pages::board(&state.config, &session, &page, Some(&refusal))),
-            )
-                .into_response()
-        }
+        Ok(Err(refusal)) => board_page(&state, &session, Some(&refusal)).await,
         Err(response) => response,
     }
 }
@@ -730,11 +762,12 @@ async fn start_drill(
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
         Ok(JobSpec {
-            kind: RunKind::Drill,
+            kind: JobKind::Drill,
             services: fields.get("service").cloned().unwrap_or_default(),
             last_clean: false,
             replace: false,
             target_root: None,
+            restore: None,
         })
     })
     .await
@@ -752,12 +785,228 @@ async fn start_recovery(
         }
         let root = field(fields, "target_root").trim();
         Ok(JobSpec {
-            kind: RunKind::Recover,
+            kind: JobKind::Recover,
             services: fields.get("service").cloned().unwrap_or_default(),
             last_clean: field(fields, "last_clean") == "1",
             replace: field(fields, "replace") == "1",
             target_root: (!root.is_empty()).then(|| std::path::PathBuf::from(root)),
+            restore: None,
         })
     })
     .await
+}
+
+async fn start_restore(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    start_job(state, peer, headers, body, |fields| {
+        let path = pages::decode_path(field(fields, "path"));
+        let path = String::from_utf8(path).map_err(|_| {
+            "this path's name is not UTF-8 text: restore the directory that holds it".to_owned()
+        })?;
+        let target = field(fields, "target").trim();
+        if target.is_empty() {
+            return Err("give the directory to restore into".into());
+        }
+        Ok(JobSpec {
+            kind: JobKind::Restore,
+            services: Vec::new(),
+            last_clean: field(fields, "last_clean") == "1",
+            replace: false,
+            target_root: None,
+            restore: Some(RestoreSpec {
+                snapshot: field(fields, "snapshot").to_owned(),
+                path: if path.is_empty() { "/".into() } else { path },
+                target: std::path::PathBuf::from(target),
+            }),
+        })
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots: the list, a directory, a file, a diff.
+
+/// The value of `name` in the request's query, percent-decoded to bytes
+/// (a snapshot's names need not be UTF-8).
+fn query_bytes(uri: &axum::http::Uri, name: &str) -> Option<Vec<u8>> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| {
+            let spaced = value.replace('+', " ");
+            percent_encoding::percent_decode_str(&spaced).collect()
+        })
+    })
+}
+
+fn query_text(uri: &axum::http::Uri, name: &str) -> String {
+    query_bytes(uri, name)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// A browse failure as a page: the request's fault is a 404, the
+/// repository's a 503 that says what failed.
+fn browse_failed(e: &crate::snapshots::BrowseError) -> Response {
+    if e.is_not_found() {
+        error_page(StatusCode::NOT_FOUND, &e.to_string())
+    } else {
+        error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("cannot read the repository: {e}"),
+        )
+    }
+}
+
+async fn snapshots(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let listed = {
+        let state = Arc::clone(&state);
+        blocking(move || crate::snapshots::by_source(&state.repo)).await
+    };
+    match listed {
+        Ok(Ok(sources)) => html(pages::snapshots(
+            &state.config,
+            &session,
+            &sources,
+            Utc::now(),
+        )),
+        Ok(Err(e)) => browse_failed(&e),
+        Err(response) => response,
+    }
+}
+
+async fn browse(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let path = query_bytes(&uri, "path").unwrap_or_else(|| b"/".to_vec());
+    let offset = query_text(&uri, "from").parse().unwrap_or(0);
+    let listed = {
+        let state = Arc::clone(&state);
+        blocking(move || crate::snapshots::list_dir(&state.repo, &id, &path, offset)).await
+    };
+    match listed {
+        Ok(Ok(listing)) => html(pages::browse(&state.config, &session, &listing)),
+        Ok(Err(e)) => browse_failed(&e),
+        Err(response) => response,
+    }
+}
+
+/// How many blobs a download may read ahead of the client.
+const DOWNLOAD_AHEAD: usize = 4;
+
+async fn download(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let path = query_bytes(&uri, "path").unwrap_or_default();
+    let found = {
+        let state = Arc::clone(&state);
+        let path = path.clone();
+        blocking(move || crate::snapshots::file(&state.repo, &id, &path)).await
+    };
+    let node = match found {
+        Ok(Ok(node)) => node,
+        Ok(Err(e)) => return browse_failed(&e),
+        Err(response) => return response,
+    };
+    audit(
+        &state,
+        &peer,
+        Some(&session.account),
+        "download",
+        &String::from_utf8_lossy(&path),
+    )
+    .await;
+    let (sender, receiver) =
+        tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(DOWNLOAD_AHEAD);
+    let length = node.size;
+    let disposition = pages::attachment(node.name.as_bytes());
+    let reading = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || send_content(&reading.repo, &node, &sender));
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    ));
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, length.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Reads a file's blobs one by one into `sender`, until the end, a failure
+/// (sent, so the client sees the download cut, never a short file taken for
+/// whole) or the client's leaving.
+fn send_content(
+    repo: &reprise_repo::Repository,
+    node: &reprise_format::Node,
+    sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let mut reader = match reprise_repo::browse::FileReader::new(repo, node) {
+        Ok(reader) => reader,
+        Err(e) => {
+            let _ = sender.blocking_send(Err(std::io::Error::other(e.to_string())));
+            return;
+        }
+    };
+    loop {
+        let item = match reader.next_blob() {
+            Ok(Some(blob)) => Ok(Bytes::from(blob)),
+            Ok(None) => return,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        };
+        let failed = item.is_err();
+        if sender.blocking_send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
+async fn difference(
+    State(state): Shared,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some((_, session)) = session_of(&state, &headers, &peer) else {
+        return to_login();
+    };
+    let from = query_text(&uri, "from");
+    let to = query_text(&uri, "to");
+    let compared = {
+        let state = Arc::clone(&state);
+        blocking(move || crate::snapshots::diff(&state.repo, &from, &to)).await
+    };
+    match compared {
+        Ok(Ok(difference)) => html(pages::difference(&state.config, &session, &difference)),
+        Ok(Err(e)) => browse_failed(&e),
+        Err(response) => response,
+    }
 }

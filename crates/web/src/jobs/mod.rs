@@ -1,5 +1,5 @@
-//! The dashboard's background jobs: recoveries and drills started from the
-//! browser, which outlive the browser and the server.
+//! The dashboard's background jobs: recoveries, drills and restores started
+//! from the browser, which outlive the browser and the server.
 //!
 //! Each job is a directory under `[web] data_dir/jobs/ID/`: `job.json` (what
 //! was asked, by whom, where it stands; replaced whole at each change),
@@ -7,13 +7,14 @@
 //! second while it runs, `reprise_services::live`) and `log.txt` (one line
 //! per event). A job runs on its own thread through
 //! `reprise_services::operation`, the code `reprise recover` and `reprise
-//! drill` run. When the server starts, a job still marked running was cut
+//! drill` run, or (a restore, `restore`) through `reprise_restore`'s
+//! selection and restore, as `reprise restore` does. When the server starts, a job still marked running was cut
 //! off by the server's end: it is started again, and resumes where it
 //! stopped from its journal; if that fails it is marked failed with the
 //! reason. No job is ever silently forgotten.
 //!
-//! One recovery or drill runs at a time: they share the journal and the
-//! scratch names. The thread running a job holds an exclusive lock on its
+//! One job runs at a time: recoveries and drills share the journal and the
+//! scratch names, and a restore would compete with them for the disks. The thread running a job holds an exclusive lock on its
 //! `runner.lock` for as long as it runs, so a job is never resumed while
 //! something still runs it (a second server on the same directory, or a
 //! stopped server whose job thread has not finished).
@@ -36,6 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{read_bounded, replace_durably, Bounded};
 
+mod restore;
+
 const JOB_FILE: &str = "job.json";
 const RUNNER_LOCK: &str = "runner.lock";
 const LOG_FILE: &str = "log.txt";
@@ -44,13 +47,48 @@ const MOST_JOB_BYTES: u64 = 16 << 20;
 /// The end of the log a page shows.
 const LOG_TAIL_BYTES: u64 = 64 << 10;
 
+/// What kind of job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Services brought back for real, in dependency order.
+    Recover,
+    /// Services restored into scratch places, measured, cleaned up.
+    Drill,
+    /// One path of one snapshot into a directory.
+    Restore,
+}
+
+impl JobKind {
+    /// Its name in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Recover => "recovery",
+            JobKind::Drill => "drill",
+            JobKind::Restore => "restore",
+        }
+    }
+}
+
+/// A restore job's snapshot, path and target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpec {
+    /// The snapshot's full id.
+    pub snapshot: String,
+    /// The path of the snapshot restored (`/` for all of it).
+    pub path: String,
+    /// The directory it goes into; must be absolute.
+    pub target: PathBuf,
+}
+
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
-    pub kind: RunKind,
+    pub kind: JobKind,
     /// Services, with what they depend on (empty: all).
     pub services: Vec<String>,
-    /// A recovery from the newest clean snapshots instead of the newest.
+    /// A recovery from the newest clean snapshots instead of the newest;
+    /// a restore of the last clean version of each file the attack touched.
     #[serde(default)]
     pub last_clean: bool,
     /// A recovery that drops and recreates existing databases.
@@ -59,6 +97,9 @@ pub struct JobSpec {
     /// A recovery's files under this directory instead of their paths.
     #[serde(default)]
     pub target_root: Option<PathBuf>,
+    /// A restore job's snapshot and target.
+    #[serde(default)]
+    pub restore: Option<RestoreSpec>,
 }
 
 /// Where a job stands.
@@ -99,7 +140,7 @@ pub enum JobError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("job {id} ({kind}) is running: one recovery or drill at a time, wait for it to end")]
+    #[error("job {id} ({kind}) is running: one job at a time, wait for it to end")]
     Busy { id: String, kind: &'static str },
     #[error("{0}")]
     Refused(String),
@@ -265,7 +306,7 @@ impl Jobs {
     fn claim(&self, job: &Job) -> Result<(), JobError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(other) = running.as_ref() {
-            let kind = self.get(other).map_or("a job", |j| kind_name(j.spec.kind));
+            let kind = self.get(other).map_or("a job", |j| j.spec.kind.name());
             return Err(JobError::Busy {
                 id: other.clone(),
                 kind,
@@ -330,13 +371,6 @@ fn runner_lock(dir: &Path) -> Result<Option<File>, JobError> {
     }
 }
 
-fn kind_name(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Recover => "recovery",
-        RunKind::Drill => "drill",
-    }
-}
-
 fn check_spec(config: &Config, spec: &JobSpec) -> Result<(), JobError> {
     for name in &spec.services {
         if !config.services.contains_key(name) {
@@ -345,31 +379,49 @@ fn check_spec(config: &Config, spec: &JobSpec) -> Result<(), JobError> {
             )));
         }
     }
-    if spec.kind == RunKind::Drill
-        && (spec.last_clean || spec.replace || spec.target_root.is_some())
-    {
-        return Err(JobError::Refused(
+    let recovery_only = spec.replace || spec.target_root.is_some();
+    match spec.kind {
+        JobKind::Drill if spec.last_clean || recovery_only => Err(JobError::Refused(
             "a drill restores the newest snapshots into scratch places: last-clean, replace and a target root are for recoveries".into(),
-        ));
+        )),
+        JobKind::Restore => restore::check(spec),
+        JobKind::Recover | JobKind::Drill if spec.restore.is_some() => Err(JobError::Refused(
+            "a snapshot and a target are for restore jobs".into(),
+        )),
+        _ => absolute_or_none(spec.target_root.as_deref(), "target root"),
     }
-    if let Some(root) = &spec.target_root {
-        if !root.is_absolute() {
-            return Err(JobError::Refused(format!(
-                "the target root {} must be an absolute path",
-                root.display()
-            )));
-        }
+}
+
+fn absolute_or_none(path: Option<&Path>, what: &str) -> Result<(), JobError> {
+    match path {
+        Some(p) if !p.is_absolute() => Err(JobError::Refused(format!(
+            "the {what} {} must be an absolute path",
+            p.display()
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs the job to its end; returns its file as it should be left.
-fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
+fn run(context: &dyn JobContext, dir: &Path, job: Job) -> Job {
+    match job.spec.kind {
+        JobKind::Restore => restore::run(context, dir, job),
+        JobKind::Recover | JobKind::Drill => run_services(context, dir, job),
+    }
+}
+
+/// Runs a recovery or a drill to its end.
+fn run_services(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
     let config = context.config();
     let names = Plan::from_config(config, &job.spec.services)
         .map(|p| p.names())
         .unwrap_or_default();
-    let mut live = LiveWriter::new(dir, job.spec.kind, &names);
+    let kind = if job.spec.kind == JobKind::Drill {
+        RunKind::Drill
+    } else {
+        RunKind::Recover
+    };
+    let mut live = LiveWriter::new(dir, kind, &names);
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -387,7 +439,7 @@ fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
         }
     };
     let spec = &job.spec;
-    let result = match spec.kind {
+    let result = match kind {
         RunKind::Recover => operation::recover(
             context.repo(),
             config,
@@ -472,7 +524,7 @@ fn summary(report: &RecoveryReport, problem: Option<&str>) -> String {
     text
 }
 
-fn append_log(dir: &Path, line: &str) {
+pub(crate) fn append_log(dir: &Path, line: &str) {
     if let Ok(mut log) = OpenOptions::new()
         .create(true)
         .append(true)

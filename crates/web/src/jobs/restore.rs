@@ -1,0 +1,228 @@
+//! A restore job: one path of one snapshot into a directory, as `reprise
+//! restore SNAPSHOT:/path --target DIR [--last-clean]` does, with its
+//! progress in the job's `live.json` as one row.
+//!
+//! Files are compared with the snapshot before they are written
+//! (`Overwrite::IfChanged`), so a job the server's end cut off resumes by
+//! running again: what is already restored is skipped, the file cut short
+//! is completed.
+
+use std::path::{Component, Path};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use reprise_format::SnapshotId;
+use reprise_repo::browse::list_then_index;
+use reprise_repo::SnapshotFilter;
+use reprise_restore::last_clean::summarise;
+use reprise_restore::{select, Overwrite, RestoreReport, Versions};
+use reprise_services::live::LiveWriter;
+use reprise_services::report::RunKind;
+use reprise_services::schedule::{Event, ServiceProgress};
+
+use super::{append_log, Job, JobContext, JobError, JobSpec, JobState, RestoreSpec};
+
+/// How often the progress is written while the restore runs.
+const TICK: Duration = Duration::from_millis(250);
+/// Failed paths written to the log, at most.
+const MOST_LOGGED_FAILURES: usize = 100;
+
+/// Refuses a restore job that names no snapshot or an unsafe target.
+pub(super) fn check(spec: &JobSpec) -> Result<(), JobError> {
+    if !spec.services.is_empty() || spec.replace || spec.target_root.is_some() {
+        return Err(JobError::Refused(
+            "a restore takes a snapshot, a path and a target directory, not services".into(),
+        ));
+    }
+    let Some(restore) = &spec.restore else {
+        return Err(JobError::Refused("choose the snapshot to restore".into()));
+    };
+    if restore.snapshot.parse::<SnapshotId>().is_err() {
+        return Err(JobError::Refused(format!(
+            "{:?} is not a snapshot id: choose the snapshot from the list",
+            restore.snapshot
+        )));
+    }
+    let target = &restore.target;
+    if !target.is_absolute() || target.components().any(|c| c == Component::ParentDir) {
+        return Err(JobError::Refused(format!(
+            "the target {} must be an absolute path without ..",
+            target.display()
+        )));
+    }
+    if target.parent().is_none() {
+        return Err(JobError::Refused(
+            "the target / is refused: restore into a directory of its own, e.g. /srv/restore"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What the job's progress row is called.
+fn row_name(restore: &RestoreSpec) -> String {
+    let short = restore.snapshot.get(..8).unwrap_or(&restore.snapshot);
+    format!("{short}:{}", restore.path)
+}
+
+/// Runs the restore to its end; returns the job's file as it should be left.
+pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
+    let Some(restore) = job.spec.restore.clone() else {
+        job.state = JobState::Failed;
+        job.summary = "the job names no snapshot: start it again".into();
+        return job;
+    };
+    let name = row_name(&restore);
+    let mut live = LiveWriter::new(dir, RunKind::Recover, std::slice::from_ref(&name));
+    let progress = Arc::new(ServiceProgress::new());
+    live.observe(&Event::Started {
+        service: name.clone(),
+        resuming: job.resumed > 0,
+        progress: Arc::clone(&progress),
+    });
+    let outcome = restore_with_progress(
+        context,
+        &restore,
+        job.spec.last_clean,
+        &progress,
+        &mut |view| {
+            live.observe(&Event::Progress {
+                service: name.clone(),
+                view,
+            });
+        },
+    );
+    job.finished_at = Some(Utc::now());
+    match outcome {
+        Ok((report, clean)) => {
+            let failed = !report.failures.is_empty() || clean.is_some_and(|(_, lost)| lost > 0);
+            for f in report.failures.iter().take(MOST_LOGGED_FAILURES) {
+                append_log(dir, &format!("cannot restore {}: {}", f.path, f.message));
+            }
+            progress.finish();
+            live.observe(&Event::Progress {
+                service: name.clone(),
+                view: progress.view(),
+            });
+            live.observe(&if failed {
+                Event::Failed {
+                    service: name.clone(),
+                    reason: "some files could not be restored".into(),
+                }
+            } else {
+                Event::Healthy {
+                    service: name.clone(),
+                    checked: false,
+                    resumed: job.resumed > 0,
+                }
+            });
+            job.state = if failed {
+                JobState::Failed
+            } else {
+                JobState::Succeeded
+            };
+            job.summary = summary(&report, clean, &restore);
+        }
+        Err(reason) => {
+            live.observe(&Event::Failed {
+                service: name,
+                reason: reason.clone(),
+            });
+            job.state = JobState::Failed;
+            job.summary = reason;
+        }
+    }
+    let _ = live.finish();
+    append_log(dir, &job.summary);
+    job
+}
+
+/// Files recovered from earlier snapshots, and files without a clean
+/// version, of a last-clean restore.
+type CleanCounts = Option<(usize, usize)>;
+
+/// Restores, calling `tick` with the progress every [`TICK`] meanwhile.
+fn restore_with_progress(
+    context: &dyn JobContext,
+    restore: &RestoreSpec,
+    last_clean: bool,
+    progress: &ServiceProgress,
+    tick: &mut dyn FnMut(reprise_services::schedule::ProgressView),
+) -> Result<(RestoreReport, CleanCounts), String> {
+    let repo = context.repo();
+    let list = list_then_index(repo)
+        .map_err(|e| format!("cannot read the repository: {e}"))?
+        .snapshots;
+    let (id, snapshot) = list
+        .select(&restore.snapshot, &SnapshotFilter::default())
+        .map_err(|e| format!("{e}: it may have been forgotten since"))?;
+    let versions = if last_clean {
+        Versions::LastClean { all_changed: false }
+    } else {
+        Versions::AsSnapshot
+    };
+    let selection = select(
+        repo,
+        &list,
+        (&id, &snapshot),
+        restore.path.as_bytes(),
+        versions,
+    )
+    .map_err(|e| format!("in snapshot {}: {e}", id.short()))?;
+    let options = selection.options(&id, &snapshot, Overwrite::IfChanged);
+    let report = std::thread::scope(|scope| {
+        let running = scope.spawn(|| {
+            reprise_restore::run(
+                repo,
+                selection.nodes.clone(),
+                &selection.base,
+                &restore.target,
+                &options,
+                progress.restoring(),
+            )
+        });
+        while !running.is_finished() {
+            std::thread::sleep(TICK);
+            let total = progress
+                .restoring()
+                .bytes_total
+                .load(std::sync::atomic::Ordering::Relaxed);
+            progress.set_total(total);
+            tick(progress.view());
+        }
+        running.join()
+    })
+    .map_err(|_| {
+        "the restore stopped on an internal error (a bug): see the server's log".to_owned()
+    })?
+    .map_err(|e| e.to_string())?;
+    let clean = selection.last_clean.as_ref().map(|plan| {
+        let s = summarise(plan, None, &selection.base);
+        (s.recovered, s.unrecoverable)
+    });
+    Ok((report, clean))
+}
+
+fn summary(report: &RestoreReport, clean: CleanCounts, restore: &RestoreSpec) -> String {
+    let mut text = format!(
+        "{} restored into {}: {} file(s) written ({} replaced), {} already up to date",
+        restore.path,
+        restore.target.display(),
+        report.files_restored,
+        report.files_replaced,
+        report.files_unchanged,
+    );
+    if !report.failures.is_empty() {
+        text.push_str(&format!(
+            "; {} path(s) could not be restored (see the log)",
+            report.failures.len()
+        ));
+    }
+    if let Some((recovered, lost)) = clean {
+        text.push_str(&format!(
+            "; last clean: {recovered} file(s) taken from earlier snapshots, {lost} without a clean version"
+        ));
+    }
+    text
+}

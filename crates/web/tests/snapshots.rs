@@ -1,0 +1,351 @@
+//! The dashboard's snapshots, incident view and restore jobs over real
+//! HTTPS, on real backups with real detection: a share backed up clean,
+//! then encrypted by ransomware and backed up again while the server runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::*;
+use reprise_backup::{BackupOptions, BackupProgress};
+use reprise_repo::Repository;
+use reprise_storage::LocalBackend;
+
+/// A name that is not UTF-8, as old shares have.
+const LATIN1_NAME: &[u8] = b"r\xe9sum\xe9.txt";
+
+/// 24 text documents in two directories, and one file named in Latin-1.
+fn make_share(root: &Path) {
+    for dir in ["finances", "etat-civil"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        for i in 0..12 {
+            let text: String = (0..200)
+                .map(|l| format!("{dir} document {i}, ligne {l}: mandat, budget, registre\n"))
+                .collect();
+            std::fs::write(root.join(dir).join(format!("doc{i}.txt")), text).unwrap();
+        }
+    }
+    std::fs::write(root.join(OsStr::from_bytes(LATIN1_NAME)), b"CV 2027\n").unwrap();
+}
+
+/// Every `.txt` file of `dir` encrypted into `NAME.lockbit` (the original
+/// deleted), and a ransom note.
+fn encrypt(dir: &Path) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let sealed: Vec<u8> = data
+            .iter()
+            .map(|b| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b ^ (state as u8)
+            })
+            .collect();
+        let mut target = path.clone().into_os_string();
+        target.push(".lockbit");
+        std::fs::write(&target, sealed).unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
+    std::fs::write(
+        dir.join("README-RESTORE-FILES.txt"),
+        "All your files are encrypted. Contact us to buy the decryptor.\n",
+    )
+    .unwrap();
+}
+
+/// Backs `share` up with detection, as `reprise backup` does; returns the
+/// snapshot's id and verdict.
+fn back_up(repo_dir: &Path, share: &Path) -> (String, String) {
+    let repo = Repository::open(Arc::new(LocalBackend::new(repo_dir)), b"pw").unwrap();
+    let options = BackupOptions::new(vec![share.to_path_buf()], "srv-fichiers");
+    let report = reprise_backup::run(&repo, options, &BackupProgress::default()).unwrap();
+    let verdict = report
+        .detection
+        .as_ref()
+        .map(|d| d.verdict.as_str().to_owned())
+        .unwrap_or_default();
+    (report.snapshot_id.to_hex(), verdict)
+}
+
+fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let data = std::fs::read(&path).unwrap();
+                all.insert(path.strip_prefix(root).unwrap().to_path_buf(), data);
+            }
+        }
+    }
+    all
+}
+
+fn encoded(path: &Path) -> String {
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (*b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A site with a clean backup of its share, browsed once (so the server's
+/// index predates what follows), then an attack and its backup.
+struct Attacked {
+    site: Site,
+    cookie: String,
+    share: PathBuf,
+    clean: String,
+    attacked: String,
+    before: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+fn attacked_site() -> Attacked {
+    let site = site("1h");
+    let share = site.dir.path().join("mairie");
+    make_share(&share);
+    let before = contents(&share);
+    let repo_dir = site.dir.path().join("repo");
+    let (clean, verdict) = back_up(&repo_dir, &share);
+    assert_eq!(verdict, "clean");
+    let cookie = site.log_in();
+    let first = site.get(&format!("/admin/snapshots/{clean}"), Some(&cookie));
+    assert_eq!(first.status, 200, "{}", first.body);
+    encrypt(&share.join("finances"));
+    let (attacked, verdict) = back_up(&repo_dir, &share);
+    assert_eq!(verdict, "attack");
+    Attacked {
+        site,
+        cookie,
+        share,
+        clean,
+        attacked,
+        before,
+    }
+}
+
+#[test]
+fn snapshots_are_listed_browsed_downloaded_and_compared() {
+    let a = attacked_site();
+    let (site, cookie) = (&a.site, a.cookie.as_str());
+
+    let list = site.get("/admin/snapshots", Some(cookie));
+    assert_eq!(list.status, 200);
+    let source = format!("srv-fichiers:{}", a.share.display());
+    assert!(list.body.contains(&source), "{}", list.body);
+    for id in [&a.clean, &a.attacked] {
+        assert!(list.body.contains(&id[..8]), "{id} listed");
+    }
+    assert!(list.body.contains(">attack<") && list.body.contains(">clean<"));
+    assert!(list.body.contains(&format!(
+        "/admin/diff?from={}&amp;to={}",
+        a.clean, a.attacked
+    )));
+
+    // The attacked snapshot was made after the server loaded its index.
+    let finances = a.share.join("finances");
+    let dir = site.get(
+        &format!(
+            "/admin/snapshots/{}?path={}",
+            a.attacked,
+            encoded(&finances)
+        ),
+        Some(cookie),
+    );
+    assert_eq!(dir.status, 200, "{}", dir.body);
+    assert!(dir.body.contains("doc0.txt.lockbit") && dir.body.contains("README-RESTORE-FILES.txt"));
+    assert!(dir.body.contains("Entries 1 to 13 of 13"), "{}", dir.body);
+    assert!(!dir.body.contains(">doc0.txt<"));
+
+    let root = site.get(
+        &format!("/admin/snapshots/{}?path={}", a.clean, encoded(&a.share)),
+        Some(cookie),
+    );
+    assert_eq!(root.status, 200);
+    assert!(
+        root.body.contains("r\u{fffd}sum\u{fffd}.txt"),
+        "{}",
+        root.body
+    );
+    let latin1 = a.share.join(OsStr::from_bytes(LATIN1_NAME));
+    let href = format!(
+        "/admin/snapshots/{}/file?path={}",
+        a.clean,
+        encoded(&latin1)
+    );
+    assert!(
+        root.body.contains(&href.replace('&', "&amp;")),
+        "{}",
+        root.body
+    );
+    let file = site.get(&href, Some(cookie));
+    assert_eq!(file.status, 200);
+    assert_eq!(file.body, "CV 2027\n");
+    assert!(file
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment; filename=\"r_sum_.txt\""));
+    let doc = site.get(
+        &format!(
+            "/admin/snapshots/{}/file?path={}",
+            a.clean,
+            encoded(&finances.join("doc3.txt"))
+        ),
+        Some(cookie),
+    );
+    assert_eq!(
+        doc.body.as_bytes(),
+        a.before[Path::new("finances/doc3.txt")].as_slice()
+    );
+
+    let diff = site.get(
+        &format!("/admin/diff?from={}&to={}", a.clean, a.attacked),
+        Some(cookie),
+    );
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    assert!(
+        diff.body.contains("13 added") && diff.body.contains("12 removed"),
+        "{}",
+        diff.body
+    );
+    assert!(diff
+        .body
+        .contains(&format!("{}/doc0.txt.lockbit", finances.display())));
+
+    for missing in [
+        format!("/admin/snapshots/{}?path=%2Fnope", a.clean),
+        format!(
+            "/admin/snapshots/{}/file?path={}",
+            a.clean,
+            encoded(&finances)
+        ),
+        "/admin/snapshots/not-an-id".to_owned(),
+        format!("/admin/snapshots/{}", "1".repeat(64)),
+        format!("/admin/diff?from={}&to=zz", a.clean),
+    ] {
+        assert_eq!(site.get(&missing, Some(cookie)).status, 404, "{missing}");
+    }
+    let audit = std::fs::read_to_string(site.audit_log()).unwrap();
+    assert!(audit.contains("\"download\""), "downloads are audited");
+}
+
+#[test]
+fn the_incident_view_shows_the_attack_and_a_last_clean_restore_brings_the_files_back() {
+    let a = attacked_site();
+    let (site, cookie) = (&a.site, a.cookie.as_str());
+    let view = site.get("/admin/status", Some(cookie));
+    assert_eq!(view.status, 200);
+    assert!(
+        view.body
+            .contains("<strong>12</strong> file(s) encrypted, 1 ransom note(s)"),
+        "{}",
+        view.body
+    );
+    assert!(view
+        .body
+        .contains(&format!("/admin/snapshots/{}", a.attacked)));
+    assert!(view.body.contains(&format!(
+        "Last clean snapshot: <a href=\"/admin/snapshots/{}\"",
+        a.clean
+    )));
+
+    let target = site.dir.path().join("restored");
+    let answer = start(
+        site,
+        cookie,
+        "/admin/jobs/restore",
+        &[
+            ("snapshot", &a.attacked),
+            ("path", &encoded(&a.share)),
+            ("target", target.to_str().unwrap()),
+            ("last_clean", "1"),
+        ],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let location = answer.header("location").unwrap().to_owned();
+    let page = job_page_when_done(site, cookie, &location);
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert!(
+        page.contains("last clean: 12 file(s) taken from earlier snapshots"),
+        "{page}"
+    );
+    assert_eq!(
+        contents(&target),
+        a.before,
+        "every file as it was before the attack, no encrypted copy, no note"
+    );
+
+    let view = site.get("/admin/status", Some(cookie)).body;
+    let id = location.trim_start_matches("/admin/jobs/");
+    assert!(
+        view.contains("What was started to restore it") && view.contains(id),
+        "{view}"
+    );
+
+    // A plain restore of one directory of the clean snapshot.
+    let plain = site.dir.path().join("etat-civil");
+    let answer = start(
+        site,
+        cookie,
+        "/admin/jobs/restore",
+        &[
+            ("snapshot", &a.clean),
+            ("path", &encoded(&a.share.join("etat-civil"))),
+            ("target", plain.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let page = job_page_when_done(site, cookie, answer.header("location").unwrap());
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    let wanted: BTreeMap<PathBuf, Vec<u8>> = a
+        .before
+        .iter()
+        .filter_map(|(p, d)| Some((p.strip_prefix("etat-civil").ok()?.to_path_buf(), d.clone())))
+        .collect();
+    assert_eq!(contents(&plain), wanted);
+
+    for (fields, refusal) in [
+        (
+            vec![
+                ("snapshot", a.clean.as_str()),
+                ("path", "%2F"),
+                ("target", "relative/dir"),
+            ],
+            "must be an absolute path",
+        ),
+        (
+            vec![
+                ("snapshot", a.clean.as_str()),
+                ("path", "%2F"),
+                ("target", "/"),
+            ],
+            "the target / is refused",
+        ),
+        (
+            vec![("snapshot", "abc"), ("path", "%2F"), ("target", "/tmp/x")],
+            "is not a snapshot id",
+        ),
+    ] {
+        let refused = start(site, cookie, "/admin/jobs/restore", &fields);
+        assert_eq!(refused.status, 422, "{fields:?}");
+        assert!(refused.body.contains(refusal), "{}", refused.body);
+    }
+}
