@@ -1,9 +1,10 @@
 //! The dashboard and the public page in a real headless Chromium, through
 //! WebDriver (scripts/browser starts ChromeDriver; `scripts/test-all` runs
-//! it). An operator logs in, starts a drill, closes the browser, the server
-//! restarts, and the drill is there, finished; a citizen watches the public
-//! page change while a recovery runs; a stranger gets nothing but the
-//! public page.
+//! it). An operator logs in, browses a snapshot, starts a restore, closes
+//! the browser, the server restarts, and the restore is there, finished;
+//! the operator runs a whole drill; a citizen watches the public page
+//! change while a recovery runs; a stranger gets nothing but the public
+//! page.
 //!
 //! With `REPRISE_SCREENSHOTS=DIR`, each page's screenshot is written there
 //! (how docs/screenshots/ is made).
@@ -119,6 +120,49 @@ async fn wait_url(client: &Client, end: &str) -> String {
     panic!("never reached …{end}:\n{body}");
 }
 
+/// Waits for the browser to land on a page whose address contains `part`.
+async fn wait_url_containing(client: &Client, part: &str) -> String {
+    for _ in 0..100 {
+        let url = client.current_url().await.unwrap().to_string();
+        if url.contains(part) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never reached an address with {part}");
+}
+
+/// Waits for the page the browser is on to contain `text`.
+async fn wait_for_source(client: &Client, text: &str) -> String {
+    for _ in 0..100 {
+        let page = client.source().await.unwrap_or_default();
+        if page.contains(text) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{text:?} never came:\n{}",
+        client.source().await.unwrap_or_default()
+    );
+}
+
+/// A path as the dashboard's links carry it.
+fn encoded(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (*b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Reloads `url` until its page contains `text`.
 async fn wait_for(client: &Client, url: &str, text: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -166,28 +210,55 @@ fn an_operator_drills_and_recovers_in_the_browser_and_a_citizen_follows() {
         screenshot(&stranger, "login").await;
         stranger.close().await.unwrap();
 
-        // An operator starts a drill, then closes the browser.
+        // An operator browses a snapshot, starts a restore of one of its
+        // directories, then closes the browser.
         let operator = browser(&driver, &chromium, &profiles.path().join("operator")).await;
         log_in(&operator, &base).await;
         screenshot(&operator, "overview").await;
-        operator.goto(&format!("{base}/admin/jobs")).await.unwrap();
-        screenshot(&operator, "jobs").await;
         operator
-            .find(Locator::Css("form[action='/admin/jobs/drill'] button"))
+            .goto(&format!("{base}/admin/snapshots"))
+            .await
+            .unwrap();
+        screenshot(&operator, "snapshots").await;
+        operator
+            .find(Locator::Css("table a[href^='/admin/snapshots/']"))
             .await
             .unwrap()
             .click()
             .await
             .unwrap();
-        let mut job_url = String::new();
-        for _ in 0..100 {
-            job_url = operator.current_url().await.unwrap().to_string();
-            if job_url.contains("/admin/jobs/2") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(job_url.contains("/admin/jobs/2"), "{job_url}");
+        let snapshot_url = wait_url_containing(&operator, "/admin/snapshots/").await;
+        let share = first.dir.path().join("partages");
+        operator
+            .goto(&format!("{snapshot_url}?path={}", encoded(&share)))
+            .await
+            .unwrap();
+        operator
+            .find(Locator::LinkText("compta"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let listing = wait_for_source(&operator, "budget.ods").await;
+        assert!(listing.contains("/file?path="), "{listing}");
+        screenshot(&operator, "browse").await;
+        let target = first.dir.path().join("restored-compta");
+        operator
+            .find(Locator::Id("target"))
+            .await
+            .unwrap()
+            .send_keys(&target.display().to_string())
+            .await
+            .unwrap();
+        operator
+            .find(Locator::Css("form[action='/admin/jobs/restore'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_url_containing(&operator, "/admin/jobs/2").await;
         operator.close().await.unwrap();
     });
 
@@ -200,17 +271,23 @@ fn an_operator_drills_and_recovers_in_the_browser_and_a_citizen_follows() {
         let operator = browser(&driver, &chromium, &profiles.path().join("operator-again")).await;
         log_in(&operator, &base).await;
         let jobs = wait_for(&operator, &format!("{base}/admin/jobs"), "succeeded").await;
-        assert!(jobs.contains("Drill"), "{jobs}");
-        let link = operator
-            .find(Locator::Css("table a[href^='/admin/jobs/']"))
+        assert!(jobs.contains("Restore"), "{jobs}");
+        let restored = second.dir.path().join("restored-compta/budget.ods");
+        assert_eq!(std::fs::read(&restored).unwrap(), b"budget 2027");
+
+        // A whole drill, started and followed in the browser.
+        operator.goto(&format!("{base}/admin/jobs")).await.unwrap();
+        screenshot(&operator, "jobs").await;
+        operator
+            .find(Locator::Css("form[action='/admin/jobs/drill'] button"))
+            .await
+            .unwrap()
+            .click()
             .await
             .unwrap();
-        let href = link.attr("href").await.unwrap().unwrap();
-        let job = source_of(&operator, &format!("{base}{href}")).await;
-        assert!(
-            job.contains("succeeded") && job.contains("partages"),
-            "{job}"
-        );
+        let drill_url = wait_url_containing(&operator, "/admin/jobs/2").await;
+        let job = wait_for(&operator, &drill_url, "<strong>succeeded</strong>").await;
+        assert!(job.contains("Drill") && job.contains("partages"), "{job}");
         screenshot(&operator, "job").await;
 
         // The public page says the share is down; a citizen watches it come

@@ -349,3 +349,42 @@ fn the_incident_view_shows_the_attack_and_a_last_clean_restore_brings_the_files_
         assert!(refused.body.contains(refusal), "{}", refused.body);
     }
 }
+
+#[test]
+fn a_restore_cut_off_by_the_servers_end_resumes_and_completes_what_it_had_begun() {
+    let first = site_in(tempfile::tempdir().unwrap(), "1h", true);
+    let repo = Repository::open(
+        Arc::new(LocalBackend::new(first.dir.path().join("repo"))),
+        b"pw",
+    )
+    .unwrap();
+    let snapshot = repo.list_snapshots().unwrap().snapshots[0].0.to_hex();
+    let share = first.dir.path().join("partages");
+    // The server stopped in the middle of writing budget.ods.
+    let target = first.dir.path().join("restored");
+    std::fs::create_dir_all(target.join("compta")).unwrap();
+    std::fs::write(target.join("compta/budget.ods"), b"budg").unwrap();
+    let id = "20261204120000-0a1b2c3d";
+    let job_dir = first.dir.path().join("web/jobs").join(id);
+    std::fs::create_dir_all(&job_dir).unwrap();
+    let job = serde_json::json!({
+        "id": id,
+        "spec": {"kind": "restore", "services": [], "restore": {
+            "snapshot": snapshot, "path": share.to_str().unwrap(), "target": target,
+        }},
+        "account": "marie", "created_at": "2026-12-04T12:00:00Z", "state": "running"
+    });
+    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+    let Site { dir, handle, .. } = first;
+    handle.stop();
+
+    let second = site_in(dir, "1h", true);
+    let cookie = second.log_in();
+    let page = job_page_when_done(&second, &cookie, &format!("/admin/jobs/{id}"));
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert!(page.contains("resumed 1 time"), "{page}");
+    assert_eq!(
+        std::fs::read(target.join("compta/budget.ods")).unwrap(),
+        b"budget 2027"
+    );
+}

@@ -77,6 +77,9 @@ pub(crate) fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 fn human_bytes(b: u64) -> String {
+    if b < 1024 {
+        return format!("{b} B");
+    }
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = b as f64;
     let mut unit = 0;
