@@ -447,3 +447,44 @@ fn every_state_changing_request_needs_the_sessions_csrf_token() {
     let jobs = site.get("/admin/jobs", Some(&cookie)).body;
     assert!(jobs.contains("No job yet"), "no job started:\n{jobs}");
 }
+
+#[test]
+fn a_form_that_trickles_in_is_refused_at_its_deadline() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::io::{Read, Write};
+
+    let site = site("1h");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&site.cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connection = rustls::ClientConnection::new(
+        std::sync::Arc::new(config),
+        ServerName::try_from("127.0.0.1").unwrap(),
+    )
+    .unwrap();
+    let tcp = std::net::TcpStream::connect(site.base.trim_start_matches("https://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    let started = std::time::Instant::now();
+    tls.write_all(
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=",
+    )
+    .unwrap();
+    tls.flush().unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "refused at its deadline, not held"
+    );
+}

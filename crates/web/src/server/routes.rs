@@ -31,6 +31,32 @@ use crate::status::{render_html, statuspage, Lang};
 
 /// Forms are small; anything larger is not the dashboard's.
 const MOST_FORM_BYTES: usize = 64 << 10;
+/// A form's body arrives within this, or the request is refused: a client
+/// trickling its body must not hold a connection for ever.
+const FORM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A form's body, read whole within [`FORM_DEADLINE`] and
+/// [`MOST_FORM_BYTES`].
+pub(crate) struct FormBody(Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for FormBody {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Response> {
+        let reading = axum::body::to_bytes(request.into_body(), MOST_FORM_BYTES);
+        match tokio::time::timeout(FORM_DEADLINE, reading).await {
+            Ok(Ok(bytes)) => Ok(FormBody(bytes)),
+            Ok(Err(_)) => Err(error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "this form is larger than any of the dashboard's",
+            )),
+            Err(_) => Err(error_page(
+                StatusCode::REQUEST_TIMEOUT,
+                "the form took too long to arrive: send it again",
+            )),
+        }
+    }
+}
 
 type Shared = State<Arc<WebState>>;
 
@@ -336,7 +362,7 @@ async fn log_in(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     if !same_origin(&headers) {
         return error_page(
@@ -405,7 +431,7 @@ async fn log_out(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     let fields = form(&body);
     let session = match operator(&state, &headers, &peer, &fields).await {
@@ -590,7 +616,7 @@ async fn set_state(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     change_board(state, peer, headers, body, "status_set", |state, fields| {
         let service = field(fields, "service");
@@ -609,7 +635,7 @@ async fn open_incident(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     change_board(
         state,
@@ -640,7 +666,7 @@ async fn update_incident(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     change_board(
         state,
@@ -758,7 +784,7 @@ async fn start_drill(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
         Ok(JobSpec {
@@ -777,7 +803,7 @@ async fn start_recovery(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
         if field(fields, "confirm").trim() != "recover" {
@@ -800,7 +826,7 @@ async fn start_restore(
     State(state): Shared,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    FormBody(body): FormBody,
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
         let path = pages::decode_path(field(fields, "path"));

@@ -25,6 +25,8 @@ pub struct Site {
     pub handle: WebHandle,
     pub agent: ureq::Agent,
     pub base: String,
+    /// The server's self-signed certificate.
+    pub cert: PathBuf,
 }
 
 pub fn config_text(dir: &Path, hash: &str, idle: &str) -> String {
@@ -124,6 +126,7 @@ pub fn site_in(dir: tempfile::TempDir, idle: &str, backed_up: bool) -> Site {
         handle,
         agent: agent(&cert),
         base,
+        cert,
     }
 }
 
