@@ -6,11 +6,15 @@
 //! along its path, nothing else: the time does not grow with the size of
 //! the snapshot, only with the depth of the path and the size of the
 //! directory (restic's `ls` behind Backrest walks the whole snapshot).
-//! The index is loaded once and kept; a tree it does not know belongs to
-//! a backup made since, so the index is loaded again (after the snapshot
-//! was read, so it covers it) and the read tried once more.
+//! The index is loaded when the server starts and kept; [`IndexKeeper`]
+//! loads it again in the background when the index files change (a backup
+//! since), so a listing seldom waits for it. A tree the index does not
+//! know belongs to a backup made since it was loaded: the index is then
+//! loaded again at once (after the snapshot was read, so it covers it)
+//! and the read tried once more.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use reprise_format::{Node, NodeKind, Snapshot, SnapshotId};
@@ -113,6 +117,36 @@ fn with_index<T>(
             read()
         }
         done => done,
+    }
+}
+
+/// Keeps the index as fresh as the repository's index files, loading it
+/// again only when their list changed.
+#[derive(Default)]
+pub struct IndexKeeper {
+    /// The index files the loaded index was made from.
+    loaded_from: Mutex<Option<Vec<String>>>,
+}
+
+impl IndexKeeper {
+    /// Loads the index if the repository's index files are not those it
+    /// was last loaded from; says whether it did.
+    pub fn refresh(&self, repo: &Repository) -> Result<bool, RepoError> {
+        let mut names: Vec<String> = repo
+            .backend()
+            .list(reprise_storage::ObjectKind::Index)?
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        names.sort_unstable();
+        let mut loaded_from = self.loaded_from.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded_from.as_ref() == Some(&names) {
+            return Ok(false);
+        }
+        // Listed before the load: the load covers at least these.
+        repo.load_index()?;
+        *loaded_from = Some(names);
+        Ok(true)
     }
 }
 

@@ -49,6 +49,8 @@ const READ_BUFFER: usize = 64 << 10;
 const SEND_IDLE: Duration = Duration::from_secs(60);
 const MOST_CONNECTIONS: usize = 256;
 const MOST_CONNECTIONS_PER_ADDRESS: usize = 32;
+/// How often the index files are listed to see whether a backup added one.
+const INDEX_REFRESH: Duration = Duration::from_secs(30);
 
 /// Why the dashboard cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,7 @@ pub(crate) struct WebState {
     pub auth: Auth,
     pub audit: AuditLog,
     pub metrics_token: Option<String>,
+    pub index: crate::snapshots::IndexKeeper,
     /// When each address's throttled logins were last written to the audit
     /// log: once per window each, so refused guesses cannot fill the disk.
     pub throttle_logged:
@@ -189,6 +192,7 @@ impl WebServer {
                 auth,
                 audit,
                 metrics_token,
+                index: Default::default(),
                 throttle_logged: Default::default(),
             }),
         })
@@ -242,6 +246,7 @@ impl WebServer {
         {
             eprintln!("reprise web: job {id} was cut off when the server stopped: resuming it");
         }
+        tokio::spawn(keep_index_fresh(Arc::clone(&self.state)));
         let admission = Admission::new(MOST_CONNECTIONS, MOST_CONNECTIONS_PER_ADDRESS);
         let router = routes::router(Arc::clone(&self.state));
         loop {
@@ -270,6 +275,21 @@ impl WebServer {
                 slot,
             ));
         }
+    }
+}
+
+/// Loads the index when the server starts, then again whenever a backup
+/// added index files, off the event loop: browsing never waits for it
+/// unless it asks for a snapshot newer than the last check.
+async fn keep_index_fresh(state: Arc<WebState>) {
+    loop {
+        let checking = Arc::clone(&state);
+        let refreshed =
+            tokio::task::spawn_blocking(move || checking.index.refresh(&checking.repo)).await;
+        if let Ok(Err(e)) = refreshed {
+            eprintln!("reprise web: cannot load the repository's index: {e}");
+        }
+        tokio::time::sleep(INDEX_REFRESH).await;
     }
 }
 
