@@ -14,6 +14,7 @@
 //! and the read tried once more.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -105,17 +106,19 @@ pub fn snapshot(repo: &Repository, id: &str) -> Result<(SnapshotId, Snapshot), B
 }
 
 /// Runs `read` with the index loaded; once more after loading it again if
-/// a blob was missing from it (a backup made since it was loaded).
+/// a blob was missing from it and the index files changed (a backup made
+/// since it was loaded). Loads go through the keeper, so concurrent
+/// requests wait for one load instead of each making its own.
 fn with_index<T>(
     repo: &Repository,
+    keeper: &IndexKeeper,
     read: impl Fn() -> Result<T, RepoError>,
 ) -> Result<T, RepoError> {
-    repo.ensure_index()?;
+    if !keeper.has_loaded() {
+        keeper.refresh(repo)?;
+    }
     match read() {
-        Err(RepoError::BlobNotFound(_)) => {
-            repo.load_index()?;
-            read()
-        }
+        Err(RepoError::BlobNotFound(_)) if keeper.refresh(repo)? => read(),
         done => done,
     }
 }
@@ -124,11 +127,19 @@ fn with_index<T>(
 /// again only when their list changed.
 #[derive(Default)]
 pub struct IndexKeeper {
-    /// The index files the loaded index was made from.
+    /// The index files the loaded index was made from; held while loading.
     loaded_from: Mutex<Option<Vec<String>>>,
+    /// Whether it loaded the index once; read without waiting for a load
+    /// in progress.
+    loaded: AtomicBool,
 }
 
 impl IndexKeeper {
+    /// Whether the index was loaded through it at least once.
+    pub fn has_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
     /// Loads the index if the repository's index files are not those it
     /// was last loaded from; says whether it did.
     pub fn refresh(&self, repo: &Repository) -> Result<bool, RepoError> {
@@ -146,6 +157,7 @@ impl IndexKeeper {
         // Listed before the load: the load covers at least these.
         repo.load_index()?;
         *loaded_from = Some(names);
+        self.loaded.store(true, Ordering::Release);
         Ok(true)
     }
 }
@@ -168,12 +180,13 @@ pub struct Listing {
 /// The entries `offset..offset + PAGE` of the directory at `path`.
 pub fn list_dir(
     repo: &Repository,
+    keeper: &IndexKeeper,
     id: &str,
     path: &[u8],
     offset: usize,
 ) -> Result<Listing, BrowseError> {
     let (id, snapshot) = snapshot(repo, id)?;
-    let (path, nodes) = with_index(repo, || {
+    let (path, nodes) = with_index(repo, keeper, || {
         let at = resolve_subpath(repo, &snapshot.tree, path)?;
         match at.tree_below(&snapshot.tree) {
             Some(tree) => Ok(Some((at.path, repo.load_tree(&tree)?.nodes))),
@@ -200,9 +213,14 @@ pub fn list_dir(
 }
 
 /// The regular file at `path` of a snapshot.
-pub fn file(repo: &Repository, id: &str, path: &[u8]) -> Result<Node, BrowseError> {
+pub fn file(
+    repo: &Repository,
+    keeper: &IndexKeeper,
+    id: &str,
+    path: &[u8],
+) -> Result<Node, BrowseError> {
     let (_, snapshot) = snapshot(repo, id)?;
-    let node = with_index(repo, || resolve_subpath(repo, &snapshot.tree, path))?.node;
+    let node = with_index(repo, keeper, || resolve_subpath(repo, &snapshot.tree, path))?.node;
     match node {
         Some(node) if node.kind == NodeKind::File => {
             // Its content is read blob by blob later: the index must know
@@ -228,10 +246,15 @@ pub struct Difference {
     pub counts: Vec<(ChangeKind, usize)>,
 }
 
-pub fn diff(repo: &Repository, from: &str, to: &str) -> Result<Difference, BrowseError> {
+pub fn diff(
+    repo: &Repository,
+    keeper: &IndexKeeper,
+    from: &str,
+    to: &str,
+) -> Result<Difference, BrowseError> {
     let from = snapshot(repo, from)?;
     let to = snapshot(repo, to)?;
-    let mut changes = with_index(repo, || {
+    let mut changes = with_index(repo, keeper, || {
         let budget = WalkBudget::for_snapshots(&[(&from.0, &from.1), (&to.0, &to.1)]);
         diff_trees(repo, &from.1.tree, &to.1.tree, &budget)
     })?;

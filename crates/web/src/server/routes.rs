@@ -925,7 +925,8 @@ async fn browse(
     let offset = query_text(&uri, "from").parse().unwrap_or(0);
     let listed = {
         let state = Arc::clone(&state);
-        blocking(move || crate::snapshots::list_dir(&state.repo, &id, &path, offset)).await
+        blocking(move || crate::snapshots::list_dir(&state.repo, &state.index, &id, &path, offset))
+            .await
     };
     match listed {
         Ok(Ok(listing)) => html(pages::browse(&state.config, &session, &listing)),
@@ -951,7 +952,7 @@ async fn download(
     let found = {
         let state = Arc::clone(&state);
         let path = path.clone();
-        blocking(move || crate::snapshots::file(&state.repo, &id, &path)).await
+        blocking(move || crate::snapshots::file(&state.repo, &state.index, &id, &path)).await
     };
     let node = match found {
         Ok(Ok(node)) => node,
@@ -1028,7 +1029,7 @@ async fn difference(
     let to = query_text(&uri, "to");
     let compared = {
         let state = Arc::clone(&state);
-        blocking(move || crate::snapshots::diff(&state.repo, &from, &to)).await
+        blocking(move || crate::snapshots::diff(&state.repo, &state.index, &from, &to)).await
     };
     match compared {
         Ok(Ok(difference)) => html(pages::difference(&state.config, &session, &difference)),
