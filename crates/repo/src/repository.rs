@@ -236,6 +236,28 @@ impl Repository {
         Ok(report)
     }
 
+    /// Adds to the loaded index the index files `added` (written since it
+    /// was loaded, by a backup), then applies the marks again: a long-lived
+    /// reader (the dashboard) follows new backups without reading every
+    /// index file again. Index files that were removed since (by prune)
+    /// need [`Self::load_index`] instead. Returns how many packs it added;
+    /// an unreadable file is skipped, as `load_index` reports it.
+    pub fn add_index_files(&self, added: &[reprise_storage::ObjectInfo]) -> Result<usize> {
+        let mut packs = 0;
+        for (_, file) in crate::index::read_index_files(self.backend.as_ref(), &self.key, added) {
+            let Ok(file) = file else { continue };
+            let mut index = self.index_mut();
+            for pack in &file.packs {
+                index.add_pack(pack.id, &pack.entries);
+                packs += 1;
+            }
+        }
+        let marks = self.list_marks()?;
+        self.apply_marks(&marks);
+        *self.incidents.write().unwrap_or_else(|p| p.into_inner()) = marks.incident_records();
+        Ok(packs)
+    }
+
     pub(crate) fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }

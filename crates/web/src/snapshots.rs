@@ -7,13 +7,14 @@
 //! the snapshot, only with the depth of the path and the size of the
 //! directory (restic's `ls` behind Backrest walks the whole snapshot).
 //! The index is loaded when the server starts and kept; [`IndexKeeper`]
-//! loads it again in the background when the index files change (a backup
-//! since), so a listing seldom waits for it. A tree the index does not
+//! adds to it in the background the index files a backup wrote since (it
+//! loads it whole again only after a prune removed some), so a listing
+//! seldom waits for it. A tree the index does not
 //! know belongs to a backup made since it was loaded: the index is then
 //! loaded again at once (after the snapshot was read, so it covers it)
 //! and the read tried once more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -128,7 +129,7 @@ fn with_index<T>(
 #[derive(Default)]
 pub struct IndexKeeper {
     /// The index files the loaded index was made from; held while loading.
-    loaded_from: Mutex<Option<Vec<String>>>,
+    loaded_from: Mutex<Option<BTreeSet<String>>>,
     /// Whether it loaded the index once; read without waiting for a load
     /// in progress.
     loaded: AtomicBool,
@@ -140,22 +141,27 @@ impl IndexKeeper {
         self.loaded.load(Ordering::Acquire)
     }
 
-    /// Loads the index if the repository's index files are not those it
-    /// was last loaded from; says whether it did.
+    /// Brings the index up to the repository's index files: adds those
+    /// written since it was loaded, or loads it whole when it never was or
+    /// some were removed (a prune). Says whether anything changed.
     pub fn refresh(&self, repo: &Repository) -> Result<bool, RepoError> {
-        let mut names: Vec<String> = repo
-            .backend()
-            .list(reprise_storage::ObjectKind::Index)?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
-        names.sort_unstable();
+        let listed = repo.backend().list(reprise_storage::ObjectKind::Index)?;
+        let names: BTreeSet<String> = listed.iter().map(|o| o.name.clone()).collect();
         let mut loaded_from = self.loaded_from.lock().unwrap_or_else(|p| p.into_inner());
-        if loaded_from.as_ref() == Some(&names) {
-            return Ok(false);
+        match loaded_from.as_ref() {
+            Some(known) if *known == names => return Ok(false),
+            Some(known) if known.is_subset(&names) => {
+                let added: Vec<_> = listed
+                    .into_iter()
+                    .filter(|o| !known.contains(&o.name))
+                    .collect();
+                repo.add_index_files(&added)?;
+            }
+            // Listed before the load: the load covers at least these.
+            _ => {
+                repo.load_index()?;
+            }
         }
-        // Listed before the load: the load covers at least these.
-        repo.load_index()?;
         *loaded_from = Some(names);
         self.loaded.store(true, Ordering::Release);
         Ok(true)
