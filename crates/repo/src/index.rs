@@ -81,6 +81,8 @@ pub struct Index {
 #[derive(Debug, Default)]
 pub struct IndexLoadReport {
     pub index_files: usize,
+    /// The index files read whole: what a later refresh need not read again.
+    pub read_index_files: Vec<String>,
     pub damaged_index_files: Vec<(IndexId, String)>,
     /// Packs that index files mention but that do not exist.
     pub missing_packs: Vec<PackId>,
@@ -305,6 +307,7 @@ impl Index {
         for (name, file) in loaded {
             match file {
                 Ok(file) => {
+                    report.read_index_files.push(name);
                     for p in &file.packs {
                         mentioned.insert(p.id);
                         if report.pack_sizes.contains_key(&p.id) {

@@ -53,6 +53,14 @@ pub struct Repository {
     config: RepoConfig,
     index: RwLock<Index>,
     index_loaded: RwLock<bool>,
+    /// The index files the loaded index holds; changed with the index,
+    /// under its write lock.
+    index_files: RwLock<std::collections::BTreeSet<String>>,
+    /// Counts changes of the loaded index, so a reader that missed a blob
+    /// can tell whether it is worth reading again.
+    index_generation: std::sync::atomic::AtomicU64,
+    /// Held by [`Repository::refresh_index`]: one refresh at a time.
+    refreshing: std::sync::Mutex<()>,
     /// The incident records read with the marks when the index was loaded.
     incidents: RwLock<Vec<crate::marks::StoredIncident>>,
 }
@@ -165,6 +173,9 @@ impl Repository {
             config,
             index: RwLock::new(Index::default()),
             index_loaded: RwLock::new(false),
+            index_files: RwLock::new(Default::default()),
+            index_generation: Default::default(),
+            refreshing: Default::default(),
             incidents: RwLock::new(Vec::new()),
         }
     }
@@ -219,7 +230,14 @@ impl Repository {
     /// Loads the index (once); returns what loading found.
     pub fn load_index(&self) -> Result<IndexLoadReport> {
         let (index, mut report) = Index::load(self.backend.as_ref(), &self.key)?;
-        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        {
+            let mut loaded = self.index.write().unwrap_or_else(|p| p.into_inner());
+            *loaded = index;
+            *self.index_files.write().unwrap_or_else(|p| p.into_inner()) =
+                report.read_index_files.iter().cloned().collect();
+            self.index_generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         let marks = self.list_marks()?;
         self.apply_marks(&marks);
         report.marks = marks.marks.len();
@@ -236,26 +254,74 @@ impl Repository {
         Ok(report)
     }
 
-    /// Adds to the loaded index the index files `added` (written since it
-    /// was loaded, by a backup), then applies the marks again: a long-lived
-    /// reader (the dashboard) follows new backups without reading every
-    /// index file again. Index files that were removed since (by prune)
-    /// need [`Self::load_index`] instead. Returns how many packs it added;
-    /// an unreadable file is skipped, as `load_index` reports it.
-    pub fn add_index_files(&self, added: &[reprise_storage::ObjectInfo]) -> Result<usize> {
-        let mut packs = 0;
-        for (_, file) in crate::index::read_index_files(self.backend.as_ref(), &self.key, added) {
-            let Ok(file) = file else { continue };
-            let mut index = self.index_mut();
-            for pack in &file.packs {
-                index.add_pack(pack.id, &pack.entries);
-                packs += 1;
-            }
+    /// Brings the loaded index up to the repository's index files, for a
+    /// long-lived reader (the dashboard) that follows new backups: adds the
+    /// files written since it was loaded, without reading the others again,
+    /// or loads it whole when it never was or some were removed (a prune).
+    /// One refresh runs at a time; a second caller waits for it and then
+    /// finds nothing to do. Says whether the index changed.
+    pub fn refresh_index(&self) -> Result<bool> {
+        let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.index_is_loaded() {
+            self.load_index()?;
+            return Ok(true);
         }
+        // Listed under the lock: a listing older than the last refresh
+        // never undoes it.
+        let listed = self.backend.list(reprise_storage::ObjectKind::Index)?;
+        let known = self
+            .index_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let names: std::collections::BTreeSet<&str> =
+            listed.iter().map(|o| o.name.as_str()).collect();
+        if known.iter().all(|k| names.contains(k.as_str())) {
+            let added: Vec<_> = listed
+                .into_iter()
+                .filter(|o| !known.contains(&o.name))
+                .collect();
+            return Ok(!added.is_empty() && self.add_index_files(&added)? > 0);
+        }
+        self.load_index()?;
+        Ok(true)
+    }
+
+    /// Adds the index files `added` to the loaded index, then applies the
+    /// marks again. A file that cannot be read now is left out, so the next
+    /// refresh tries it again. Returns how many files it added.
+    fn add_index_files(&self, added: &[reprise_storage::ObjectInfo]) -> Result<usize> {
+        let read = crate::index::read_index_files(self.backend.as_ref(), &self.key, added);
         let marks = self.list_marks()?;
+        let mut count = 0;
+        {
+            let mut index = self.index_mut();
+            let mut files = self.index_files.write().unwrap_or_else(|p| p.into_inner());
+            for (name, file) in read {
+                let Ok(file) = file else { continue };
+                for pack in &file.packs {
+                    index.add_pack(pack.id, &pack.entries);
+                }
+                files.insert(name);
+                count += 1;
+            }
+            self.index_generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         self.apply_marks(&marks);
         *self.incidents.write().unwrap_or_else(|p| p.into_inner()) = marks.incident_records();
-        Ok(packs)
+        Ok(count)
+    }
+
+    /// Whether the index was loaded.
+    pub fn index_is_loaded(&self) -> bool {
+        *self.index_loaded.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes with every load or refresh of the index.
+    pub fn index_generation(&self) -> u64 {
+        self.index_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
@@ -264,7 +330,7 @@ impl Repository {
 
     /// Loads the index unless it already is.
     pub fn ensure_index(&self) -> Result<()> {
-        if !*self.index_loaded.read().unwrap_or_else(|p| p.into_inner()) {
+        if !self.index_is_loaded() {
             self.load_index()?;
         }
         Ok(())

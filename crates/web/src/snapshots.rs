@@ -6,17 +6,15 @@
 //! along its path, nothing else: the time does not grow with the size of
 //! the snapshot, only with the depth of the path and the size of the
 //! directory (restic's `ls` behind Backrest walks the whole snapshot).
-//! The index is loaded when the server starts and kept; [`IndexKeeper`]
-//! adds to it in the background the index files a backup wrote since (it
-//! loads it whole again only after a prune removed some), so a listing
-//! seldom waits for it. A tree the index does not
+//! The index is loaded when the server starts and kept; the server adds to
+//! it in the background the index files a backup wrote since
+//! ([`Repository::refresh_index`], which loads it whole again only after a
+//! prune removed some), so a listing seldom waits for it. A tree the index does not
 //! know belongs to a backup made since it was loaded: the index is then
 //! loaded again at once (after the snapshot was read, so it covers it)
 //! and the read tried once more.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use reprise_format::{Node, NodeKind, Snapshot, SnapshotId};
@@ -29,6 +27,10 @@ use crate::overview::source_of;
 pub const PAGE: usize = 1000;
 /// Changes of a diff shown, at most.
 pub const MOST_CHANGES: usize = 5000;
+/// Directories and files a diff may visit (only those that differ are):
+/// bounds its memory and time on the server, however large or forged the
+/// snapshots. `reprise diff` has no such bound.
+pub const MOST_DIFF_ENTRIES: u64 = 200_000;
 
 /// Why a snapshot, a path or a file cannot be shown.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,10 @@ pub enum BrowseError {
     BadId(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("too many files and directories differ between these snapshots to show them here: compare them with `reprise diff {0} {1}` on the server")]
+    DiffTooLarge(String, String),
+    #[error("another comparison of snapshots is running: try again when it is done")]
+    Busy,
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -106,65 +112,26 @@ pub fn snapshot(repo: &Repository, id: &str) -> Result<(SnapshotId, Snapshot), B
     Ok((parsed, repo.load_snapshot(&parsed)?))
 }
 
-/// Runs `read` with the index loaded; once more after loading it again if
-/// a blob was missing from it and the index files changed (a backup made
-/// since it was loaded). Loads go through the keeper, so concurrent
-/// requests wait for one load instead of each making its own.
+/// Runs `read` with the index loaded; once more if a blob was missing from
+/// it and the index changed since (a backup made since it was loaded, whose
+/// index files the refresh added, or another refresh meanwhile). Loads go
+/// through [`Repository::refresh_index`], so concurrent requests wait for
+/// one load instead of each making its own.
 fn with_index<T>(
     repo: &Repository,
-    keeper: &IndexKeeper,
     read: impl Fn() -> Result<T, RepoError>,
 ) -> Result<T, RepoError> {
-    if !keeper.has_loaded() {
-        keeper.refresh(repo)?;
+    if !repo.index_is_loaded() {
+        repo.refresh_index()?;
     }
+    let generation = repo.index_generation();
     match read() {
-        Err(RepoError::BlobNotFound(_)) if keeper.refresh(repo)? => read(),
-        done => done,
-    }
-}
-
-/// Keeps the index as fresh as the repository's index files, loading it
-/// again only when their list changed.
-#[derive(Default)]
-pub struct IndexKeeper {
-    /// The index files the loaded index was made from; held while loading.
-    loaded_from: Mutex<Option<BTreeSet<String>>>,
-    /// Whether it loaded the index once; read without waiting for a load
-    /// in progress.
-    loaded: AtomicBool,
-}
-
-impl IndexKeeper {
-    /// Whether the index was loaded through it at least once.
-    pub fn has_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
-    }
-
-    /// Brings the index up to the repository's index files: adds those
-    /// written since it was loaded, or loads it whole when it never was or
-    /// some were removed (a prune). Says whether anything changed.
-    pub fn refresh(&self, repo: &Repository) -> Result<bool, RepoError> {
-        let listed = repo.backend().list(reprise_storage::ObjectKind::Index)?;
-        let names: BTreeSet<String> = listed.iter().map(|o| o.name.clone()).collect();
-        let mut loaded_from = self.loaded_from.lock().unwrap_or_else(|p| p.into_inner());
-        match loaded_from.as_ref() {
-            Some(known) if *known == names => return Ok(false),
-            Some(known) if known.is_subset(&names) => {
-                let added: Vec<_> = listed
-                    .into_iter()
-                    .filter(|o| !known.contains(&o.name))
-                    .collect();
-                repo.add_index_files(&added)?;
-            }
-            // Listed before the load: the load covers at least these.
-            _ => {
-                repo.load_index()?;
-            }
+        Err(RepoError::BlobNotFound(_))
+            if repo.refresh_index()? || repo.index_generation() != generation =>
+        {
+            read()
         }
-        *loaded_from = Some(names);
-        self.loaded.store(true, Ordering::Release);
-        Ok(true)
+        done => done,
     }
 }
 
@@ -186,13 +153,12 @@ pub struct Listing {
 /// The entries `offset..offset + PAGE` of the directory at `path`.
 pub fn list_dir(
     repo: &Repository,
-    keeper: &IndexKeeper,
     id: &str,
     path: &[u8],
     offset: usize,
 ) -> Result<Listing, BrowseError> {
     let (id, snapshot) = snapshot(repo, id)?;
-    let (path, nodes) = with_index(repo, keeper, || {
+    let (path, nodes) = with_index(repo, || {
         let at = resolve_subpath(repo, &snapshot.tree, path)?;
         match at.tree_below(&snapshot.tree) {
             Some(tree) => Ok(Some((at.path, repo.load_tree(&tree)?.nodes))),
@@ -219,14 +185,9 @@ pub fn list_dir(
 }
 
 /// The regular file at `path` of a snapshot.
-pub fn file(
-    repo: &Repository,
-    keeper: &IndexKeeper,
-    id: &str,
-    path: &[u8],
-) -> Result<Node, BrowseError> {
+pub fn file(repo: &Repository, id: &str, path: &[u8]) -> Result<Node, BrowseError> {
     let (_, snapshot) = snapshot(repo, id)?;
-    let node = with_index(repo, keeper, || resolve_subpath(repo, &snapshot.tree, path))?.node;
+    let node = with_index(repo, || resolve_subpath(repo, &snapshot.tree, path))?.node;
     match node {
         Some(node) if node.kind == NodeKind::File => {
             // Its content is read blob by blob later: the index must know
@@ -252,18 +213,32 @@ pub struct Difference {
     pub counts: Vec<(ChangeKind, usize)>,
 }
 
-pub fn diff(
+/// What changed from snapshot `from` to `to`, visiting at most
+/// [`MOST_DIFF_ENTRIES`] directories and files.
+pub fn diff(repo: &Repository, from: &str, to: &str) -> Result<Difference, BrowseError> {
+    diff_within(repo, from, to, MOST_DIFF_ENTRIES)
+}
+
+/// [`diff`], visiting at most `most_entries`.
+pub fn diff_within(
     repo: &Repository,
-    keeper: &IndexKeeper,
     from: &str,
     to: &str,
+    most_entries: u64,
 ) -> Result<Difference, BrowseError> {
     let from = snapshot(repo, from)?;
     let to = snapshot(repo, to)?;
-    let mut changes = with_index(repo, keeper, || {
-        let budget = WalkBudget::for_snapshots(&[(&from.0, &from.1), (&to.0, &to.1)]);
+    let compared = with_index(repo, || {
+        let recorded = WalkBudget::for_snapshots(&[(&from.0, &from.1), (&to.0, &to.1)]);
+        let budget = WalkBudget::new("the comparison", recorded.limit().min(most_entries));
         diff_trees(repo, &from.1.tree, &to.1.tree, &budget)
-    })?;
+    });
+    let mut changes = match compared {
+        Err(RepoError::TooManyEntries { .. }) => {
+            return Err(BrowseError::DiffTooLarge(from.0.short(), to.0.short()))
+        }
+        other => other?,
+    };
     let total = changes.len();
     let counts = [
         ChangeKind::Added,

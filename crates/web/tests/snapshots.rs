@@ -388,3 +388,86 @@ fn a_restore_cut_off_by_the_servers_end_resumes_and_completes_what_it_had_begun(
         b"budget 2027"
     );
 }
+
+/// A snapshot forged by a compromised client: one file whose recorded size
+/// is not its content's. Returns the snapshot's id.
+fn forged_snapshot(repo_dir: &Path, recorded: u64, content: &[u8]) -> String {
+    use reprise_format::{BlobType, Node, NodeKind, Snapshot, Tree};
+    let repo = Repository::open(Arc::new(LocalBackend::new(repo_dir)), b"pw").unwrap();
+    repo.load_index().unwrap();
+    let saver = reprise_repo::BlobSaver::new(&repo);
+    let (chunk, _) = saver.save(BlobType::Data, content).unwrap();
+    let mut node = Node::new(b"budget.ods".to_vec(), NodeKind::File);
+    node.size = recorded;
+    node.mode = 0o644;
+    node.content = vec![chunk];
+    let tree = serde_json::to_vec(&Tree { nodes: vec![node] }).unwrap();
+    let (root, _) = saver.save(BlobType::Tree, &tree).unwrap();
+    saver.finish(Vec::new()).unwrap();
+    let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
+        "version": 1, "time": "2026-12-04T12:00:00Z", "tree": root,
+        "paths": ["/srv"], "hostname": "srv-fichiers", "username": "root",
+        "uid": 0, "gid": 0, "program_version": "forged"
+    }))
+    .unwrap();
+    repo.save_snapshot(&snapshot).unwrap().to_hex()
+}
+
+#[test]
+fn a_file_whose_recorded_size_lies_is_never_downloaded_as_whole() {
+    let site = site("1h");
+    let cookie = site.log_in();
+    let content = b"the real budget, longer than recorded".as_slice();
+    let repo_dir = site.dir.path().join("repo");
+    for recorded in [4, 4096] {
+        let id = forged_snapshot(&repo_dir, recorded, content);
+        let url = format!(
+            "{}/admin/snapshots/{id}/file?path=%2Fbudget%2Eods",
+            site.base
+        );
+        let response = site
+            .agent
+            .get(&url)
+            .header("Cookie", format!("__Host-reprise_session={cookie}"))
+            .call();
+        // Cut before its end, or refused at once: never a body taken for
+        // the whole file.
+        if let Ok(mut response) = response {
+            assert_eq!(response.status().as_u16(), 200);
+            let read = response.body_mut().read_to_vec();
+            assert!(
+                read.is_err(),
+                "recorded {recorded}: read {:?}",
+                read.map(|b| b.len())
+            );
+        }
+    }
+    let honest = forged_snapshot(&repo_dir, content.len() as u64, content);
+    let file = site.get(
+        &format!("/admin/snapshots/{honest}/file?path=%2Fbudget%2Eods"),
+        Some(&cookie),
+    );
+    assert_eq!(file.body.as_bytes(), content);
+}
+
+#[test]
+fn a_comparison_visits_a_bounded_number_of_entries() {
+    let a = attacked_site();
+    let repo = Repository::open(
+        Arc::new(LocalBackend::new(a.site.dir.path().join("repo"))),
+        b"pw",
+    )
+    .unwrap();
+    let whole = reprise_web::snapshots::diff(&repo, &a.clean, &a.attacked).unwrap();
+    assert_eq!(whole.total, 25);
+    let refused =
+        reprise_web::snapshots::diff_within(&repo, &a.clean, &a.attacked, 10).unwrap_err();
+    assert!(
+        refused.to_string().contains(&format!(
+            "reprise diff {} {}",
+            &a.clean[..8],
+            &a.attacked[..8]
+        )),
+        "{refused}"
+    );
+}

@@ -9,11 +9,11 @@ use crate::{exit, output, repo_open};
 use anyhow::{bail, Context, Result};
 use reprise_detect::{LastClean, LeftOut};
 use reprise_repo::browse::{list_then_index, split_selector};
-use reprise_repo::{PathPatterns, Repository, WalkBudget};
+use reprise_repo::{PathPatterns, Repository};
 use reprise_restore::last_clean::{kinds_in_share, summarise, LastCleanSummary};
 use reprise_restore::selection::{select, Selection, Versions};
 use reprise_restore::{
-    overlay_of, quarantine_left_out, recovered_paths, Overwrite, QuarantineReport, RestoreOptions,
+    quarantine_left_out, recovered_paths, Overwrite, QuarantineReport, RestoreOptions,
     RestoreProgress, RestoreReport,
 };
 use std::os::unix::ffi::OsStrExt;
@@ -59,6 +59,22 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
         versions,
         args.in_place.is_some(),
     )?;
+    let overwrite = match args.overwrite {
+        OverwriteArg::Never => Overwrite::Never,
+        OverwriteArg::IfChanged => Overwrite::IfChanged,
+        OverwriteArg::Always => Overwrite::Always,
+    };
+    let options = RestoreOptions {
+        includes: PathPatterns::new(args.includes.clone())?,
+        excludes: PathPatterns::new(args.excludes.clone())?,
+        verify: args.verify,
+        rewrite_only: match (&args.in_place, &selection.last_clean) {
+            (Some(_), Some(plan)) => Some(recovered_paths(plan, &target)),
+            _ => None,
+        },
+        dry_run: args.dry_run,
+        ..selection.options(&id, &snapshot, overwrite)
+    };
     let Selection {
         nodes,
         base,
@@ -68,23 +84,6 @@ pub fn run(g: &GlobalOptions, args: &RestoreArgs) -> Result<u8> {
     let quarantine = match (&args.in_place, &last_clean) {
         (Some(_), Some(plan)) => Some(move_to_quarantine(args, &target, plan)?),
         _ => None,
-    };
-    let options = RestoreOptions {
-        includes: PathPatterns::new(args.includes.clone())?,
-        excludes: PathPatterns::new(args.excludes.clone())?,
-        verify: args.verify,
-        overlay: last_clean.as_ref().map(overlay_of).unwrap_or_default(),
-        budget: WalkBudget::for_snapshot(&id, &snapshot),
-        overwrite: match args.overwrite {
-            OverwriteArg::Never => Overwrite::Never,
-            OverwriteArg::IfChanged => Overwrite::IfChanged,
-            OverwriteArg::Always => Overwrite::Always,
-        },
-        rewrite_only: match (&args.in_place, &last_clean) {
-            (Some(_), Some(plan)) => Some(recovered_paths(plan, &target)),
-            _ => None,
-        },
-        dry_run: args.dry_run,
     };
     let progress = Arc::new(RestoreProgress::default());
     let ticker = {

@@ -90,4 +90,67 @@ mod tests {
         assert_eq!(opened.snapshots.snapshots.len(), 1);
         assert_eq!(opened.snapshots.snapshots[0].0, first);
     }
+
+    /// A long-lived reader follows another process's backups by adding the
+    /// new index files, and loads the index whole again after a prune
+    /// removed one; with nothing new it does nothing.
+    #[test]
+    fn a_refresh_adds_new_index_files_and_reloads_after_one_was_removed() {
+        let (_dir, repo) = fresh_repo();
+        assert!(!repo.index_is_loaded());
+        assert!(repo.refresh_index().unwrap(), "never loaded: loaded");
+        assert!(!repo.refresh_index().unwrap(), "nothing new");
+        let other = reopen(&repo);
+        let (id, snapshot) = snapshot_of(&other, &[Entry::File("a.txt", b"late content")]);
+        assert!(matches!(
+            repo.load_tree(&snapshot.tree),
+            Err(crate::RepoError::BlobNotFound(_))
+        ));
+        let before = repo.index_generation();
+        assert!(
+            repo.refresh_index().unwrap(),
+            "a backup added an index file"
+        );
+        assert_ne!(repo.index_generation(), before);
+        let root = repo.load_tree(&snapshot.tree).unwrap();
+        assert_eq!(
+            repo.read_blob(BlobType::Data, &root.nodes[0].content[0])
+                .unwrap(),
+            b"late content"
+        );
+        assert_eq!(repo.load_snapshot(&id).unwrap().tree, snapshot.tree);
+
+        // A prune replaces index files: the index is loaded whole again.
+        let known = repo
+            .backend()
+            .list(reprise_storage::ObjectKind::Index)
+            .unwrap();
+        let (_, second) = snapshot_of(&other, &[Entry::File("b.txt", b"second")]);
+        repo.backend()
+            .remove(reprise_storage::ObjectKind::Index, &known[0].name)
+            .unwrap();
+        assert!(repo.refresh_index().unwrap());
+        assert!(repo.load_tree(&second.tree).is_ok());
+        assert!(!repo.refresh_index().unwrap());
+    }
+
+    #[test]
+    fn a_snapshot_is_read_by_its_id_and_a_missing_or_altered_one_named() {
+        let (dir, repo) = fresh_repo();
+        let (id, snapshot) = snapshot_of(&repo, &[Entry::File("a.txt", b"one")]);
+        assert_eq!(repo.load_snapshot(&id).unwrap().tree, snapshot.tree);
+        let missing = reprise_format::SnapshotId::from_bytes([7; 32]);
+        assert!(matches!(
+            repo.load_snapshot(&missing),
+            Err(crate::RepoError::SnapshotNotFound(_))
+        ));
+        let path = dir.path().join("repo/snapshots").join(id.to_hex());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[10] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(
+            repo.load_snapshot(&id),
+            Err(crate::RepoError::SnapshotDamaged { .. })
+        ));
+    }
 }

@@ -39,6 +39,8 @@ use crate::files::{read_bounded, replace_durably, Bounded};
 
 mod restore;
 
+pub use restore::short_id;
+
 const JOB_FILE: &str = "job.json";
 const RUNNER_LOCK: &str = "runner.lock";
 const LOG_FILE: &str = "log.txt";
@@ -75,8 +77,9 @@ impl JobKind {
 pub struct RestoreSpec {
     /// The snapshot's full id.
     pub snapshot: String,
-    /// The path of the snapshot restored (`/` for all of it).
-    pub path: String,
+    /// The path of the snapshot restored (`/` for all of it), byte for
+    /// byte: as text when it is UTF-8, else as `{"base64": …}`.
+    pub path: reprise_format::RawBytes,
     /// The directory it goes into; must be absolute.
     pub target: PathBuf,
 }

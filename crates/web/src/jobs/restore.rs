@@ -62,8 +62,13 @@ pub(super) fn check(spec: &JobSpec) -> Result<(), JobError> {
 
 /// What the job's progress row is called.
 fn row_name(restore: &RestoreSpec) -> String {
-    let short = restore.snapshot.get(..8).unwrap_or(&restore.snapshot);
-    format!("{short}:{}", restore.path)
+    format!("{}:{}", short_id(&restore.snapshot), restore.path.display())
+}
+
+/// A snapshot id as people read it, or the text as it is if it is none.
+pub fn short_id(id: &str) -> String {
+    id.parse::<SnapshotId>()
+        .map_or_else(|_| id.to_owned(), |id| id.short())
 }
 
 /// Runs the restore to its end; returns the job's file as it should be left.
@@ -207,7 +212,7 @@ fn restore_with_progress(
 fn summary(report: &RestoreReport, clean: CleanCounts, restore: &RestoreSpec) -> String {
     let mut text = format!(
         "{} restored into {}: {} file(s) written ({} replaced), {} already up to date",
-        restore.path,
+        restore.path.display(),
         restore.target.display(),
         report.files_restored,
         report.files_replaced,

@@ -82,7 +82,8 @@ pub(crate) struct WebState {
     pub auth: Auth,
     pub audit: AuditLog,
     pub metrics_token: Option<String>,
-    pub index: crate::snapshots::IndexKeeper,
+    /// Held while snapshots are compared: one comparison at a time.
+    pub comparing: std::sync::Mutex<()>,
     /// When each address's throttled logins were last written to the audit
     /// log: once per window each, so refused guesses cannot fill the disk.
     pub throttle_logged:
@@ -192,7 +193,7 @@ impl WebServer {
                 auth,
                 audit,
                 metrics_token,
-                index: Default::default(),
+                comparing: Default::default(),
                 throttle_logged: Default::default(),
             }),
         })
@@ -284,8 +285,7 @@ impl WebServer {
 async fn keep_index_fresh(state: Arc<WebState>) {
     loop {
         let checking = Arc::clone(&state);
-        let refreshed =
-            tokio::task::spawn_blocking(move || checking.index.refresh(&checking.repo)).await;
+        let refreshed = tokio::task::spawn_blocking(move || checking.repo.refresh_index()).await;
         if let Ok(Err(e)) = refreshed {
             eprintln!("reprise web: cannot load the repository's index: {e}");
         }

@@ -18,6 +18,11 @@ use crate::status::model::{Impact, IncidentStage, ServiceState};
 use crate::status::page::PublicPage;
 use crate::status::Lang;
 
+/// How the pages write a time.
+const MINUTE: &str = "%Y-%m-%d %H:%M UTC";
+/// How the pages write a time to the second.
+const SECOND: &str = "%Y-%m-%d %H:%M:%S UTC";
+
 /// A backup older than this is stale.
 const STALE_BACKUP_HOURS: i64 = 26;
 /// No drill for this long is stale.
@@ -60,7 +65,7 @@ pub(crate) fn login(town: &str, refusal: Option<&str>) -> String {
 /// How long ago `t` was, in words.
 pub(crate) fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let d = now.signed_duration_since(t);
-    let when = t.format("%Y-%m-%d %H:%M UTC");
+    let when = t.format(MINUTE);
     if d < Duration::zero() {
         return format!("{when} (in the future: check this machine's clock)");
     }
@@ -223,7 +228,7 @@ pub(crate) fn overview(
         full_check_stale: full.is_none_or(|c| {
             now.signed_duration_since(c.stored) > Duration::days(STALE_FULL_CHECK_DAYS)
         }),
-        now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        now: now.format(SECOND).to_string(),
     }
     .render()
     .unwrap_or_else(|e| format!("cannot render the overview: {e}"))
@@ -385,7 +390,7 @@ pub(crate) fn board(
                             (
                                 u.stage.label(Lang::En),
                                 u.message.clone(),
-                                u.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                                u.at.format(MINUTE).to_string(),
                             )
                         })
                         .collect(),
@@ -441,20 +446,21 @@ fn kind_label(kind: JobKind) -> &'static str {
 
 /// What a job works on, in a few words.
 fn job_subject(job: &Job) -> String {
-    match (&job.spec.restore, job.spec.services.is_empty()) {
+    spec_subject(&job.spec)
+}
+
+/// What a job of `spec` works on, in a few words.
+pub(crate) fn spec_subject(spec: &crate::jobs::JobSpec) -> String {
+    match (&spec.restore, spec.services.is_empty()) {
         (Some(r), _) => format!(
             "{}:{} into {}{}",
-            r.snapshot.get(..8).unwrap_or(&r.snapshot),
-            r.path,
+            crate::jobs::short_id(&r.snapshot),
+            r.path.display(),
             r.target.display(),
-            if job.spec.last_clean {
-                " (last clean)"
-            } else {
-                ""
-            }
+            if spec.last_clean { " (last clean)" } else { "" }
         ),
         (None, true) => "all services".into(),
-        (None, false) => job.spec.services.join(", "),
+        (None, false) => spec.services.join(", "),
     }
 }
 
@@ -589,7 +595,7 @@ pub(crate) fn job(
         running: job.state == JobState::Running,
         failed: job.state == JobState::Failed,
         summary: &job.summary,
-        created: job.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        created: job.created_at.format(SECOND).to_string(),
         resumed: job.resumed,
         services,
         report: job.report.as_ref().map(|r| r.to_text()),
@@ -611,6 +617,11 @@ pub(crate) fn encode_path(path: &[u8]) -> String {
 /// The other way: a field's text back to the path's bytes.
 pub(crate) fn decode_path(field: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(field).collect()
+}
+
+/// A query's value to bytes: a `+` is a space, then percent-decoded.
+pub(crate) fn decode_query_value(value: &str) -> Vec<u8> {
+    decode_path(&value.replace('+', " "))
 }
 
 /// A `Content-Disposition` that saves the file under its name: an ASCII
@@ -709,7 +720,7 @@ pub(crate) fn snapshots(
         account: &session.account,
         csrf: &session.csrf,
         sources,
-        now: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        now: now.format(SECOND).to_string(),
     }
     .render()
     .unwrap_or_else(|e| format!("cannot render the snapshots: {e}"))
@@ -830,11 +841,7 @@ pub(crate) fn browse(
         account: &session.account,
         csrf: &session.csrf,
         short: listing.id.short(),
-        taken: listing
-            .snapshot
-            .time
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string(),
+        taken: listing.snapshot.time.format(MINUTE).to_string(),
         verdict,
         bad,
         path: String::from_utf8_lossy(&listing.path).into_owned(),
@@ -894,19 +901,9 @@ pub(crate) fn difference(
         account: &session.account,
         csrf: &session.csrf,
         from: difference.from.0.short(),
-        from_time: difference
-            .from
-            .1
-            .time
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string(),
+        from_time: difference.from.1.time.format(MINUTE).to_string(),
         to: difference.to.0.short(),
-        to_time: difference
-            .to
-            .1
-            .time
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string(),
+        to_time: difference.to.1.time.format(MINUTE).to_string(),
         changes: difference
             .changes
             .iter()

@@ -755,14 +755,23 @@ async fn start_job(
     };
     let started = spec_of(&fields).and_then(|spec| {
         let context: Arc<dyn JobContext> = Arc::clone(&state) as Arc<dyn JobContext>;
+        let detail = format!("{}: {}", spec.kind.name(), pages::spec_subject(&spec));
         state
             .jobs
             .start(context, spec, &session.account)
+            .map(|id| (id, detail))
             .map_err(|e| e.to_string())
     });
     match started {
-        Ok(id) => {
-            audit(&state, &peer, Some(&session.account), "job_start", &id).await;
+        Ok((id, detail)) => {
+            audit(
+                &state,
+                &peer,
+                Some(&session.account),
+                "job_start",
+                &format!("{id} {detail}"),
+            )
+            .await;
             (
                 StatusCode::SEE_OTHER,
                 [(header::LOCATION, format!("/admin/jobs/{id}"))],
@@ -830,9 +839,6 @@ async fn start_restore(
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
         let path = pages::decode_path(field(fields, "path"));
-        let path = String::from_utf8(path).map_err(|_| {
-            "this path's name is not UTF-8 text: restore the directory that holds it".to_owned()
-        })?;
         let target = field(fields, "target").trim();
         if target.is_empty() {
             return Err("give the directory to restore into".into());
@@ -845,7 +851,7 @@ async fn start_restore(
             target_root: None,
             restore: Some(RestoreSpec {
                 snapshot: field(fields, "snapshot").to_owned(),
-                path: if path.is_empty() { "/".into() } else { path },
+                path: reprise_format::RawBytes(if path.is_empty() { b"/".to_vec() } else { path }),
                 target: std::path::PathBuf::from(target),
             }),
         })
@@ -861,10 +867,7 @@ async fn start_restore(
 fn query_bytes(uri: &axum::http::Uri, name: &str) -> Option<Vec<u8>> {
     uri.query()?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| {
-            let spaced = value.replace('+', " ");
-            percent_encoding::percent_decode_str(&spaced).collect()
-        })
+        (key == name).then(|| pages::decode_query_value(value))
     })
 }
 
@@ -877,13 +880,16 @@ fn query_text(uri: &axum::http::Uri, name: &str) -> String {
 /// A browse failure as a page: the request's fault is a 404, the
 /// repository's a 503 that says what failed.
 fn browse_failed(e: &crate::snapshots::BrowseError) -> Response {
-    if e.is_not_found() {
-        error_page(StatusCode::NOT_FOUND, &e.to_string())
-    } else {
-        error_page(
+    use crate::snapshots::BrowseError;
+    match e {
+        _ if e.is_not_found() => error_page(StatusCode::NOT_FOUND, &e.to_string()),
+        BrowseError::DiffTooLarge(..) | BrowseError::Busy => {
+            error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
+        }
+        _ => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("cannot read the repository: {e}"),
-        )
+        ),
     }
 }
 
@@ -925,8 +931,7 @@ async fn browse(
     let offset = query_text(&uri, "from").parse().unwrap_or(0);
     let listed = {
         let state = Arc::clone(&state);
-        blocking(move || crate::snapshots::list_dir(&state.repo, &state.index, &id, &path, offset))
-            .await
+        blocking(move || crate::snapshots::list_dir(&state.repo, &id, &path, offset)).await
     };
     match listed {
         Ok(Ok(listing)) => html(pages::browse(&state.config, &session, &listing)),
@@ -936,7 +941,7 @@ async fn browse(
 }
 
 /// How many blobs a download may read ahead of the client.
-const DOWNLOAD_AHEAD: usize = 4;
+const DOWNLOAD_AHEAD: usize = 2;
 
 async fn download(
     State(state): Shared,
@@ -952,7 +957,7 @@ async fn download(
     let found = {
         let state = Arc::clone(&state);
         let path = path.clone();
-        blocking(move || crate::snapshots::file(&state.repo, &state.index, &id, &path)).await
+        blocking(move || crate::snapshots::file(&state.repo, &id, &path)).await
     };
     let node = match found {
         Ok(Ok(node)) => node,
@@ -989,29 +994,45 @@ async fn download(
 }
 
 /// Reads a file's blobs one by one into `sender`, until the end, a failure
-/// (sent, so the client sees the download cut, never a short file taken for
-/// whole) or the client's leaving.
+/// or the client's leaving. A failure is sent, so the client sees the
+/// download cut, never a short file taken for whole; so is content that
+/// does not add up to the size the snapshot records (the response's
+/// length), which would otherwise be cut to it silently.
 fn send_content(
     repo: &reprise_repo::Repository,
     node: &reprise_format::Node,
     sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
+    let fail = |why: String| {
+        let _ = sender.blocking_send(Err(std::io::Error::other(why)));
+    };
     let mut reader = match reprise_repo::browse::FileReader::new(repo, node) {
         Ok(reader) => reader,
-        Err(e) => {
-            let _ = sender.blocking_send(Err(std::io::Error::other(e.to_string())));
-            return;
-        }
+        Err(e) => return fail(e.to_string()),
     };
+    let mut sent = 0u64;
     loop {
-        let item = match reader.next_blob() {
-            Ok(Some(blob)) => Ok(Bytes::from(blob)),
-            Ok(None) => return,
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        };
-        let failed = item.is_err();
-        if sender.blocking_send(item).is_err() || failed {
-            return;
+        match reader.next_blob() {
+            Ok(Some(blob)) => {
+                sent = sent.saturating_add(blob.len() as u64);
+                if sent > node.size {
+                    return fail(format!(
+                        "the content is longer than the {} bytes the snapshot records",
+                        node.size
+                    ));
+                }
+                if sender.blocking_send(Ok(Bytes::from(blob))).is_err() {
+                    return;
+                }
+            }
+            Ok(None) if sent == node.size => return,
+            Ok(None) => {
+                return fail(format!(
+                    "the content is {sent} bytes, not the {} the snapshot records",
+                    node.size
+                ))
+            }
+            Err(e) => return fail(e.to_string()),
         }
     }
 }
@@ -1029,7 +1050,16 @@ async fn difference(
     let to = query_text(&uri, "to");
     let compared = {
         let state = Arc::clone(&state);
-        blocking(move || crate::snapshots::diff(&state.repo, &state.index, &from, &to)).await
+        blocking(move || {
+            // Comparisons are the one heavy read: one at a time, held by
+            // the work itself (not the request, which a client may drop),
+            // so reloads of a large one cannot pile up on the cores.
+            let Ok(_one) = state.comparing.try_lock() else {
+                return Err(crate::snapshots::BrowseError::Busy);
+            };
+            crate::snapshots::diff(&state.repo, &from, &to)
+        })
+        .await
     };
     match compared {
         Ok(Ok(difference)) => html(pages::difference(&state.config, &session, &difference)),
