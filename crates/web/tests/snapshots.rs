@@ -243,8 +243,29 @@ fn snapshots_are_listed_browsed_downloaded_and_compared() {
     ] {
         assert_eq!(site.get(&missing, Some(cookie)).status, 404, "{missing}");
     }
+    // A file whose name is not UTF-8 restores byte for byte.
+    let target = site.dir.path().join("cv");
+    let answer = start(
+        site,
+        cookie,
+        "/admin/jobs/restore",
+        &[
+            ("snapshot", &a.clean),
+            ("path", &encoded(&latin1)),
+            ("target", target.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let page = job_page_when_done(site, cookie, answer.header("location").unwrap());
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert_eq!(
+        std::fs::read(target.join(OsStr::from_bytes(LATIN1_NAME))).unwrap(),
+        b"CV 2027\n"
+    );
+
     let audit = std::fs::read_to_string(site.audit_log()).unwrap();
     assert!(audit.contains("\"download\""), "downloads are audited");
+    assert!(audit.contains("restore: "), "what a job does is audited");
 }
 
 #[test]
