@@ -39,6 +39,48 @@ pub enum OperationError {
     },
     #[error("cannot prepare the drill's directory: {0}")]
     DrillDir(std::io::Error),
+    #[error("another {what} is running on this machine (it holds {}): wait for it to end, or follow it where it was started", path.display())]
+    Busy { what: &'static str, path: PathBuf },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The lock a recovery holds on its state directory, and a drill on its
+/// drill directory, for as long as it runs: a second one on the same
+/// journal (the command line while the dashboard runs one, two terminals)
+/// is refused instead of interleaving its steps with the first's. The
+/// operating system releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Takes the lock file `path` for a run of `what` (`recovery`,
+    /// `drill`). It must live where the run never deletes it.
+    pub fn take(path: PathBuf, what: &'static str) -> Result<RunLock, OperationError> {
+        let locking = |source| OperationError::Lock {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(locking)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(locking)?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(OperationError::Busy { what, path }),
+            Err(std::fs::TryLockError::Error(e)) => Err(locking(e)),
+        }
+    }
 }
 
 /// What to recover, from which snapshots, to where.
@@ -73,6 +115,7 @@ pub fn recover(
         .clone()
         .unwrap_or_else(|| config.recovery.state_dir());
     let identity = identity(&plan, &list, config, request.choice, &destination);
+    let _running = RunLock::take(state.join("run.lock"), "recovery")?;
     let journal_error = |source| OperationError::Journal {
         source,
         hint: "recover with --restart to start over",
@@ -143,6 +186,10 @@ pub fn drill(
     // scratch copies: a drill runs the SQL checks only.
     plan.retain_checks(|check| matches!(check, HealthCheck::Sql { .. }));
     let choice = SnapshotChoice::Latest;
+    // Beside the drill's directory, which its clean-up deletes.
+    let mut lock = Drill::base_dir(config).into_os_string();
+    lock.push(".lock");
+    let _running = RunLock::take(PathBuf::from(lock), "drill")?;
     let mut drill = Drill::resume_or_start(config).map_err(OperationError::DrillDir)?;
     let mut left_behind = Vec::new();
     if request.restart {
@@ -229,4 +276,30 @@ fn identity(
         }
     }
     hex::encode(blake3::hash(parts.join("\n").as_bytes()).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_on_the_same_lock_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/run.lock");
+        let first = RunLock::take(path.clone(), "recovery").unwrap();
+        let second = RunLock::take(path.clone(), "recovery").unwrap_err();
+        assert!(
+            matches!(
+                &second,
+                OperationError::Busy {
+                    what: "recovery",
+                    ..
+                }
+            ),
+            "{second}"
+        );
+        assert!(second.to_string().contains("another recovery is running"));
+        drop(first);
+        RunLock::take(path, "recovery").unwrap();
+    }
 }

@@ -182,14 +182,20 @@ pub struct Drill {
 const ID_FILE: &str = "drill-id";
 
 impl Drill {
-    /// The drill to run: the interrupted one in `[recovery] drill_dir`,
-    /// if any (same id, so the same scratch names), else a new one.
-    pub fn resume_or_start(config: &Config) -> std::io::Result<Drill> {
-        let dir = config
+    /// The directory drills work in: `[recovery] drill_dir`, else one in
+    /// the temporary directory.
+    pub fn base_dir(config: &Config) -> PathBuf {
+        config
             .recovery
             .drill_dir
             .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("reprise-drill"));
+            .unwrap_or_else(|| std::env::temp_dir().join("reprise-drill"))
+    }
+
+    /// The drill to run: the interrupted one in `[recovery] drill_dir`,
+    /// if any (same id, so the same scratch names), else a new one.
+    pub fn resume_or_start(config: &Config) -> std::io::Result<Drill> {
+        let dir = Drill::base_dir(config);
         let id = match std::fs::read_to_string(dir.join(ID_FILE)) {
             Ok(id) if is_drill_id(id.trim()) => id.trim().to_owned(),
             _ => {
