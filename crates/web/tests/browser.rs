@@ -147,22 +147,6 @@ async fn wait_for_source(client: &Client, text: &str) -> String {
     );
 }
 
-/// A path as the dashboard's links carry it.
-fn encoded(path: &std::path::Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str()
-        .as_bytes()
-        .iter()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (*b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Reloads `url` until its page contains `text`.
 async fn wait_for(client: &Client, url: &str, text: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -289,6 +273,29 @@ fn an_operator_drills_and_recovers_in_the_browser_and_a_citizen_follows() {
         let job = wait_for(&operator, &drill_url, "<strong>succeeded</strong>").await;
         assert!(job.contains("Drill") && job.contains("partages"), "{job}");
         screenshot(&operator, "job").await;
+
+        // Ransomware hits another share; its next backup sees it. The
+        // operator reads the incident and what changed.
+        let mairie = second.dir.path().join("mairie");
+        make_share(&mairie);
+        let repo_dir = second.dir.path().join("repo");
+        let (clean, _) = back_up(&repo_dir, &mairie);
+        encrypt(&mairie.join("finances"));
+        let (attacked, verdict) = back_up(&repo_dir, &mairie);
+        assert_eq!(verdict, "attack");
+        let incident = source_of(&operator, &format!("{base}/admin/status")).await;
+        assert!(
+            incident.contains("<strong>12</strong> file(s) encrypted"),
+            "{incident}"
+        );
+        screenshot(&operator, "incident").await;
+        let diff = source_of(
+            &operator,
+            &format!("{base}/admin/diff?from={clean}&to={attacked}"),
+        )
+        .await;
+        assert!(diff.contains("12 removed"), "{diff}");
+        screenshot(&operator, "diff").await;
 
         // The public page says the share is down; a citizen watches it come
         // back while the operator recovers it.

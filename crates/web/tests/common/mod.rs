@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reprise_backup::BackupProgress;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use reprise_backup::{BackupOptions, BackupProgress};
 use reprise_crypto::KdfParams;
 use reprise_repo::{InitOptions, Repository};
 use reprise_services::backup::back_up_services;
@@ -262,4 +266,97 @@ pub fn start(site: &Site, cookie: &str, path: &str, fields: &[(&str, &str)]) -> 
     let mut all = fields.to_vec();
     all.push(("csrf", &csrf));
     site.post(path, Some(cookie), &all, None)
+}
+
+// ---------------------------------------------------------------------------
+// A share, an attack on it, and backups with detection.
+
+/// A name that is not UTF-8, as old shares have.
+pub const LATIN1_NAME: &[u8] = b"r\xe9sum\xe9.txt";
+
+/// 24 text documents in two directories, and one file named in Latin-1.
+pub fn make_share(root: &Path) {
+    for dir in ["finances", "etat-civil"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        for i in 0..12 {
+            let text: String = (0..200)
+                .map(|l| format!("{dir} document {i}, ligne {l}: mandat, budget, registre\n"))
+                .collect();
+            std::fs::write(root.join(dir).join(format!("doc{i}.txt")), text).unwrap();
+        }
+    }
+    std::fs::write(root.join(OsStr::from_bytes(LATIN1_NAME)), b"CV 2027\n").unwrap();
+}
+
+/// Every `.txt` file of `dir` encrypted into `NAME.lockbit` (the original
+/// deleted), and a ransom note.
+pub fn encrypt(dir: &Path) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let sealed: Vec<u8> = data
+            .iter()
+            .map(|b| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b ^ (state as u8)
+            })
+            .collect();
+        let mut target = path.clone().into_os_string();
+        target.push(".lockbit");
+        std::fs::write(&target, sealed).unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
+    std::fs::write(
+        dir.join("README-RESTORE-FILES.txt"),
+        "All your files are encrypted. Contact us to buy the decryptor.\n",
+    )
+    .unwrap();
+}
+
+/// Backs `share` up with detection, as `reprise backup` does; returns the
+/// snapshot's id and verdict.
+pub fn back_up(repo_dir: &Path, share: &Path) -> (String, String) {
+    let repo = Repository::open(Arc::new(LocalBackend::new(repo_dir)), b"pw").unwrap();
+    let options = BackupOptions::new(vec![share.to_path_buf()], "srv-fichiers");
+    let report = reprise_backup::run(&repo, options, &BackupProgress::default()).unwrap();
+    let verdict = report
+        .detection
+        .as_ref()
+        .map(|d| d.verdict.as_str().to_owned())
+        .unwrap_or_default();
+    (report.snapshot_id.to_hex(), verdict)
+}
+
+pub fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let data = std::fs::read(&path).unwrap();
+                all.insert(path.strip_prefix(root).unwrap().to_path_buf(), data);
+            }
+        }
+    }
+    all
+}
+
+pub fn encoded(path: &Path) -> String {
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (*b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
