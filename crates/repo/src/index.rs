@@ -57,6 +57,9 @@ impl BlobTable {
     }
 }
 
+/// Blobs added after loading kept apart before they are worth sorting in.
+const COMPACT_FLOOR: usize = 4096;
+
 /// Bytes the index holds per loaded blob, for documentation and tests.
 pub const INDEX_BYTES_PER_BLOB: usize = std::mem::size_of::<(BlobId, BlobLocation)>();
 
@@ -264,6 +267,22 @@ impl Index {
         }
     }
 
+    /// Moves the blobs added since loading into the sorted table once they
+    /// have grown past an eighth of it (and a floor), so a long-lived
+    /// reader that adds every backup's index files (the dashboard) keeps
+    /// the compact table rather than an ever larger hash map. Sorting is
+    /// paid once per eighth of growth.
+    pub fn compact_if_grown(&mut self) {
+        if self.blobs.recent.len() <= self.blobs.sorted.len() / 8 + COMPACT_FLOOR {
+            return;
+        }
+        let recent = std::mem::take(&mut self.blobs.recent);
+        self.blobs.sorted.extend(recent);
+        // No id is in both: a blob is added to `recent` only when the sorted
+        // table lacks it.
+        self.blobs.sorted.sort_unstable_by_key(|(id, _)| *id);
+    }
+
     /// While loading: appends without lookups; [`finish_loading`](Self::finish_loading) sorts.
     fn push_loaded(&mut self, pack: PackId, entries: &[PackEntry]) {
         let number = self.pack_number(pack);
@@ -452,6 +471,36 @@ mod tests {
         assert_eq!(index.locations(&BlobId::from_bytes([3; 32])).len(), 2);
         assert_eq!(index.locations(&BlobId::from_bytes([9; 32])).len(), 2);
         assert_eq!(index.all_locations().count(), 5);
+    }
+
+    #[test]
+    fn blobs_added_after_loading_are_sorted_in_once_they_grow_and_still_found() {
+        let mut index = Index::default();
+        let p1 = PackId::from_bytes([1; 32]);
+        index.push_loaded(p1, &[entry(200, 0)]);
+        index.finish_loading();
+        let many: Vec<PackEntry> = (0..COMPACT_FLOOR as u32 + 10)
+            .map(|i| {
+                let mut e = entry(0, i);
+                let mut id = [0xaa; 32];
+                id[..4].copy_from_slice(&i.to_be_bytes());
+                e.id = BlobId::from_bytes(id);
+                e
+            })
+            .collect();
+        index.add_pack(PackId::from_bytes([2; 32]), &many);
+        index.add_pack(PackId::from_bytes([3; 32]), &[entry(200, 5)]);
+        index.compact_if_grown();
+        assert!(index.blobs.recent.is_empty(), "sorted in");
+        assert_eq!(index.len(), many.len() + 1);
+        for e in &many {
+            assert_eq!(index.get(&e.id).unwrap().1.offset, e.offset);
+        }
+        assert_eq!(index.locations(&BlobId::from_bytes([200; 32])).len(), 2);
+        index.add_pack(PackId::from_bytes([4; 32]), &[entry(201, 0)]);
+        index.compact_if_grown();
+        assert_eq!(index.blobs.recent.len(), 1, "a few stay apart");
+        assert!(index.contains(&BlobId::from_bytes([201; 32])));
     }
 
     #[test]

@@ -305,6 +305,7 @@ impl Repository {
                 files.insert(name);
                 count += 1;
             }
+            index.compact_if_grown();
             self.index_generation
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
