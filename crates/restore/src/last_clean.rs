@@ -57,6 +57,18 @@ pub fn quarantine_left_out(
     quarantine(share, dir, &relative, dry_run)
 }
 
+/// Where an in-place restore of `share` quarantines what the attack left,
+/// by default: beside the share, named after it and the time, so it is on
+/// the same file system (a move, not a copy) and never inside the share.
+pub fn default_quarantine_dir(share: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
+    let mut name = share.as_os_str().to_owned();
+    name.push(format!(
+        ".reprise-quarantine-{}",
+        now.format("%Y%m%dT%H%M%S")
+    ));
+    PathBuf::from(name)
+}
+
 /// `path` relative to `prefix` (both snapshot paths), if strictly below it.
 pub fn relative_below(path: &[u8], prefix: &[u8]) -> Option<PathBuf> {
     let rest = path.strip_prefix(prefix)?.strip_prefix(b"/")?;

@@ -25,6 +25,9 @@ pub struct DetectionIncident {
     pub opened: DateTime<Utc>,
     pub opened_by: Option<SnapshotId>,
     pub last_clean: Option<SnapshotId>,
+    /// The directory backed up, when the source is one (what an in-place
+    /// restore puts back).
+    pub share: Option<Vec<u8>>,
     pub encrypted: usize,
     pub notes: usize,
     /// Backups that found more files hit.
@@ -63,6 +66,10 @@ fn shown(i: &Incident, snapshots: &[(SnapshotId, Snapshot)]) -> DetectionInciden
         opened: i.opened,
         opened_by: i.opened_by,
         last_clean: i.last_clean,
+        share: match i.source_paths.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        },
         encrypted: i.encrypted_files().count(),
         notes: i.files.iter().filter(|f| f.note).count(),
         waves: i.waves.len(),

@@ -401,3 +401,88 @@ fn a_comparison_visits_a_bounded_number_of_entries() {
         "{refused}"
     );
 }
+
+#[test]
+fn an_in_place_last_clean_restore_cleans_the_live_share_and_quarantines_what_the_attack_left() {
+    let a = attacked_site();
+    let (site, cookie) = (&a.site, a.cookie.as_str());
+    // The users went on working on the other directory meanwhile.
+    let work = a.share.join("etat-civil/doc0.txt");
+    std::fs::write(&work, b"edited after the attack").unwrap();
+
+    let view = site.get("/admin/status", Some(cookie)).body;
+    let at_share = format!("/admin/snapshots/{}?path={}", a.attacked, encoded(&a.share));
+    assert!(
+        view.contains(&at_share),
+        "the incident links to the share:\n{view}"
+    );
+
+    let share = encoded(&a.share);
+    for (fields, refusal) in [
+        (
+            vec![
+                ("snapshot", a.attacked.as_str()),
+                ("path", share.as_str()),
+                ("in_place", "1"),
+                ("last_clean", "1"),
+            ],
+            "type in place",
+        ),
+        (
+            vec![
+                ("snapshot", a.attacked.as_str()),
+                ("path", share.as_str()),
+                ("in_place", "1"),
+                ("confirm", "in place"),
+            ],
+            "tick last clean",
+        ),
+    ] {
+        let refused = start(site, cookie, "/admin/jobs/restore", &fields);
+        assert_eq!(refused.status, 422, "{fields:?}");
+        assert!(refused.body.contains(refusal), "{}", refused.body);
+    }
+    assert!(contents(&a.share)
+        .keys()
+        .any(|p| p.to_string_lossy().ends_with(".lockbit")));
+
+    let answer = start(
+        site,
+        cookie,
+        "/admin/jobs/restore",
+        &[
+            ("snapshot", &a.attacked),
+            ("path", &share),
+            ("last_clean", "1"),
+            ("in_place", "1"),
+            ("confirm", "in place"),
+        ],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let page = job_page_when_done(site, cookie, answer.header("location").unwrap());
+    assert!(page.contains("<strong>succeeded</strong>"), "{page}");
+    assert!(
+        page.contains("13 encrypted copies, notes and replaced versions moved into"),
+        "{page}"
+    );
+
+    let mut wanted = a.before.clone();
+    wanted.insert(
+        PathBuf::from("etat-civil/doc0.txt"),
+        b"edited after the attack".to_vec(),
+    );
+    assert_eq!(
+        contents(&a.share),
+        wanted,
+        "clean again, the users' later work kept"
+    );
+    let quarantine = std::fs::read_dir(site.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("mairie.reprise-quarantine-"))
+        .expect("a quarantine beside the share");
+    let kept = contents(&quarantine);
+    assert_eq!(kept.len(), 13, "{kept:?}");
+    assert!(kept.contains_key(Path::new("finances/README-RESTORE-FILES.txt")));
+    assert!(kept.contains_key(Path::new("finances/doc0.txt.lockbit")));
+}

@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use reprise_detect::{LastClean, LeftOut};
 use reprise_repo::browse::{list_then_index, split_selector};
 use reprise_repo::{PathPatterns, Repository};
-use reprise_restore::last_clean::{kinds_in_share, summarise, LastCleanSummary};
+use reprise_restore::last_clean::{
+    default_quarantine_dir, kinds_in_share, summarise, LastCleanSummary,
+};
 use reprise_restore::selection::{select, Selection, Versions};
 use reprise_restore::{
     quarantine_left_out, recovered_paths, Overwrite, QuarantineReport, RestoreOptions,
@@ -181,12 +183,7 @@ fn move_to_quarantine(
 ) -> Result<QuarantineReport> {
     let dir = match &args.quarantine {
         Some(q) => q.clone(),
-        None => {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-            let mut name = share.as_os_str().to_owned();
-            name.push(format!(".reprise-quarantine-{stamp}"));
-            PathBuf::from(name)
-        }
+        None => default_quarantine_dir(share, chrono::Utc::now()),
     };
     quarantine_left_out(share, &dir, plan, args.dry_run)
         .context("nothing was moved and nothing restored")

@@ -80,8 +80,19 @@ pub struct RestoreSpec {
     /// The path of the snapshot restored (`/` for all of it), byte for
     /// byte: as text when it is UTF-8, else as `{"base64": …}`.
     pub path: reprise_format::RawBytes,
-    /// The directory it goes into; must be absolute.
+    /// The directory it goes into; must be absolute. In place, the share
+    /// itself: the path it was backed up under.
     pub target: PathBuf,
+    /// A last-clean restore into the live share itself: what the attack
+    /// left (encrypted copies, notes) moves into `quarantine` first, and
+    /// only the files the plan puts back are rewritten, as `reprise restore
+    /// --last-clean --in-place` does.
+    #[serde(default)]
+    pub in_place: bool,
+    /// Where an in-place restore moves what the attack left; chosen when
+    /// the job starts, so a resumed job uses the same.
+    #[serde(default)]
+    pub quarantine: Option<PathBuf>,
 }
 
 /// What a job does.

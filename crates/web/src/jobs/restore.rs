@@ -2,11 +2,18 @@
 //! restore SNAPSHOT:/path --target DIR [--last-clean]` does, with its
 //! progress in the job's `live.json` as one row.
 //!
+//! In place (a last-clean restore into the live share itself, as `reprise
+//! restore --last-clean --in-place`), what the attack left moves into a
+//! quarantine beside the share first, and only the files the plan puts back
+//! are rewritten: the users' other work stays as it is.
+//!
 //! Files are compared with the snapshot before they are written
 //! (`Overwrite::IfChanged`), so a job the server's end cut off resumes by
 //! running again: what is already restored is skipped, the file cut short
-//! is completed.
+//! is completed, and what is already in the quarantine is not there to
+//! move again.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +23,10 @@ use reprise_format::SnapshotId;
 use reprise_repo::browse::list_then_index;
 use reprise_repo::SnapshotFilter;
 use reprise_restore::last_clean::summarise;
-use reprise_restore::{select, Overwrite, RestoreReport, Versions};
+use reprise_restore::{
+    quarantine_left_out, recovered_paths, select, Overwrite, QuarantineReport, RestoreReport,
+    Versions,
+};
 use reprise_services::live::LiveWriter;
 use reprise_services::report::RunKind;
 use reprise_services::schedule::{Event, ServiceProgress};
@@ -57,7 +67,31 @@ pub(super) fn check(spec: &JobSpec) -> Result<(), JobError> {
                 .into(),
         ));
     }
+    if restore.in_place {
+        check_in_place(spec, restore)?;
+    }
     Ok(())
+}
+
+/// An in-place restore is a last-clean one of the share it names, with a
+/// quarantine outside it.
+fn check_in_place(spec: &JobSpec, restore: &RestoreSpec) -> Result<(), JobError> {
+    if !spec.last_clean {
+        return Err(JobError::Refused(
+            "in place, a restore puts back the last clean versions: tick last clean too".into(),
+        ));
+    }
+    if restore.target.as_os_str().as_bytes() != restore.path.as_bytes() {
+        return Err(JobError::Refused(
+            "in place, the target is the restored directory itself".into(),
+        ));
+    }
+    match &restore.quarantine {
+        Some(q) if q.is_absolute() && !q.starts_with(&restore.target) => Ok(()),
+        _ => Err(JobError::Refused(
+            "in place, the quarantine must be an absolute path outside the share".into(),
+        )),
+    }
 }
 
 /// What the job's progress row is called.
@@ -100,9 +134,21 @@ pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
     );
     job.finished_at = Some(Utc::now());
     match outcome {
-        Ok((report, clean)) => {
-            let failed = !report.failures.is_empty() || clean.is_some_and(|(_, lost)| lost > 0);
-            for f in report.failures.iter().take(MOST_LOGGED_FAILURES) {
+        Ok(Restored {
+            report,
+            clean,
+            quarantined,
+        }) => {
+            let quarantine_failures = quarantined.as_ref().map_or(&[][..], |q| &q.failures[..]);
+            let failed = !report.failures.is_empty()
+                || !quarantine_failures.is_empty()
+                || clean.is_some_and(|(_, lost)| lost > 0);
+            for f in report
+                .failures
+                .iter()
+                .chain(quarantine_failures)
+                .take(MOST_LOGGED_FAILURES)
+            {
                 append_log(dir, &format!("cannot restore {}: {}", f.path, f.message));
             }
             progress.finish();
@@ -127,7 +173,7 @@ pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
             } else {
                 JobState::Succeeded
             };
-            job.summary = summary(&report, clean, &restore);
+            job.summary = summary(&report, clean, quarantined.as_ref(), &restore);
         }
         Err(reason) => {
             live.observe(&Event::Failed {
@@ -147,6 +193,14 @@ pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
 /// version, of a last-clean restore.
 type CleanCounts = Option<(usize, usize)>;
 
+/// What a restore did.
+struct Restored {
+    report: RestoreReport,
+    clean: CleanCounts,
+    /// In place: what moved into the quarantine.
+    quarantined: Option<QuarantineReport>,
+}
+
 /// Restores, calling `tick` with the progress every [`TICK`] meanwhile.
 fn restore_with_progress(
     context: &dyn JobContext,
@@ -154,7 +208,7 @@ fn restore_with_progress(
     last_clean: bool,
     progress: &ServiceProgress,
     tick: &mut dyn FnMut(reprise_services::schedule::ProgressView),
-) -> Result<(RestoreReport, CleanCounts), String> {
+) -> Result<Restored, String> {
     let repo = context.repo();
     let list = list_then_index(repo)
         .map_err(|e| format!("cannot read the repository: {e}"))?
@@ -175,7 +229,23 @@ fn restore_with_progress(
         versions,
     )
     .map_err(|e| format!("in snapshot {}: {e}", id.short()))?;
-    let options = selection.options(&id, &snapshot, Overwrite::IfChanged);
+    let mut options = selection.options(&id, &snapshot, Overwrite::IfChanged);
+    let quarantined = match (restore.in_place, &selection.last_clean, &restore.quarantine) {
+        (true, Some(plan), Some(dir)) => {
+            if selection.at.tree_below(&snapshot.tree).is_none() {
+                return Err(format!(
+                    "{} is a file in the snapshot: in place, restore a directory",
+                    restore.path.display()
+                ));
+            }
+            options.rewrite_only = Some(recovered_paths(plan, &restore.target));
+            let report = quarantine_left_out(&restore.target, dir, plan, false)
+                .map_err(|e| format!("nothing was moved and nothing restored: {e}"))?;
+            Some(report)
+        }
+        (false, _, _) => None,
+        _ => return Err("an in-place restore needs its last clean plan and its quarantine".into()),
+    };
     let report = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             reprise_restore::run(
@@ -203,13 +273,22 @@ fn restore_with_progress(
     })?
     .map_err(|e| e.to_string())?;
     let clean = selection.last_clean.as_ref().map(|plan| {
-        let s = summarise(plan, None, &selection.base);
+        let s = summarise(plan, quarantined.as_ref(), &selection.base);
         (s.recovered, s.unrecoverable)
     });
-    Ok((report, clean))
+    Ok(Restored {
+        report,
+        clean,
+        quarantined,
+    })
 }
 
-fn summary(report: &RestoreReport, clean: CleanCounts, restore: &RestoreSpec) -> String {
+fn summary(
+    report: &RestoreReport,
+    clean: CleanCounts,
+    quarantined: Option<&QuarantineReport>,
+    restore: &RestoreSpec,
+) -> String {
     let mut text = format!(
         "{} restored into {}: {} file(s) written ({} replaced), {} already up to date",
         restore.path.display(),
@@ -222,6 +301,13 @@ fn summary(report: &RestoreReport, clean: CleanCounts, restore: &RestoreSpec) ->
         text.push_str(&format!(
             "; {} path(s) could not be restored (see the log)",
             report.failures.len()
+        ));
+    }
+    if let Some(q) = quarantined {
+        text.push_str(&format!(
+            "; {} encrypted copies, notes and replaced versions moved into {}",
+            q.moved.len(),
+            q.quarantine
         ));
     }
     if let Some((recovered, lost)) = clean {

@@ -309,7 +309,14 @@ fn detection_line(i: &crate::incidents::DetectionIncident, now: DateTime<Utc>) -
         encrypted: i.encrypted,
         notes: i.notes,
         waves: i.waves,
-        attacked: i.opened_by.as_ref().map(link),
+        // At the share's own directory, where its restore form is.
+        attacked: i.opened_by.as_ref().map(|id| {
+            let (short, href) = link(id);
+            match &i.share {
+                Some(share) => (short, format!("{href}?path={}", encode_path(share))),
+                None => (short, href),
+            }
+        }),
         last_clean: i.last_clean.as_ref().map(link),
         closed_because: i.closed_because.clone(),
     }
@@ -452,6 +459,14 @@ fn job_subject(job: &Job) -> String {
 /// What a job of `spec` works on, in a few words.
 pub(crate) fn spec_subject(spec: &crate::jobs::JobSpec) -> String {
     match (&spec.restore, spec.services.is_empty()) {
+        (Some(r), _) if r.in_place => format!(
+            "{}:{} in place, last clean (quarantine {})",
+            crate::jobs::short_id(&r.snapshot),
+            r.path.display(),
+            r.quarantine
+                .as_deref()
+                .map_or_else(|| "-".into(), |q| q.display().to_string()),
+        ),
         (Some(r), _) => format!(
             "{}:{} into {}{}",
             crate::jobs::short_id(&r.snapshot),

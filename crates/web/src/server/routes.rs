@@ -8,6 +8,7 @@
 //! headers that forbid scripts, framing and sniffing.
 
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -838,11 +839,23 @@ async fn start_restore(
     FormBody(body): FormBody,
 ) -> Response {
     start_job(state, peer, headers, body, |fields| {
-        let path = pages::decode_path(field(fields, "path"));
-        let target = field(fields, "target").trim();
-        if target.is_empty() {
-            return Err("give the directory to restore into".into());
+        let mut path = pages::decode_path(field(fields, "path"));
+        if path.is_empty() {
+            path = b"/".to_vec();
         }
+        let in_place = field(fields, "in_place") == "1";
+        let target = if in_place {
+            if field(fields, "confirm").trim() != "in place" {
+                return Err("type in place in the confirmation field: an in-place restore writes into the live share".into());
+            }
+            std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path))
+        } else {
+            let target = field(fields, "target").trim();
+            if target.is_empty() {
+                return Err("give the directory to restore into".into());
+            }
+            std::path::PathBuf::from(target)
+        };
         Ok(JobSpec {
             kind: JobKind::Restore,
             services: Vec::new(),
@@ -851,8 +864,12 @@ async fn start_restore(
             target_root: None,
             restore: Some(RestoreSpec {
                 snapshot: field(fields, "snapshot").to_owned(),
-                path: reprise_format::RawBytes(if path.is_empty() { b"/".to_vec() } else { path }),
-                target: std::path::PathBuf::from(target),
+                path: reprise_format::RawBytes(path),
+                quarantine: in_place.then(|| {
+                    reprise_restore::last_clean::default_quarantine_dir(&target, Utc::now())
+                }),
+                target,
+                in_place,
             }),
         })
     })
