@@ -143,12 +143,13 @@ pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
             let failed = !report.failures.is_empty()
                 || !quarantine_failures.is_empty()
                 || clean.is_some_and(|(_, lost)| lost > 0);
-            for f in report
-                .failures
-                .iter()
-                .chain(quarantine_failures)
-                .take(MOST_LOGGED_FAILURES)
-            {
+            for f in quarantine_failures.iter().take(MOST_LOGGED_FAILURES) {
+                append_log(
+                    dir,
+                    &format!("cannot move {} into the quarantine: {}", f.path, f.message),
+                );
+            }
+            for f in report.failures.iter().take(MOST_LOGGED_FAILURES) {
                 append_log(dir, &format!("cannot restore {}: {}", f.path, f.message));
             }
             progress.finish();
