@@ -277,6 +277,8 @@ impl Index {
             return;
         }
         let recent = std::mem::take(&mut self.blobs.recent);
+        // Exactly what it needs: `extend` alone would double the capacity.
+        self.blobs.sorted.reserve_exact(recent.len());
         self.blobs.sorted.extend(recent);
         // No id is in both: a blob is added to `recent` only when the sorted
         // table lacks it.
@@ -313,12 +315,16 @@ impl Index {
     /// Loads every index file, then adopts packs that none mentions.
     pub fn load(backend: &dyn Backend, key: &MasterKey) -> Result<(Index, IndexLoadReport)> {
         let mut report = IndexLoadReport::default();
+        // Index files before packs: a writer uploads a pack before the index
+        // file naming it, so every pack a listed index file names is in the
+        // later pack listing (the other order could see a new index file
+        // and miss its new pack, and a refresh would never read it again).
+        let index_list = backend.list(ObjectKind::Index)?;
         let pack_list = backend.list(ObjectKind::Pack)?;
         report.pack_sizes = pack_list
             .iter()
             .filter_map(|o| Some((o.name.parse::<PackId>().ok()?, o.size)))
             .collect();
-        let index_list = backend.list(ObjectKind::Index)?;
         report.index_files = index_list.len();
         let loaded = read_index_files(backend, key, &index_list);
         let mut index = Index::default();

@@ -59,7 +59,8 @@ pub struct Repository {
     /// Counts changes of the loaded index, so a reader that missed a blob
     /// can tell whether it is worth reading again.
     index_generation: std::sync::atomic::AtomicU64,
-    /// Held by [`Repository::refresh_index`]: one refresh at a time.
+    /// Held by [`Repository::load_index`] and [`Repository::refresh_index`]:
+    /// one at a time.
     refreshing: std::sync::Mutex<()>,
     /// The incident records read with the marks when the index was loaded.
     incidents: RwLock<Vec<crate::marks::StoredIncident>>,
@@ -227,8 +228,16 @@ impl Repository {
         }
     }
 
-    /// Loads the index (once); returns what loading found.
+    /// Loads the index; returns what loading found. Loads and refreshes
+    /// run one at a time, so one that listed the files earlier never
+    /// replaces the index another made from a later listing.
     pub fn load_index(&self) -> Result<IndexLoadReport> {
+        let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        self.load_index_alone()
+    }
+
+    /// [`Self::load_index`], for a caller that holds `refreshing`.
+    fn load_index_alone(&self) -> Result<IndexLoadReport> {
         let (index, mut report) = Index::load(self.backend.as_ref(), &self.key)?;
         {
             let mut loaded = self.index.write().unwrap_or_else(|p| p.into_inner());
@@ -263,7 +272,7 @@ impl Repository {
     pub fn refresh_index(&self) -> Result<bool> {
         let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
         if !self.index_is_loaded() {
-            self.load_index()?;
+            self.load_index_alone()?;
             return Ok(true);
         }
         // Listed under the lock: a listing older than the last refresh
@@ -283,7 +292,7 @@ impl Repository {
                 .collect();
             return Ok(!added.is_empty() && self.add_index_files(&added)? > 0);
         }
-        self.load_index()?;
+        self.load_index_alone()?;
         Ok(true)
     }
 
@@ -306,8 +315,10 @@ impl Repository {
                 count += 1;
             }
             index.compact_if_grown();
-            self.index_generation
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            if count > 0 {
+                self.index_generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            }
         }
         self.apply_marks(&marks);
         *self.incidents.write().unwrap_or_else(|p| p.into_inner()) = marks.incident_records();

@@ -48,8 +48,9 @@ pub enum OperationError {
     },
 }
 
-/// The lock a recovery holds on its state directory, and a drill on its
-/// drill directory, for as long as it runs: a second one on the same
+/// The lock a recovery holds (`run.lock` in its state directory), and a
+/// drill (`drill.lock` in the configuration's state directory), for as
+/// long as it runs: a second one on the same
 /// journal (the command line while the dashboard runs one, two terminals)
 /// is refused instead of interleaving its steps with the first's. The
 /// operating system releases it when the process ends, however it ends.
@@ -186,10 +187,9 @@ pub fn drill(
     // scratch copies: a drill runs the SQL checks only.
     plan.retain_checks(|check| matches!(check, HealthCheck::Sql { .. }));
     let choice = SnapshotChoice::Latest;
-    // Beside the drill's directory, which its clean-up deletes.
-    let mut lock = Drill::base_dir(config).into_os_string();
-    lock.push(".lock");
-    let _running = RunLock::take(PathBuf::from(lock), "drill")?;
+    // In the state directory (private, never deleted), not in the drill's
+    // directory, which its clean-up deletes, nor in a shared temporary one.
+    let _running = RunLock::take(config.recovery.state_dir().join("drill.lock"), "drill")?;
     let mut drill = Drill::resume_or_start(config).map_err(OperationError::DrillDir)?;
     let mut left_behind = Vec::new();
     if request.restart {

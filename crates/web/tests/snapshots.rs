@@ -28,6 +28,12 @@ struct Attacked {
 }
 
 fn attacked_site() -> Attacked {
+    attacked_site_with(true)
+}
+
+/// [`attacked_site`], the files encrypted into new names (`rename`) or in
+/// place.
+fn attacked_site_with(rename: bool) -> Attacked {
     let site = site("1h");
     let share = site.dir.path().join("mairie");
     make_share(&share);
@@ -38,7 +44,7 @@ fn attacked_site() -> Attacked {
     let cookie = site.log_in();
     let first = site.get(&format!("/admin/snapshots/{clean}"), Some(&cookie));
     assert_eq!(first.status, 200, "{}", first.body);
-    encrypt(&share.join("finances"));
+    encrypt_with(&share.join("finances"), rename);
     let (attacked, verdict) = back_up(&repo_dir, &share);
     assert_eq!(verdict, "attack");
     Attacked {
@@ -404,7 +410,9 @@ fn a_comparison_visits_a_bounded_number_of_entries() {
 
 #[test]
 fn an_in_place_last_clean_restore_cleans_the_live_share_and_quarantines_what_the_attack_left() {
-    let a = attacked_site();
+    // Encrypted under their own names: the clean versions go back where
+    // the encrypted ones were, which a resumed job must not take for them.
+    let a = attacked_site_with(false);
     let (site, cookie) = (&a.site, a.cookie.as_str());
     // The users went on working on the other directory meanwhile.
     let work = a.share.join("etat-civil/doc0.txt");
@@ -418,6 +426,33 @@ fn an_in_place_last_clean_restore_cleans_the_live_share_and_quarantines_what_the
     );
 
     let share = encoded(&a.share);
+    // Spelt otherwise than the snapshot spells it, the share would match
+    // none of the plan's paths (and a trailing slash would put the
+    // quarantine inside it): refused.
+    for spelt in [
+        share.replace("%2Fmairie", "%2F%2Fmairie"),
+        format!("{share}%2F"),
+        share.replace("%2Fmairie", "%2F%2E%2Fmairie"),
+    ] {
+        let refused = start(
+            site,
+            cookie,
+            "/admin/jobs/restore",
+            &[
+                ("snapshot", &a.attacked),
+                ("path", &spelt),
+                ("last_clean", "1"),
+                ("in_place", "1"),
+                ("confirm", "in place"),
+            ],
+        );
+        assert_eq!(refused.status, 422, "{spelt}");
+        assert!(
+            refused.body.contains("as the snapshot names it"),
+            "{}",
+            refused.body
+        );
+    }
     for (fields, refusal) in [
         (
             vec![
@@ -442,9 +477,7 @@ fn an_in_place_last_clean_restore_cleans_the_live_share_and_quarantines_what_the
         assert_eq!(refused.status, 422, "{fields:?}");
         assert!(refused.body.contains(refusal), "{}", refused.body);
     }
-    assert!(contents(&a.share)
-        .keys()
-        .any(|p| p.to_string_lossy().ends_with(".lockbit")));
+    assert_ne!(contents(&a.share), a.before);
 
     let answer = start(
         site,
@@ -484,5 +517,46 @@ fn an_in_place_last_clean_restore_cleans_the_live_share_and_quarantines_what_the
     let kept = contents(&quarantine);
     assert_eq!(kept.len(), 13, "{kept:?}");
     assert!(kept.contains_key(Path::new("finances/README-RESTORE-FILES.txt")));
-    assert!(kept.contains_key(Path::new("finances/doc0.txt.lockbit")));
+    assert_ne!(
+        kept[Path::new("finances/doc0.txt")],
+        a.before[Path::new("finances/doc0.txt")],
+        "the encrypted version, quarantined"
+    );
+
+    // The server stopped after the restore wrote its files but before the
+    // job's file said so: resumed, the job must not take the clean files it
+    // put back for the attack's and move them into the quarantine.
+    let id = answer_id(&answer_location(site, cookie));
+    let jobs = site.dir.path().join("web/jobs");
+    let mut job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(jobs.join(&id).join("job.json")).unwrap()).unwrap();
+    job["state"] = "running".into();
+    std::fs::write(jobs.join(&id).join("job.json"), job.to_string()).unwrap();
+    let Attacked { site, .. } = a;
+    let Site { dir, handle, .. } = site;
+    handle.stop();
+    let again = site_in(dir, "1h", false);
+    let cookie = again.log_in();
+    let page = job_page_when_done(&again, &cookie, &format!("/admin/jobs/{id}"));
+    assert!(
+        page.contains("<strong>succeeded</strong>") && page.contains("resumed 1 time"),
+        "{page}"
+    );
+    assert_eq!(contents(&share_dir(&again)), wanted, "still clean");
+    assert_eq!(contents(&quarantine), kept, "the quarantine as it was");
+}
+
+fn share_dir(site: &Site) -> PathBuf {
+    site.dir.path().join("mairie")
+}
+
+/// The newest job's page address.
+fn answer_location(site: &Site, cookie: &str) -> String {
+    let jobs = site.get("/admin/jobs", Some(cookie)).body;
+    let at = jobs.find("href=\"/admin/jobs/").expect("a job") + "href=\"".len();
+    jobs[at..].split('"').next().unwrap().to_owned()
+}
+
+fn answer_id(location: &str) -> String {
+    location.trim_start_matches("/admin/jobs/").to_owned()
 }

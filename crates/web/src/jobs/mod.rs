@@ -81,8 +81,8 @@ pub struct RestoreSpec {
     /// byte: as text when it is UTF-8, else as `{"base64": …}`.
     pub path: reprise_format::RawBytes,
     /// The directory it goes into; must be absolute. In place, the share
-    /// itself: the path it was backed up under.
-    pub target: PathBuf,
+    /// itself: the path it was backed up under. Byte for byte, as `path`.
+    pub target: reprise_format::RawBytes,
     /// A last-clean restore into the live share itself: what the attack
     /// left (encrypted copies, notes) moves into `quarantine` first, and
     /// only the files the plan puts back are rewritten, as `reprise restore
@@ -92,7 +92,22 @@ pub struct RestoreSpec {
     /// Where an in-place restore moves what the attack left; chosen when
     /// the job starts, so a resumed job uses the same.
     #[serde(default)]
-    pub quarantine: Option<PathBuf>,
+    pub quarantine: Option<reprise_format::RawBytes>,
+}
+
+impl RestoreSpec {
+    pub fn target_path(&self) -> PathBuf {
+        path_of(&self.target)
+    }
+
+    pub fn quarantine_path(&self) -> Option<PathBuf> {
+        self.quarantine.as_ref().map(path_of)
+    }
+}
+
+fn path_of(raw: &reprise_format::RawBytes) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(raw.as_bytes()))
 }
 
 /// What a job does.

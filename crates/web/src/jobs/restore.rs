@@ -13,7 +13,6 @@
 //! is completed, and what is already in the quarantine is not there to
 //! move again.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +53,7 @@ pub(super) fn check(spec: &JobSpec) -> Result<(), JobError> {
             restore.snapshot
         )));
     }
-    let target = &restore.target;
+    let target = &restore.target_path();
     if !target.is_absolute() || target.components().any(|c| c == Component::ParentDir) {
         return Err(JobError::Refused(format!(
             "the target {} must be an absolute path without ..",
@@ -81,13 +80,13 @@ fn check_in_place(spec: &JobSpec, restore: &RestoreSpec) -> Result<(), JobError>
             "in place, a restore puts back the last clean versions: tick last clean too".into(),
         ));
     }
-    if restore.target.as_os_str().as_bytes() != restore.path.as_bytes() {
+    if restore.target.as_bytes() != restore.path.as_bytes() {
         return Err(JobError::Refused(
             "in place, the target is the restored directory itself".into(),
         ));
     }
-    match &restore.quarantine {
-        Some(q) if q.is_absolute() && !q.starts_with(&restore.target) => Ok(()),
+    match restore.quarantine_path() {
+        Some(q) if q.is_absolute() && !q.starts_with(restore.target_path()) => Ok(()),
         _ => Err(JobError::Refused(
             "in place, the quarantine must be an absolute path outside the share".into(),
         )),
@@ -122,6 +121,7 @@ pub(super) fn run(context: &dyn JobContext, dir: &Path, mut job: Job) -> Job {
     });
     let outcome = restore_with_progress(
         context,
+        dir,
         &restore,
         job.spec.last_clean,
         &progress,
@@ -205,6 +205,7 @@ struct Restored {
 /// Restores, calling `tick` with the progress every [`TICK`] meanwhile.
 fn restore_with_progress(
     context: &dyn JobContext,
+    job_dir: &Path,
     restore: &RestoreSpec,
     last_clean: bool,
     progress: &ServiceProgress,
@@ -231,21 +232,17 @@ fn restore_with_progress(
     )
     .map_err(|e| format!("in snapshot {}: {e}", id.short()))?;
     let mut options = selection.options(&id, &snapshot, Overwrite::IfChanged);
-    let quarantined = match (restore.in_place, &selection.last_clean, &restore.quarantine) {
-        (true, Some(plan), Some(dir)) => {
-            if selection.at.tree_below(&snapshot.tree).is_none() {
-                return Err(format!(
-                    "{} is a file in the snapshot: in place, restore a directory",
-                    restore.path.display()
-                ));
-            }
-            options.rewrite_only = Some(recovered_paths(plan, &restore.target));
-            let report = quarantine_left_out(&restore.target, dir, plan, false)
-                .map_err(|e| format!("nothing was moved and nothing restored: {e}"))?;
-            Some(report)
-        }
-        (false, _, _) => None,
-        _ => return Err("an in-place restore needs its last clean plan and its quarantine".into()),
+    let target = restore.target_path();
+    let quarantined = if restore.in_place {
+        let plan = selection.last_clean.as_ref();
+        let (Some(plan), Some(dir)) = (plan, restore.quarantine_path()) else {
+            return Err("an in-place restore needs its last clean plan and its quarantine".into());
+        };
+        in_place(&selection, &snapshot, restore)?;
+        options.rewrite_only = Some(recovered_paths(plan, &target));
+        Some(quarantine_once(job_dir, &target, &dir, plan)?)
+    } else {
+        None
     };
     let report = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
@@ -253,7 +250,7 @@ fn restore_with_progress(
                 repo,
                 selection.nodes.clone(),
                 &selection.base,
-                &restore.target,
+                &target,
                 &options,
                 progress.restoring(),
             )
@@ -282,6 +279,59 @@ fn restore_with_progress(
         clean,
         quarantined,
     })
+}
+
+/// An in-place restore names a directory of the snapshot, in the snapshot's
+/// own spelling: the plan's paths are compared byte for byte with it, so
+/// `/srv//share` would match nothing, clean nothing, and report success.
+fn in_place(
+    selection: &reprise_restore::Selection,
+    snapshot: &reprise_format::Snapshot,
+    restore: &RestoreSpec,
+) -> Result<(), String> {
+    if selection.at.tree_below(&snapshot.tree).is_none() {
+        return Err(format!(
+            "{} is a file in the snapshot: in place, restore a directory",
+            restore.path.display()
+        ));
+    }
+    if selection.at.path != restore.path.as_bytes() {
+        return Err(format!(
+            "give the directory as the snapshot names it, {}, not {}",
+            String::from_utf8_lossy(&selection.at.path),
+            restore.path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Marks, in the job's directory, that its quarantine step is done.
+const QUARANTINED: &str = "quarantined";
+
+/// Moves what the attack left into the quarantine, once per job: a job
+/// resumed after the step would find the clean files it had put back where
+/// the encrypted ones were, and move them in turn. The move is recorded
+/// (synced) before any file is restored; a job cut off during the move
+/// moves the rest when it resumes, what already moved being absent.
+fn quarantine_once(
+    job_dir: &Path,
+    share: &Path,
+    dir: &Path,
+    plan: &reprise_detect::LastClean,
+) -> Result<QuarantineReport, String> {
+    let marker = job_dir.join(QUARANTINED);
+    if marker.exists() {
+        return Ok(QuarantineReport {
+            share: share.display().to_string(),
+            quarantine: dir.display().to_string(),
+            ..QuarantineReport::default()
+        });
+    }
+    let report = quarantine_left_out(share, dir, plan, false)
+        .map_err(|e| format!("nothing was moved and nothing restored: {e}"))?;
+    crate::files::replace_durably(job_dir, QUARANTINED, b"")
+        .map_err(|e| format!("{}: {e}", marker.display()))?;
+    Ok(report)
 }
 
 fn summary(

