@@ -11,7 +11,7 @@ use reprise_detect::incident::{fold, Incident};
 use reprise_format::{Snapshot, SnapshotId};
 use reprise_repo::{RepoError, Repository};
 
-use crate::overview::source_of;
+use crate::overview::source_of_incident;
 
 /// Closed incidents shown besides the open ones, newest first.
 const CLOSED_SHOWN: usize = 5;
@@ -55,14 +55,9 @@ pub fn gather(repo: &Repository) -> Result<Vec<DetectionIncident>, RepoError> {
 }
 
 fn shown(i: &Incident, snapshots: &[(SnapshotId, Snapshot)]) -> DetectionIncident {
-    let source = i
-        .opened_by
-        .and_then(|id| snapshots.iter().find(|(s, _)| *s == id))
-        .map(|(_, s)| source_of(s))
-        .unwrap_or_else(|| format!("{}:{}", i.hostname, i.paths.join(",")));
     DetectionIncident {
         id: i.id.clone(),
-        source,
+        source: source_of_incident(i, snapshots),
         opened: i.opened,
         opened_by: i.opened_by,
         last_clean: i.last_clean,

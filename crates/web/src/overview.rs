@@ -129,15 +129,23 @@ fn sources(snapshots: &[(SnapshotId, Snapshot)], open: &[String]) -> Vec<SourceS
 
 fn open_incidents(snapshots: &[(SnapshotId, Snapshot)], marks: &MarkList) -> Vec<String> {
     reprise_detect::incident::fold(&marks.incident_records())
-        .into_iter()
+        .iter()
         .filter(|i| i.closed.is_none())
-        .map(|i| {
-            i.opened_by
-                .and_then(|id| snapshots.iter().find(|(s, _)| *s == id))
-                .map(|(_, s)| source_of(s))
-                .unwrap_or_else(|| format!("{}:{}", i.hostname, i.paths.join(",")))
-        })
+        .map(|i| source_of_incident(i, snapshots))
         .collect()
+}
+
+/// The source an incident concerns, named as its snapshots name it: the
+/// source of the snapshot that opened it, else its host and paths.
+pub fn source_of_incident(
+    incident: &reprise_detect::incident::Incident,
+    snapshots: &[(SnapshotId, Snapshot)],
+) -> String {
+    incident
+        .opened_by
+        .and_then(|id| snapshots.iter().find(|(s, _)| *s == id))
+        .map(|(_, s)| source_of(s))
+        .unwrap_or_else(|| format!("{}:{}", incident.hostname, incident.paths.join(",")))
 }
 
 /// Each service's newest drill; records this version cannot read are

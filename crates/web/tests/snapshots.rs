@@ -300,17 +300,12 @@ fn a_restore_cut_off_by_the_servers_end_resumes_and_completes_what_it_had_begun(
     let target = first.dir.path().join("restored");
     std::fs::create_dir_all(target.join("compta")).unwrap();
     std::fs::write(target.join("compta/budget.ods"), b"budg").unwrap();
-    let id = "20261204120000-0a1b2c3d";
-    let job_dir = first.dir.path().join("web/jobs").join(id);
-    std::fs::create_dir_all(&job_dir).unwrap();
-    let job = serde_json::json!({
-        "id": id,
-        "spec": {"kind": "restore", "services": [], "restore": {
+    let id = job_cut_off(
+        &first,
+        serde_json::json!({"kind": "restore", "services": [], "restore": {
             "snapshot": snapshot, "path": share.to_str().unwrap(), "target": target,
-        }},
-        "account": "marie", "created_at": "2026-12-04T12:00:00Z", "state": "running"
-    });
-    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+        }}),
+    );
     let Site { dir, handle, .. } = first;
     handle.stop();
 

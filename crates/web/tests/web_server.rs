@@ -324,14 +324,10 @@ fn a_job_cut_off_by_the_servers_end_resumes_when_it_starts_again() {
     let first = site_in(dir, "1h", true);
     let cookie = first.log_in();
     // A job the server was running when it stopped: its file says running.
-    let id = "20261204120000-0a1b2c3d";
-    let job_dir = first.dir.path().join("web/jobs").join(id);
-    std::fs::create_dir_all(&job_dir).unwrap();
-    let job = serde_json::json!({
-        "id": id, "spec": {"kind": "drill", "services": ["partages"]}, "account": "marie",
-        "created_at": "2026-12-04T12:00:00Z", "state": "running"
-    });
-    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+    let id = job_cut_off(
+        &first,
+        serde_json::json!({"kind": "drill", "services": ["partages"]}),
+    );
     let Site { dir, handle, .. } = first;
     drop(cookie);
     handle.stop();

@@ -848,14 +848,9 @@ async fn start_restore(
             if field(fields, "confirm").trim() != "in place" {
                 return Err("type in place in the confirmation field: an in-place restore writes into the live share".into());
             }
-            let normal = reprise_repo::walk::components(&path).iter().fold(
-                Vec::new(),
-                |mut p, c| {
-                    p.push(b'/');
-                    p.extend_from_slice(c);
-                    p
-                },
-            );
+            let normal = reprise_repo::walk::components(&path)
+                .iter()
+                .fold(b"/".to_vec(), |p, c| reprise_repo::walk::join(&p, c));
             if normal != path {
                 return Err(format!(
                     "in place, give the directory as the snapshot names it: {}",

@@ -243,6 +243,20 @@ pub fn csrf_of(page: &str) -> String {
     page[at..at + 64].to_owned()
 }
 
+/// Leaves in the site's jobs the file of a job of `spec` that the server
+/// was running when it stopped (its file says running); returns its id.
+pub fn job_cut_off(site: &Site, spec: serde_json::Value) -> String {
+    let id = "20261204120000-0a1b2c3d";
+    let job_dir = site.dir.path().join("web/jobs").join(id);
+    std::fs::create_dir_all(&job_dir).unwrap();
+    let job = serde_json::json!({
+        "id": id, "spec": spec, "account": "marie",
+        "created_at": "2026-12-04T12:00:00Z", "state": "running"
+    });
+    std::fs::write(job_dir.join("job.json"), job.to_string()).unwrap();
+    id.to_owned()
+}
+
 /// Waits for a job's page to say it ended; returns the page.
 pub fn job_page_when_done(site: &Site, cookie: &str, location: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
